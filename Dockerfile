@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# Build: docker build -t cleanrooms-exporter .
+# Run:   docker run -p 19431:19431 -v "$PWD/config.yaml:/etc/cleanrooms-exporter/config.yaml:ro" cleanrooms-exporter
+
+FROM python:3.11-slim-bookworm AS build
+WORKDIR /src
+RUN pip install --no-cache-dir build==1.2.2
+COPY pyproject.toml README.md config.example.yaml ./
+COPY exporter ./exporter
+RUN python -m build --wheel --outdir /dist
+
+FROM python:3.11-slim-bookworm
+LABEL org.opencontainers.image.title="cleanrooms-exporter" \
+      org.opencontainers.image.description="Prometheus exporter for AWS Clean Rooms" \
+      org.opencontainers.image.licenses="Apache-2.0"
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+COPY --from=build /dist/*.whl /tmp/
+RUN pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl \
+    && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin exporter \
+    && mkdir -p /etc/cleanrooms-exporter
+COPY config.example.yaml /etc/cleanrooms-exporter/config.yaml
+USER 10001
+EXPOSE 19431
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:19431/-/healthy', timeout=4).status == 200 else 1)"]
+ENTRYPOINT ["cleanrooms-exporter"]
+CMD ["--config.file=/etc/cleanrooms-exporter/config.yaml"]

@@ -1,0 +1,203 @@
+"""Command line: flags, start-up, wiring, signals and exit codes.
+
+Exit codes: 0 success; 1 a start-up failure (port in use, STS unreachable) or,
+with ``--once``, a target that failed; 2 an invalid configuration or flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import FrameType
+
+from botocore.exceptions import BotoCoreError, ClientError
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import CollectorRegistry
+
+from exporter import __version__, demo
+from exporter.aws import AwsClients
+from exporter.collector import CleanRoomsCollector, CollectorSettings
+from exporter.config import Config, ConfigError, load_config, parse_duration
+from exporter.logs import FORMATS, LEVELS, setup_logging
+from exporter.poller import Poller
+from exporter.stats import ApiStats
+from exporter.targets import TargetPoller, build_targets
+from exporter.web import ExporterServer, WebApp
+
+log = logging.getLogger("exporter")
+
+DEFAULT_PORT = 19431
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="cleanrooms-exporter",
+        description="Prometheus exporter for AWS Clean Rooms collaborations.",
+    )
+    parser.add_argument("--config.file", dest="config_file", help="YAML configuration file")
+    parser.add_argument(
+        "--config.check",
+        dest="config_check",
+        action="store_true",
+        help="validate the configuration and exit (0 valid, 2 invalid); makes no AWS call",
+    )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default=f":{DEFAULT_PORT}",
+        help=f"host:port to serve on (default :{DEFAULT_PORT}, all IPv4 interfaces)",
+    )
+    parser.add_argument("--log.level", dest="log_level", choices=LEVELS, default="info")
+    parser.add_argument("--log.format", dest="log_format", choices=FORMATS, default="logfmt")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against an embedded simulated Clean Rooms (needs the demo extra); no AWS account",
+    )
+    parser.add_argument(
+        "--demo.poll-interval",
+        dest="demo_poll_interval",
+        default="15s",
+        help="poll interval of the demo (default 15s)",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="poll every target once, print the metrics, exit 0 if all succeeded, else 1",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def parse_listen_address(text: str) -> tuple[str, int]:
+    """``host:port``, ``:port`` or ``[v6]:port`` to a bind address."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--web.listen-address: expected host:port, got {text!r}")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 (exporters listen on all by default)
+
+
+@dataclass
+class Exporter:
+    """Everything one running exporter owns."""
+
+    config: Config
+    poller: Poller
+    registry: CollectorRegistry
+
+
+def build_exporter(config: Config) -> Exporter:
+    """Wire clients, targets, poller and collector for a config (may call STS for ids)."""
+    stats = ApiStats()
+    clients = AwsClients(config.aws, stats)
+    targets = build_targets(config, clients)
+    poll = TargetPoller(clients, {k: a for k, (_, a) in targets.items()}, config.member_status)
+    poller = Poller(poll, config.poll_interval, config.concurrency)
+    poller.set_targets(t for t, _ in targets.values())
+    settings = CollectorSettings(
+        stale_after=config.stale_after,
+        per_collaboration_metrics=config.per_collaboration_metrics,
+        trusted_creator_accounts=config.trusted_creator_accounts,
+    )
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(CleanRoomsCollector(lambda: poller.snapshot, stats, lambda: settings))
+    return Exporter(config, poller, registry)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        address = parse_listen_address(args.listen)
+        config, world = _load(args)
+    except (ConfigError, ValueError) as err:
+        print(f"cleanrooms-exporter: {err}", file=sys.stderr)
+        return 2
+    if args.config_check:
+        targets = sum(len(a.regions) for a in config.accounts)
+        print(f"configuration valid: {len(config.accounts)} accounts, {targets} targets")
+        return 0
+    try:
+        exporter = build_exporter(config)
+    except ConfigError as err:
+        print(f"cleanrooms-exporter: {err}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as err:
+        log.error("cannot resolve account ids at start-up: %s", err)
+        return 1
+    if world is not None:
+        _start_demo_changes()
+    if args.once:
+        return _run_once(exporter)
+    return _serve(exporter, address)
+
+
+def _load(args: argparse.Namespace) -> tuple[Config, object | None]:
+    if not args.demo:
+        return load_config(args.config_file), None
+    if args.config_file:
+        raise ValueError("--demo runs its own configuration; drop --config.file")
+    interval = parse_duration(args.demo_poll_interval)
+    demo.isolate_credentials()
+    world = demo.start_world()
+    log.info("demo: simulated Clean Rooms at %s", world.endpoint_url)
+    return demo.demo_config(world.endpoint_url, interval), world
+
+
+def _start_demo_changes() -> None:
+    stop = threading.Event()
+    simulation = demo.Simulation(random.Random())
+    threading.Thread(target=simulation.run, args=(stop,), name="demo-changes", daemon=True).start()
+
+
+def _run_once(exporter: Exporter) -> int:
+    exporter.poller.start()
+    exporter.poller.wait_ready()
+    exporter.poller.stop()
+    sys.stdout.write(generate_latest(exporter.registry).decode("utf-8"))
+    states = exporter.poller.snapshot.states.values()
+    return 0 if all(state.up for state in states) else 1
+
+
+def _serve(exporter: Exporter, address: tuple[str, int]) -> int:
+    try:
+        server = _bind(address, exporter)
+    except OSError as err:
+        log.error("cannot listen on %s:%d: %s", *address, err.strerror or err)
+        return 1
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    exporter.poller.start()
+    host, port = server.server_address[:2]
+    log.info(
+        "listening on %s:%s, polling %d targets every %gs",
+        host,
+        port,
+        len(exporter.poller.snapshot.states),
+        exporter.config.poll_interval,
+    )
+    stop.wait()
+    server.shutdown()
+    exporter.poller.stop()
+    return 0
+
+
+def _bind(address: tuple[str, int], exporter: Exporter) -> ExporterServer:
+    app = WebApp(exporter.registry, lambda: exporter.poller.snapshot)
+    if ":" in address[0]:
+        ExporterServer.address_family = socket.AF_INET6
+    return ExporterServer(address, app)

@@ -1,0 +1,84 @@
+"""Plain, immutable data passed from the poller to the collector and the web page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+TargetKey = tuple[str, str]  # (account_id, region)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One (account, region) pair that is polled on its own schedule."""
+
+    account_id: str
+    region: str
+    account_name: str = ""
+
+    @property
+    def key(self) -> TargetKey:
+        return (self.account_id, self.region)
+
+
+@dataclass(frozen=True)
+class Collaboration:
+    """The fields of one ListCollaborations summary that the exporter uses."""
+
+    id: str
+    name: str
+    creator_account_id: str
+    creator_display_name: str
+    member_status: str
+    membership_id: str
+    create_time: float
+    update_time: float
+
+
+@dataclass(frozen=True)
+class PollError:
+    """Why a poll failed: the AWS operation, its error code, and a secret-free message."""
+
+    operation: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PollData:
+    """The collaborations one successful poll returned, with counts computed once."""
+
+    collaborations: tuple[Collaboration, ...]
+    counts: Mapping[str, int]
+    oldest_invitation: float | None  # createTime of the oldest INVITED collaboration
+    invalid_items: int = 0
+    pages: int = 0
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """Everything known about one target after its latest poll. Replaced whole, never mutated."""
+
+    target: Target
+    data: PollData | None = None  # last good data, possibly stale
+    up: bool = False
+    polled: bool = False
+    polls: int = 0
+    failures: int = 0
+    consecutive_failures: int = 0
+    last_success: float | None = None  # wall-clock time of the last good poll
+    last_duration: float | None = None
+    last_error: PollError | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state of every target at one moment; the collector reads one snapshot per scrape."""
+
+    states: Mapping[TargetKey, TargetState] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def ready(self) -> bool:
+        """True once every target has finished at least one poll."""
+        return all(state.polled for state in self.states.values())

@@ -1,0 +1,187 @@
+"""HTTP endpoints: /metrics, /-/healthy, /-/ready and the HTML status page at /."""
+
+from __future__ import annotations
+
+import gzip
+import html
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import CollectorRegistry
+
+from exporter import __version__
+from exporter.model import Snapshot, TargetState
+
+log = logging.getLogger(__name__)
+
+
+class WebApp:
+    """What the handler serves; kept apart from the socket code so tests can reuse it."""
+
+    def __init__(self, registry: CollectorRegistry, snapshot: Callable[[], Snapshot]) -> None:
+        self.registry = registry
+        self.snapshot = snapshot
+
+
+class ExporterServer(ThreadingHTTPServer):
+    """A threading HTTP server whose handler threads never block process exit."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], app: WebApp) -> None:
+        self.app = app
+        super().__init__(address, Handler)
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes GET and HEAD requests; everything else is 405."""
+
+    server: ExporterServer
+    server_version = f"cleanrooms-exporter/{__version__}"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        route = _ROUTES.get(path)
+        if route is None:
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+            return
+        route(self)
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_POST(self) -> None:
+        self._send(
+            HTTPStatus.METHOD_NOT_ALLOWED, b"method not allowed\n", "text/plain; charset=utf-8"
+        )
+
+    do_PUT = do_DELETE = do_PATCH = do_POST  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        log.debug("http %s %s", self.address_string(), format % args)
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str, **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def metrics(self) -> None:
+        encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
+        body = encoder(self.server.app.registry)
+        if "gzip" in self.headers.get("Accept-Encoding", ""):
+            self._send(HTTPStatus.OK, gzip.compress(body, 1), content_type, Content_Encoding="gzip")
+        else:
+            self._send(HTTPStatus.OK, body, content_type)
+
+    def healthy(self) -> None:
+        self._send(HTTPStatus.OK, b"Healthy\n", "text/plain; charset=utf-8")
+
+    def ready(self) -> None:
+        if self.server.app.snapshot().ready:
+            self._send(HTTPStatus.OK, b"Ready\n", "text/plain; charset=utf-8")
+        else:
+            self._send(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                b"first poll round not finished\n",
+                "text/plain; charset=utf-8",
+            )
+
+    def index(self) -> None:
+        page = render_status_page(self.server.app.snapshot())
+        self._send(
+            HTTPStatus.OK,
+            page.encode("utf-8", "replace"),
+            "text/html; charset=utf-8",
+            Content_Security_Policy="default-src 'none'; style-src 'unsafe-inline'",
+            X_Content_Type_Options="nosniff",
+        )
+
+
+_ROUTES: dict[str, Callable[[Handler], None]] = {
+    "/metrics": Handler.metrics,
+    "/-/healthy": Handler.healthy,
+    "/-/ready": Handler.ready,
+    "/": Handler.index,
+}
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Clean Rooms exporter</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; }}
+table {{ border-collapse: collapse; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; }}
+.up {{ color: #1a7f37; }} .down {{ color: #cf222e; }} .pending {{ color: #9a6700; }}
+</style></head><body>
+<h1>Clean Rooms exporter</h1>
+<p>Version {version}. <a href="/metrics">Metrics</a> &middot; <a href="/-/ready">Ready</a>
+&middot; {count} targets &middot; page rendered {now}</p>
+<table id="targets">
+<thead><tr><th>Account</th><th>Region</th><th>Up</th><th>Last success</th>
+<th>Last error</th><th>Collaborations</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table></body></html>
+"""
+
+
+def render_status_page(snapshot: Snapshot, now: datetime | None = None) -> str:
+    """The HTML target table; every value from AWS or config is escaped."""
+    states = sorted(snapshot.states.values(), key=lambda s: s.target.key)
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return _PAGE.format(
+        version=html.escape(__version__),
+        count=len(states),
+        now=stamp,
+        rows="\n".join(_row(state) for state in states),
+    )
+
+
+def _row(state: TargetState) -> str:
+    target = state.target
+    account = target.account_id + (f" ({target.account_name})" if target.account_name else "")
+    if not state.polled:
+        up_class, up_text = "pending", "pending"
+    else:
+        up_class, up_text = ("up", "up") if state.up else ("down", "down")
+    error = state.last_error
+    error_text = f"{error.operation}: {error.code}: {error.message}" if error else ""
+    cells = [
+        ("account", account),
+        ("region", target.region),
+        (up_class, up_text),
+        ("last-success", _when(state.last_success)),
+        ("last-error", error_text),
+        ("collaborations", _collaborations(state)),
+    ]
+    tds = "".join(f'<td class="{cls}">{html.escape(text)}</td>' for cls, text in cells)
+    return (
+        f'<tr data-account-id="{html.escape(target.account_id)}" '
+        f'data-region="{html.escape(target.region)}">{tds}</tr>'
+    )
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "never"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _collaborations(state: TargetState) -> str:
+    if state.data is None:
+        return ""
+    counts = state.data.counts
+    detail = ", ".join(f"{status} {n}" for status, n in counts.items())
+    return f"{sum(counts.values())} ({detail})"

@@ -95,7 +95,9 @@ def _gauge(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> Gaug
 
 
 def _counter(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> CounterMetricFamily:
-    return CounterMetricFamily(name, doc, labels=list(labels))
+    return CounterMetricFamily(
+        name, f"{doc} Counted by the background poller.", labels=list(labels)
+    )
 
 
 def _collaboration_families(

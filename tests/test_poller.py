@@ -1,0 +1,168 @@
+"""Poller behaviour with an injected poll function: concurrency, overlap, failures, readiness."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from exporter.fetch import build_poll_data
+from exporter.model import PollData, PollError, Target
+from exporter.poller import Poller, PollFailed
+from tests.faultproxy import wait_for
+
+
+def targets(n: int) -> list[Target]:
+    return [Target(f"{i:012d}", "us-east-1") for i in range(n)]
+
+
+EMPTY = build_poll_data([], 1, None)
+
+
+class Recorder:
+    """A fake poll function that records concurrency and can block or fail."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.running: Counter[str] = Counter()
+        self.max_total = 0
+        self.max_per_target = 0
+        self.calls: Counter[str] = Counter()
+        self.fail: set[str] = set()
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, target: Target) -> PollData:
+        with self.lock:
+            self.running[target.account_id] += 1
+            self.calls[target.account_id] += 1
+            self.max_total = max(self.max_total, sum(self.running.values()))
+            self.max_per_target = max(self.max_per_target, self.running[target.account_id])
+        try:
+            self.release.wait(10)
+            time.sleep(self.delay)
+            if target.account_id in self.fail:
+                raise PollFailed(PollError("ListCollaborations", "AccessDeniedException", "no"))
+            return EMPTY
+        finally:
+            with self.lock:
+                self.running[target.account_id] -= 1
+
+
+@pytest.fixture
+def started() -> list[Poller]:
+    return []
+
+
+def start(poller: Poller, ts: list[Target], started: list[Poller]) -> Poller:
+    poller.set_targets(ts)
+    poller.start()
+    started.append(poller)
+    return poller
+
+
+@pytest.fixture(autouse=True)
+def stop_all(started: list[Poller]):
+    yield
+    for poller in started:
+        poller.stop(timeout=1)
+
+
+def test_concurrency_is_bounded(started: list[Poller]) -> None:
+    recorder = Recorder(delay=0.05)
+    poller = start(Poller(recorder, 60, concurrency=3), targets(12), started)
+    assert poller.wait_ready(10)
+    assert recorder.max_total == 3
+    assert sum(recorder.calls.values()) == 12
+
+
+def test_slow_poll_never_overlaps_itself(started: list[Poller]) -> None:
+    recorder = Recorder(delay=0.05)
+    # The interval is far shorter than one poll: polls must run back to back, never at once.
+    start(Poller(recorder, 0.001, concurrency=4), targets(1), started)
+    wait_for(lambda: recorder.calls["000000000000"] >= 5)
+    assert recorder.max_per_target == 1
+
+
+def test_ready_only_after_every_target_polled(started: list[Poller]) -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    poller = start(Poller(recorder, 60, concurrency=2), targets(3), started)
+    assert not poller.wait_ready(0.3)
+    assert not poller.snapshot.ready
+    recorder.release.set()
+    assert poller.wait_ready(5)
+
+
+def test_failure_keeps_last_good_data_and_counts(started: list[Poller]) -> None:
+    recorder = Recorder()
+    poller = start(Poller(recorder, 0.05, concurrency=1, jitter=0), targets(1), started)
+    key = ("000000000000", "us-east-1")
+    wait_for(lambda: poller.snapshot.states[key].polls >= 1)
+    recorder.fail.add("000000000000")
+    wait_for(lambda: poller.snapshot.states[key].consecutive_failures >= 2)
+    state = poller.snapshot.states[key]
+    assert state.data is EMPTY
+    assert not state.up
+    assert state.last_error == PollError("ListCollaborations", "AccessDeniedException", "no")
+    assert state.failures == state.consecutive_failures
+    assert state.polls > state.failures  # the first, good poll
+    recorder.fail.clear()
+    wait_for(lambda: poller.snapshot.states[key].up)
+    assert poller.snapshot.states[key].last_error is None
+
+
+def test_unexpected_exception_marks_target_down_and_worker_survives(started: list[Poller]) -> None:
+    calls = Counter[str]()
+
+    def flaky(target: Target) -> PollData:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyError("surprise")
+        return EMPTY
+
+    poller = start(Poller(flaky, 0.05, concurrency=1, jitter=0), targets(1), started)
+    key = ("000000000000", "us-east-1")
+    wait_for(lambda: poller.snapshot.states[key].polled)
+    first = poller.snapshot.states[key]
+    if first.up:  # the second poll may already have landed
+        assert first.failures == 1
+    else:
+        assert first.last_error is not None
+        assert first.last_error.code == "KeyError"
+    wait_for(lambda: poller.snapshot.states[key].up)
+
+
+def test_set_targets_adds_and_removes(started: list[Poller]) -> None:
+    recorder = Recorder()
+    poller = start(Poller(recorder, 60, concurrency=2), targets(2), started)
+    assert poller.wait_ready(5)
+    kept = poller.snapshot.states[("000000000001", "us-east-1")]
+    new = Target("999999999999", "eu-west-2")
+    poller.set_targets([kept.target, new])
+    assert set(poller.snapshot.states) == {kept.target.key, new.key}
+    assert poller.snapshot.states[kept.target.key].polls == kept.polls  # not reset
+    wait_for(lambda: poller.snapshot.states[new.key].polled)
+
+
+def test_stop_returns_promptly_with_a_hung_poll(started: list[Poller]) -> None:
+    recorder = Recorder()
+    recorder.release.clear()  # every poll hangs
+    poller = Poller(recorder, 60, concurrency=2)
+    poller.set_targets(targets(2))
+    poller.start()
+    wait_for(lambda: sum(recorder.running.values()) == 2)
+    began = time.monotonic()
+    poller.stop(timeout=0.5)
+    assert time.monotonic() - began < 1.5
+    recorder.release.set()
+
+
+def test_polls_repeat_on_the_interval(started: list[Poller]) -> None:
+    recorder = Recorder()
+    start(Poller(recorder, 0.2, concurrency=1, jitter=0), targets(1), started)
+    time.sleep(1.05)
+    assert 4 <= recorder.calls["000000000000"] <= 7

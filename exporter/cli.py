@@ -68,6 +68,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="poll interval of the demo (default 15s)",
     )
     parser.add_argument(
+        "--demo.throttle-ratio",
+        dest="demo_throttle_ratio",
+        type=float,
+        default=0.03,
+        help="share of demo ListCollaborations requests answered with HTTP 429 (default 0.03)",
+    )
+    parser.add_argument(
         "--once",
         action="store_true",
         help="poll every target once, print the metrics, exit 0 if all succeeded, else 1",
@@ -146,7 +153,9 @@ def _load(args: argparse.Namespace) -> tuple[Config, object | None]:
         raise ValueError("--demo runs its own configuration; drop --config.file")
     interval = parse_duration(args.demo_poll_interval)
     demo.isolate_credentials()
-    world = demo.start_world()
+    if not 0 <= args.demo_throttle_ratio <= 1:
+        raise ValueError("--demo.throttle-ratio must be between 0 and 1")
+    world = demo.start_world(args.demo_throttle_ratio)
     log.info("demo: simulated Clean Rooms at %s", world.endpoint_url)
     return demo.demo_config(world.endpoint_url, interval), world
 

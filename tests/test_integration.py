@@ -5,13 +5,14 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.cli import Exporter, build_exporter
-from exporter.config import parse_config
+from exporter.config import ConfigError, parse_config
 from tests.conftest import require_tool
 from tests.faultproxy import FaultProxy, Reply, always, first_n
 from tests.helpers import Seeder
@@ -272,3 +273,33 @@ def test_per_collaboration_metrics_off(
     assert "cleanrooms_collaboration_created_timestamp_seconds{" not in text
     labels = {"account_id": account, "region": "us-east-1", "member_status": "ACTIVE"}
     assert value(exporter, "cleanrooms_collaborations", **labels) == 2
+
+
+def test_default_chain_and_profile_resolve_ids_through_standard_endpoint_env(
+    moto_server: str,
+    seeder: Seeder,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # moto gives plain (non-role) keys its default account.
+    seeder.statuses("123456789012", "eu-west-1", INVITED=1)
+    shared = tmp_path / "aws-config"
+    shared.write_text(
+        "[profile analytics]\naws_access_key_id = AKIAPROFILEPROFILE01\n"
+        "aws_secret_access_key = profile-secret\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(shared))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)  # no endpoint_url in the config
+    config = parse_config("accounts: [{profile: analytics, regions: [eu-west-1]}]", {})
+    exporter = build_exporter(config)
+    exporter.poller.start()
+    try:
+        assert exporter.poller.wait_ready(30)
+        labels = {"account_id": "123456789012", "region": "eu-west-1", "member_status": "INVITED"}
+        assert value(exporter, "cleanrooms_collaborations", **labels) >= 1
+    finally:
+        exporter.poller.stop()
+    # The default chain resolves to the same account: a duplicate found only at start-up.
+    both = parse_config("accounts: [{profile: analytics}, {}]\nregions: [eu-west-1]", {})
+    with pytest.raises(ConfigError, match=r"accounts\[1\]: duplicate target \(123456789012"):
+        build_exporter(both)

@@ -18,6 +18,7 @@ from botocore.credentials import (
     DeferredRefreshableCredentials,
 )
 from botocore.exceptions import (
+    BotoCoreError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -25,6 +26,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
     ResponseStreamingError,
 )
+from botocore.utils import parse_timestamp
 
 from exporter import __version__
 from exporter.config import AccountConfig, AwsSettings
@@ -61,6 +63,24 @@ _TRANSPORT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 SessionFactory = Callable[..., botocore.session.Session]
+# What makes two accounts share credentials: same id, role, external id and profile.
+CredentialKey = tuple[str, str | None, str | None, str | None]
+
+
+def credential_key(account: AccountConfig, account_id: str) -> CredentialKey:
+    return (account_id, account.role_arn, account.external_id, account.profile)
+
+
+def lenient_timestamp(value: Any) -> Any:
+    """Parse a timestamp like botocore, but hand an unparseable one back unchanged.
+
+    botocore would raise and fail the whole page; returned raw, the one bad
+    summary is skipped and counted by ``fetch.parse_summary`` instead.
+    """
+    try:
+        return parse_timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        return value
 
 
 def classify_attempt(
@@ -82,6 +102,12 @@ def classify_attempt(
     if not code or code.isdigit():
         code = f"HTTP{status}"
     return code, status == 429 or code in THROTTLING_CODES
+
+
+class AssumeRoleFailed(BotoCoreError):  # type: ignore[misc]
+    """Role credentials could not be fetched for a reason other than an AWS error answer."""
+
+    fmt = "AssumeRole failed: {code}: {message}"
 
 
 class _StaticProvider(CredentialProvider):  # type: ignore[misc]
@@ -114,13 +140,15 @@ class AwsClients:
         self._loader = session_factory().get_component("data_loader")
         self._base = self._new_session()
         self._lock = threading.Lock()
-        self._sessions: dict[str, botocore.session.Session] = {}
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._sessions: dict[CredentialKey, botocore.session.Session] = {}
+        self._clients: dict[tuple[CredentialKey, str], Any] = {}
         self._timing = threading.local()
 
     def _new_session(self, profile: str | None = None) -> botocore.session.Session:
         session = self._session_factory(profile=profile)
         session.register_component("data_loader", self._loader)
+        parsers = session.get_component("response_parser_factory")
+        parsers.set_parser_defaults(timestamp_parser=lenient_timestamp)
         return session
 
     def _client_config(self, region: str) -> BotoConfig:
@@ -135,7 +163,7 @@ class AwsClients:
 
     def cleanrooms(self, account: AccountConfig, account_id: str, region: str) -> Any:
         """The cached Clean Rooms client of one target, created on first use."""
-        key = (account_id, region)
+        key = (credential_key(account, account_id), region)
         with self._lock:
             client = self._clients.get(key)
             if client is None:
@@ -150,11 +178,14 @@ class AwsClients:
                 self._clients[key] = client
             return client
 
-    def forget(self, keep: set[tuple[str, str]]) -> None:
-        """Drop clients of targets that are no longer configured."""
+    def retain(self, in_use: set[tuple[CredentialKey, str]]) -> None:
+        """Drop sessions and clients that no configured target uses any more (after a reload)."""
         with self._lock:
-            for key in [k for k in self._clients if k not in keep]:
+            for key in [k for k in self._clients if k not in in_use]:
                 del self._clients[key]
+            accounts = {credentials for credentials, _ in in_use}
+            for account in [a for a in self._sessions if a not in accounts]:
+                del self._sessions[account]
 
     def resolve_account_id(self, account: AccountConfig) -> str:
         """Ask STS who the account's credentials belong to (for accounts listed without an id)."""
@@ -169,13 +200,14 @@ class AwsClients:
         return str(sts.get_caller_identity()["Account"])
 
     def _session_for(self, account: AccountConfig, account_id: str) -> botocore.session.Session:
-        session = self._sessions.get(account_id)
+        key = credential_key(account, account_id)
+        session = self._sessions.get(key)
         if session is None:
             if account.role_arn:
                 session = self._role_session(account, account_id)
             else:
                 session = self._new_session(account.profile)
-            self._sessions[account_id] = session
+            self._sessions[key] = session
         return session
 
     def _role_session(self, account: AccountConfig, account_id: str) -> botocore.session.Session:
@@ -194,7 +226,7 @@ class AwsClients:
         """Fetch fresh role credentials; called by botocore at first use and before expiry."""
         source = self._base.get_credentials()
         if source is None:
-            raise NoCredentialsError()
+            raise AssumeRoleFailed(code="NoCredentials", message=str(NoCredentialsError()))
         extra: dict[str, str] = {"RoleSessionName": self._settings.role_session_name}
         if account.external_id:
             extra["ExternalId"] = account.external_id
@@ -204,7 +236,12 @@ class AwsClients:
             role_arn=account.role_arn,
             extra_args=extra,
         )
-        return fetcher.fetch_credentials()
+        try:
+            return fetcher.fetch_credentials()
+        except BotoCoreError as err:
+            # Name the failing call: a timeout here must not be blamed on ListCollaborations.
+            code = classify_attempt(err, None, None)[0] or type(err).__name__
+            raise AssumeRoleFailed(code=code, message=str(err)) from err
 
     def _sts_client(self, account_id: str, region: str, service: str, **credentials: Any) -> Any:
         client = self._base.create_client(

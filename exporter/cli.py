@@ -14,21 +14,15 @@ import socket
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from types import FrameType
 
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client.exposition import generate_latest
-from prometheus_client.registry import CollectorRegistry
 
 from exporter import __version__, demo
-from exporter.aws import AwsClients
-from exporter.collector import CleanRoomsCollector, CollectorSettings
+from exporter.app import App, file_source
 from exporter.config import Config, ConfigError, load_config, parse_duration
 from exporter.logs import FORMATS, LEVELS, setup_logging
-from exporter.poller import Poller
-from exporter.stats import ApiStats
-from exporter.targets import TargetPoller, build_targets
 from exporter.web import ExporterServer, WebApp
 
 log = logging.getLogger("exporter")
@@ -91,33 +85,6 @@ def parse_listen_address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 (exporters listen on all by default)
 
 
-@dataclass
-class Exporter:
-    """Everything one running exporter owns."""
-
-    config: Config
-    poller: Poller
-    registry: CollectorRegistry
-
-
-def build_exporter(config: Config) -> Exporter:
-    """Wire clients, targets, poller and collector for a config (may call STS for ids)."""
-    stats = ApiStats()
-    clients = AwsClients(config.aws, stats)
-    targets = build_targets(config, clients)
-    poll = TargetPoller(clients, {k: a for k, (_, a) in targets.items()}, config.member_status)
-    poller = Poller(poll, config.poll_interval, config.concurrency)
-    poller.set_targets(t for t, _ in targets.values())
-    settings = CollectorSettings(
-        stale_after=config.stale_after,
-        per_collaboration_metrics=config.per_collaboration_metrics,
-        trusted_creator_accounts=config.trusted_creator_accounts,
-    )
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(CleanRoomsCollector(lambda: poller.snapshot, stats, lambda: settings))
-    return Exporter(config, poller, registry)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.log_level, args.log_format)
@@ -132,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration valid: {len(config.accounts)} accounts, {targets} targets")
         return 0
     try:
-        exporter = build_exporter(config)
+        app = App(config, None if world else file_source(args.config_file))
     except ConfigError as err:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
@@ -142,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if world is not None:
         _start_demo_changes()
     if args.once:
-        return _run_once(exporter)
-    return _serve(exporter, address)
+        return _run_once(app)
+    return _serve(app, address)
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, object | None]:
@@ -166,47 +133,70 @@ def _start_demo_changes() -> None:
     threading.Thread(target=simulation.run, args=(stop,), name="demo-changes", daemon=True).start()
 
 
-def _run_once(exporter: Exporter) -> int:
-    exporter.poller.start()
-    exporter.poller.wait_ready()
-    exporter.poller.stop()
-    sys.stdout.write(generate_latest(exporter.registry).decode("utf-8"))
-    states = exporter.poller.snapshot.states.values()
+def _run_once(app: App) -> int:
+    app.poller.start()
+    app.poller.wait_ready()
+    app.poller.stop()
+    sys.stdout.write(generate_latest(app.registry).decode("utf-8"))
+    states = app.poller.snapshot.states.values()
     return 0 if all(state.up for state in states) else 1
 
 
-def _serve(exporter: Exporter, address: tuple[str, int]) -> int:
+class _Signals:
+    """Signal handlers only set flags; the main loop does the work outside the handler."""
+
+    def __init__(self) -> None:
+        self.wake = threading.Event()
+        self.stop = False
+        self.reload = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        self.stop = True
+        self.wake.set()
+
+    def _on_hup(self, _signum: int, _frame: FrameType | None) -> None:
+        self.reload = True
+        self.wake.set()
+
+
+def _serve(app: App, address: tuple[str, int]) -> int:
     try:
-        server = _bind(address, exporter)
+        server = _bind(address, app)
     except OSError as err:
         log.error("cannot listen on %s:%d: %s", *address, err.strerror or err)
         return 1
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    signals = _Signals()
+    signals.install()
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
-    exporter.poller.start()
+    app.poller.start()
     host, port = server.server_address[:2]
     log.info(
         "listening on %s:%s, polling %d targets every %gs",
         host,
         port,
-        len(exporter.poller.snapshot.states),
-        exporter.config.poll_interval,
+        len(app.poller.snapshot.states),
+        app.config.poll_interval,
     )
-    stop.wait()
+    while not signals.stop:
+        signals.wake.wait()
+        signals.wake.clear()
+        if signals.reload and not signals.stop:
+            signals.reload = False
+            log.info("received SIGHUP, reloading configuration")
+            app.reload()
     server.shutdown()
-    exporter.poller.stop()
+    app.poller.stop()
     return 0
 
 
-def _bind(address: tuple[str, int], exporter: Exporter) -> ExporterServer:
-    app = WebApp(exporter.registry, lambda: exporter.poller.snapshot)
+def _bind(address: tuple[str, int], app: App) -> ExporterServer:
+    web = WebApp(app.registry, lambda: app.poller.snapshot, app.reload)
     if ":" in address[0]:
         ExporterServer.address_family = socket.AF_INET6
-    return ExporterServer(address, app)
+    return ExporterServer(address, web)

@@ -25,7 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from exporter import __version__
-from exporter.model import Snapshot, TargetState
+from exporter.model import Snapshot, TargetKey, TargetState
 from exporter.stats import ApiStats, ApiStatsView
 
 LABEL_VALUE_LIMIT = 256  # characters; AWS names are user input and may be huge
@@ -59,11 +59,13 @@ class CleanRoomsCollector(Collector):
         stats: ApiStats,
         settings: Callable[[], CollectorSettings],
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._snapshot = snapshot
         self._stats = stats
         self._settings = settings
         self._clock = clock
+        self._monotonic = monotonic
 
     def describe(self) -> Iterator[Metric]:
         # Names only: lets a registry check for clashes without a full collect.
@@ -74,19 +76,23 @@ class CleanRoomsCollector(Collector):
         settings = self._settings()
         now = self._clock()
         states = sorted(snapshot.states.values(), key=lambda s: s.target.key)
-        fresh = [s for s in states if _is_fresh(s, now, settings.stale_after)]
-        yield from _collaboration_families(fresh, settings, now)
+        fresh = {
+            s.target.key for s in states if _is_fresh(s, self._monotonic(), settings.stale_after)
+        }
+        yield from _collaboration_families(
+            [s for s in states if s.target.key in fresh], settings, now
+        )
         yield _account_info(states)
-        yield from _health_families(states, now, settings.stale_after)
+        yield from _health_families(states, fresh)
         yield from _api_families(self._stats.view(), states)
         yield from _exporter_families(len(states))
 
 
-def _is_fresh(state: TargetState, now: float, stale_after: float) -> bool:
+def _is_fresh(state: TargetState, monotonic_now: float, stale_after: float) -> bool:
     return (
         state.data is not None
-        and state.last_success is not None
-        and now - state.last_success <= stale_after
+        and state.last_success_monotonic is not None
+        and monotonic_now - state.last_success_monotonic <= stale_after
     )
 
 
@@ -192,7 +198,7 @@ def _account_info(states: list[TargetState]) -> Metric:
     return family
 
 
-def _health_families(states: list[TargetState], now: float, stale_after: float) -> Iterator[Metric]:
+def _health_families(states: list[TargetState], fresh: set[TargetKey]) -> Iterator[Metric]:
     up = _gauge("cleanrooms_target_up", "1 if the last poll of the target succeeded, else 0.")
     success = _gauge(
         "cleanrooms_target_last_success_timestamp_seconds",
@@ -209,6 +215,15 @@ def _health_families(states: list[TargetState], now: float, stale_after: float) 
         "cleanrooms_target_invalid_collaborations",
         "Malformed collaboration summaries skipped in the last successful poll.",
     )
+    streak = _gauge(
+        "cleanrooms_target_consecutive_failures",
+        "Polls failed in a row; the poll interval doubles with each (capped) as a back-off.",
+    )
+    last_error = _gauge(
+        "cleanrooms_target_last_error_info",
+        "Why the last poll failed, value 1; absent when it succeeded.",
+        (*TARGET_LABELS, "operation", "error_code"),
+    )
     polls = _counter("cleanrooms_target_polls", "Polls of the target, finished.")
     failures = _counter("cleanrooms_target_poll_failures", "Polls of the target that failed.")
     for state in states:
@@ -216,11 +231,15 @@ def _health_families(states: list[TargetState], now: float, stale_after: float) 
         up.add_metric(key, 1.0 if state.up else 0.0)
         success.add_metric(key, state.last_success or 0.0)
         duration.add_metric(key, state.last_duration or 0.0)
-        stale.add_metric(key, 0.0 if _is_fresh(state, now, stale_after) else 1.0)
+        stale.add_metric(key, 0.0 if state.target.key in fresh else 1.0)
         invalid.add_metric(key, state.data.invalid_items if state.data else 0)
+        streak.add_metric(key, state.consecutive_failures)
+        if state.last_error is not None and not state.up:
+            error = state.last_error
+            last_error.add_metric([*key, label(error.operation), label(error.code)], 1)
         polls.add_metric(key, state.polls)
         failures.add_metric(key, state.failures)
-    yield from (up, success, duration, stale, invalid, polls, failures)
+    yield from (up, success, duration, stale, invalid, streak, last_error, polls, failures)
 
 
 def _api_families(view: ApiStatsView, states: list[TargetState]) -> Iterator[Metric]:

@@ -79,6 +79,7 @@ class Config:
     member_status: str | None = None
     per_collaboration_metrics: bool = True
     trusted_creator_accounts: tuple[str, ...] = ()
+    max_pages_per_poll: int = 1000
     aws: AwsSettings = field(default_factory=AwsSettings)
     accounts: tuple[AccountConfig, ...] = (AccountConfig(),)
 
@@ -159,6 +160,7 @@ _TOP_KEYS = frozenset(
         "member_status",
         "per_collaboration_metrics",
         "trusted_creator_accounts",
+        "max_pages_per_poll",
         "aws",
         "accounts",
     }
@@ -198,6 +200,9 @@ class _Parser:
             member_status=self.member_status(raw.get("member_status")),
             per_collaboration_metrics=self.boolean(raw, "per_collaboration_metrics", True),
             trusted_creator_accounts=self.trusted(raw.get("trusted_creator_accounts", [])),
+            max_pages_per_poll=self.positive_int(
+                raw, "max_pages_per_poll", defaults.max_pages_per_poll, ""
+            ),
             aws=self.aws(raw.get("aws", {})),
             accounts=self.accounts(raw.get("accounts", [{}]), regions),
         )

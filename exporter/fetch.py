@@ -38,7 +38,7 @@ def list_collaborations(
     summaries: list[Mapping[str, Any]] = []
     seen_tokens: set[str] = set()
     for page in range(1, max_pages + 1):
-        response = client.list_collaborations(**params)
+        response = _call(client, params)
         items = response.get("collaborationList")
         if not isinstance(items, list):
             raise FetchError("InvalidResponse", "response has no collaborationList")
@@ -51,6 +51,17 @@ def list_collaborations(
         seen_tokens.add(token)
         params["nextToken"] = token
     raise FetchError("TooManyPages", f"more than {max_pages} pages; giving up")
+
+
+def _call(client: Any, params: dict[str, Any]) -> Mapping[str, Any]:
+    try:
+        response = client.list_collaborations(**params)
+    except (ValueError, TypeError, AttributeError, KeyError) as err:
+        # botocore's parser raises these on bodies that do not fit the API's shape.
+        raise FetchError("InvalidResponse", f"unparseable response: {err}") from err
+    if not isinstance(response, Mapping):
+        raise FetchError("InvalidResponse", "response is not an object")
+    return response
 
 
 def build_poll_data(

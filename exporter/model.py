@@ -68,6 +68,8 @@ class TargetState:
     failures: int = 0
     consecutive_failures: int = 0
     last_success: float | None = None  # wall-clock time of the last good poll
+    # Monotonic time of the same poll: staleness must not jump with the wall clock.
+    last_success_monotonic: float | None = None
     last_duration: float | None = None
     last_error: PollError | None = None
 

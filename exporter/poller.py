@@ -31,6 +31,17 @@ class PollFailed(Exception):
 
 PollFunction = Callable[[Target], PollData]
 
+BACKOFF_FACTOR_CAP = 8  # a failing target waits at most 8 intervals ...
+BACKOFF_SECONDS_CAP = 1800.0  # ... and at most 30 minutes (never less than one interval)
+
+
+def backoff_delay(interval: float, consecutive_failures: int) -> float:
+    """The delay before the next poll: the interval, doubled per failure in a row, capped."""
+    if consecutive_failures <= 1:
+        return interval
+    factor: int = min(2 ** (consecutive_failures - 1), BACKOFF_FACTOR_CAP)
+    return max(interval, min(interval * factor, BACKOFF_SECONDS_CAP))
+
 
 class Poller:
     """Polls every target every ``interval`` seconds with at most ``concurrency`` at once."""
@@ -63,6 +74,8 @@ class Poller:
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._workers = 0
+        self._started = False
 
     @property
     def snapshot(self) -> Snapshot:
@@ -87,23 +100,41 @@ class Poller:
             self._publish(states)
         self._wake.set()
 
+    def reconfigure(self, poll: PollFunction, interval: float, concurrency: int) -> None:
+        """Swap the poll function and interval; grow or shrink the worker pool (on reload)."""
+        with self._lock:
+            self._poll = poll
+            self._interval = interval
+            self._concurrency = concurrency
+            started = self._started
+        if started:
+            self._resize_pool()
+        self._wake.set()
+
     def start(self) -> None:
         """Start the scheduler and ``concurrency`` worker threads."""
-        self._threads = [
-            threading.Thread(target=self._work, name=f"poll-worker-{i}", daemon=True)
-            for i in range(self._concurrency)
-        ]
-        self._threads.append(
-            threading.Thread(target=self._schedule, name="poll-scheduler", daemon=True)
-        )
-        for thread in self._threads:
+        self._started = True
+        scheduler = threading.Thread(target=self._schedule, name="poll-scheduler", daemon=True)
+        self._threads.append(scheduler)
+        scheduler.start()
+        self._resize_pool()
+
+    def _resize_pool(self) -> None:
+        with self._lock:
+            missing = self._concurrency - self._workers
+            self._workers = self._concurrency
+        for _ in range(missing):
+            thread = threading.Thread(target=self._work, name="poll-worker", daemon=True)
+            self._threads.append(thread)
             thread.start()
+        for _ in range(-missing):
+            self._queue.put(None)  # one worker exits per sentinel, after its current poll
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop scheduling; give in-flight polls ``timeout`` seconds, then abandon them."""
         self._stop.set()
         self._wake.set()
-        for _ in range(self._concurrency):
+        for _ in range(self._workers):
             self._queue.put(None)
         deadline = self._mono() + timeout
         for thread in self._threads:
@@ -143,7 +174,8 @@ class Poller:
             with self._lock:
                 self._in_flight.discard(target.key)
                 if target.key in self._targets:
-                    self._next_due[target.key] = max(finished, started + self._next_delay())
+                    delay = self._next_delay(state.consecutive_failures)
+                    self._next_due[target.key] = max(finished, started + delay)
                     states = dict(self._snapshot.states)
                     states[target.key] = state
                     self._publish(states)
@@ -151,8 +183,9 @@ class Poller:
 
     def _poll_one(self, target: Target, started: float) -> TargetState:
         old = self._snapshot.states.get(target.key) or TargetState(target=target)
+        poll = self._poll  # read once: a reload may swap it mid-poll
         try:
-            data = self._poll(target)
+            data = poll(target)
         except PollFailed as failed:
             return self._failed(old, failed.error, started)
         except Exception as err:  # a worker thread must survive any bug or library surprise
@@ -167,6 +200,7 @@ class Poller:
             polls=old.polls + 1,
             consecutive_failures=0,
             last_success=self._wall(),
+            last_success_monotonic=self._mono(),
             last_duration=self._mono() - started,
             last_error=None,
         )
@@ -192,8 +226,10 @@ class Poller:
             last_error=error,
         )
 
-    def _next_delay(self) -> float:
-        return self._interval * (1 + self._rng.uniform(-self._jitter, self._jitter))
+    def _next_delay(self, consecutive_failures: int) -> float:
+        # Jitter spreads targets apart so they do not all hit AWS in the same second.
+        delay = backoff_delay(self._interval, consecutive_failures)
+        return delay * (1 + self._rng.uniform(-self._jitter, self._jitter))
 
     def _publish(self, states: dict[TargetKey, TargetState]) -> None:
         # Called with the lock held: only the reference swap is shared.

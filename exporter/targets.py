@@ -6,10 +6,12 @@ from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from exporter.aws import AssumeRoleFailed, classify_attempt
 from exporter.config import AccountConfig, Config, ConfigError
-from exporter.fetch import FetchError, build_poll_data, list_collaborations
+from exporter.fetch import MAX_PAGES, FetchError, build_poll_data, list_collaborations
 from exporter.model import PollData, PollError, Target, TargetKey
 from exporter.poller import PollFailed
+from exporter.stats import ApiStats
 
 MESSAGE_LIMIT = 300  # characters of an AWS error message kept for logs and the status page
 
@@ -51,24 +53,33 @@ class TargetPoller:
         self,
         clients: ClientSource,
         accounts: dict[TargetKey, AccountConfig],
-        member_status: str | None,
+        stats: ApiStats,
+        member_status: str | None = None,
+        max_pages: int = MAX_PAGES,
     ) -> None:
         self._clients = clients
         self._accounts = accounts
+        self._stats = stats
         self._member_status = member_status
+        self._max_pages = max_pages
 
     def __call__(self, target: Target) -> PollData:
         account = self._accounts[target.key]
         try:
             client = self._clients.cleanrooms(account, target.account_id, target.region)
-            summaries, pages = list_collaborations(client, self._member_status)
+            summaries, pages = list_collaborations(client, self._member_status, self._max_pages)
         except ClientError as err:
             raise PollFailed(_client_error(err)) from err
         except FetchError as err:
+            # botocore saw a good HTTP answer; the API-level error is ours to count.
+            self._stats.outcome((*target.key, "ListCollaborations"), None, err.code, False)
             raise PollFailed(PollError("ListCollaborations", err.code, str(err))) from err
-        except BotoCoreError as err:
-            error = PollError("ListCollaborations", type(err).__name__, _short(str(err)))
+        except AssumeRoleFailed as err:
+            error = PollError("AssumeRole", err.kwargs["code"], _short(err.kwargs["message"]))
             raise PollFailed(error) from err
+        except BotoCoreError as err:
+            code = classify_attempt(err, None, None)[0] or type(err).__name__
+            raise PollFailed(PollError("ListCollaborations", code, _short(str(err)))) from err
         return build_poll_data(summaries, pages, self._member_status)
 
 

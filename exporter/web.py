@@ -23,9 +23,15 @@ log = logging.getLogger(__name__)
 class WebApp:
     """What the handler serves; kept apart from the socket code so tests can reuse it."""
 
-    def __init__(self, registry: CollectorRegistry, snapshot: Callable[[], Snapshot]) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        snapshot: Callable[[], Snapshot],
+        reload: Callable[[], tuple[bool, str]] | None = None,
+    ) -> None:
         self.registry = registry
         self.snapshot = snapshot
+        self.reload = reload
 
 
 class ExporterServer(ThreadingHTTPServer):
@@ -58,11 +64,22 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_POST(self) -> None:
+        if self.path.split("?", 1)[0] == "/-/reload" and self.server.app.reload is not None:
+            ok, message = self.server.app.reload()
+            status = HTTPStatus.OK if ok else HTTPStatus.INTERNAL_SERVER_ERROR
+            self._send(status, f"{message}\n".encode(), "text/plain; charset=utf-8")
+            return
+        self._not_allowed()
+
+    def do_PUT(self) -> None:
+        self._not_allowed()
+
+    do_DELETE = do_PATCH = do_PUT  # noqa: N815
+
+    def _not_allowed(self) -> None:
         self._send(
             HTTPStatus.METHOD_NOT_ALLOWED, b"method not allowed\n", "text/plain; charset=utf-8"
         )
-
-    do_PUT = do_DELETE = do_PATCH = do_POST  # noqa: N815
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         log.debug("http %s %s", self.address_string(), format % args)

@@ -57,6 +57,7 @@ def snapshot() -> Snapshot:
         polls=3,
         failures=1,
         last_success=NOW - 60,
+        last_success_monotonic=NOW - 60,
         last_duration=0.25,
     )
     failing = TargetState(
@@ -93,7 +94,9 @@ def registry(snap: Snapshot, now: float = NOW, **settings) -> CollectorRegistry:
     }
     reg = CollectorRegistry()
     reg.register(
-        CleanRoomsCollector(lambda: snap, stats(), lambda: CollectorSettings(**merged), lambda: now)
+        CleanRoomsCollector(
+            lambda: snap, stats(), lambda: CollectorSettings(**merged), lambda: now, lambda: now
+        )
     )
     return reg
 

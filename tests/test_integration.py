@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.cli import Exporter, build_exporter
+from exporter.app import App
 from exporter.config import ConfigError, parse_config
 from tests.conftest import require_tool
 from tests.faultproxy import FaultProxy, Reply, always, first_n
@@ -28,12 +28,12 @@ def proxy(moto_server: str) -> Iterator[FaultProxy]:
 
 
 @pytest.fixture
-def run_exporter() -> Iterator[Callable[..., Exporter]]:
-    started: list[Exporter] = []
+def run_exporter() -> Iterator[Callable[..., App]]:
+    started: list[App] = []
 
-    def start(endpoint: str, body: str, **env: str) -> Exporter:
+    def start(endpoint: str, body: str, **env: str) -> App:
         config = parse_config(f"aws: {{endpoint_url: '{endpoint}', max_attempts: 3}}\n{body}", env)
-        exporter = build_exporter(config)
+        exporter = App(config)
         started.append(exporter)
         exporter.poller.start()
         assert exporter.poller.wait_ready(30), "first poll round did not finish"
@@ -48,13 +48,13 @@ def role(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:role/CleanRoomsReadOnly"
 
 
-def value(exporter: Exporter, name: str, **labels: str) -> float | None:
+def value(exporter: App, name: str, **labels: str) -> float | None:
     return exporter.registry.get_sample_value(name, labels)
 
 
 def test_two_role_accounts_two_regions_all_statuses_and_pagination(
     proxy: FaultProxy,
-    run_exporter: Callable[..., Exporter],
+    run_exporter: Callable[..., App],
     seeder: Seeder,
     new_account: Callable[[], str],
 ) -> None:
@@ -124,7 +124,7 @@ def count_total(counts: dict[str, int]) -> int:
 
 def test_invitation_age_and_untrusted_creators(
     moto_server: str,
-    run_exporter: Callable[..., Exporter],
+    run_exporter: Callable[..., App],
     seeder: Seeder,
     new_account: Callable[[], str],
 ) -> None:
@@ -149,7 +149,7 @@ def test_invitation_age_and_untrusted_creators(
 
 def test_retried_attempts_are_each_counted(
     proxy: FaultProxy,
-    run_exporter: Callable[..., Exporter],
+    run_exporter: Callable[..., App],
     seeder: Seeder,
     new_account: Callable[[], str],
 ) -> None:
@@ -176,7 +176,7 @@ def test_retried_attempts_are_each_counted(
 
 def test_assume_role_failure_counted_and_isolated(
     proxy: FaultProxy,
-    run_exporter: Callable[..., Exporter],
+    run_exporter: Callable[..., App],
     seeder: Seeder,
     new_account: Callable[[], str],
 ) -> None:
@@ -213,7 +213,7 @@ def test_assume_role_failure_counted_and_isolated(
 
 def test_member_status_filter_is_sent_and_applied(
     proxy: FaultProxy,
-    run_exporter: Callable[..., Exporter],
+    run_exporter: Callable[..., App],
     seeder: Seeder,
     new_account: Callable[[], str],
 ) -> None:
@@ -231,7 +231,7 @@ def test_member_status_filter_is_sent_and_applied(
 
 def test_hostile_names_make_valid_exposition(
     moto_server: str,
-    run_exporter: Callable[..., Exporter],
+    run_exporter: Callable[..., App],
     seeder: Seeder,
     new_account: Callable[[], str],
 ) -> None:
@@ -258,7 +258,7 @@ def test_hostile_names_make_valid_exposition(
 
 def test_per_collaboration_metrics_off(
     moto_server: str,
-    run_exporter: Callable[..., Exporter],
+    run_exporter: Callable[..., App],
     seeder: Seeder,
     new_account: Callable[[], str],
 ) -> None:
@@ -291,7 +291,7 @@ def test_default_chain_and_profile_resolve_ids_through_standard_endpoint_env(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(shared))
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)  # no endpoint_url in the config
     config = parse_config("accounts: [{profile: analytics, regions: [eu-west-1]}]", {})
-    exporter = build_exporter(config)
+    exporter = App(config)
     exporter.poller.start()
     try:
         assert exporter.poller.wait_ready(30)
@@ -302,4 +302,4 @@ def test_default_chain_and_profile_resolve_ids_through_standard_endpoint_env(
     # The default chain resolves to the same account: a duplicate found only at start-up.
     both = parse_config("accounts: [{profile: analytics}, {}]\nregions: [eu-west-1]", {})
     with pytest.raises(ConfigError, match=r"accounts\[1\]: duplicate target \(123456789012"):
-        build_exporter(both)
+        App(both)

@@ -31,7 +31,15 @@ def ready_snapshot() -> Snapshot:
         pages=1,
         member_status=None,
     )
-    good = TargetState(target=target, data=data, up=True, polled=True, polls=1, last_success=NOW)
+    good = TargetState(
+        target=target,
+        data=data,
+        up=True,
+        polled=True,
+        polls=1,
+        last_success=NOW,
+        last_success_monotonic=NOW,
+    )
     bad_target = Target("222222222222", "eu-west-2")
     bad = TargetState(
         target=bad_target,

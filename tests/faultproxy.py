@@ -71,6 +71,7 @@ class FaultProxy(ThreadingHTTPServer):
         self.rules: list[Rule] = []
         self.seen: list[Seen] = []
         self.key_accounts: dict[str, str] = {}
+        self.issued_secrets: list[str] = []  # secret keys and session tokens STS handed out
         self.lock = threading.Lock()
         self.hang = threading.Event()
         super().__init__(("127.0.0.1", 0), _Handler)
@@ -148,9 +149,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _learn_key(self, xml: str, account_id: str) -> None:
         match = re.search(r"<AccessKeyId>([A-Z0-9]+)</AccessKeyId>", xml)
-        if match:
-            with self.server.lock:
+        secrets = re.findall(r"<(?:SecretAccessKey|SessionToken)>([^<]+)</", xml)
+        with self.server.lock:
+            if match:
                 self.server.key_accounts[match.group(1)] = account_id
+            self.server.issued_secrets.extend(secrets)
 
     def _reply(self, reply: Reply) -> None:
         if reply.action == "drop":

@@ -166,3 +166,66 @@ def test_polls_repeat_on_the_interval(started: list[Poller]) -> None:
     start(Poller(recorder, 0.2, concurrency=1, jitter=0), targets(1), started)
     time.sleep(1.05)
     assert 4 <= recorder.calls["000000000000"] <= 7
+
+
+def test_wall_clock_jumps_change_neither_schedule_nor_freshness(started: list[Poller]) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from exporter.collector import CleanRoomsCollector, CollectorSettings
+    from exporter.stats import ApiStats
+    from tests.test_collector import summary
+
+    offset = [0.0]
+
+    def wall() -> float:
+        return time.time() + offset[0]
+
+    invited = build_poll_data([summary("c", "INVITED", time.time() - 60)], 1, None)
+    calls = Counter[str]()
+
+    def poll(target: Target) -> PollData:
+        calls["n"] += 1
+        return invited
+
+    poller = start(Poller(poll, 0.2, concurrency=1, jitter=0, wall_clock=wall), targets(1), started)
+    registry = CollectorRegistry()
+    settings = CollectorSettings(
+        stale_after=1.0, per_collaboration_metrics=False, trusted_creator_accounts=()
+    )
+    registry.register(
+        CleanRoomsCollector(lambda: poller.snapshot, ApiStats(), lambda: settings, wall)
+    )
+    labels = {"account_id": "000000000000", "region": "us-east-1"}
+    assert poller.wait_ready(5)
+    for jump in (86400.0, -86400.0):  # a day forward, then a day back
+        offset[0] = jump
+        before = calls["n"]
+        time.sleep(0.5)
+        assert 2 <= calls["n"] - before <= 4  # still every 0.2 s
+        assert registry.get_sample_value("cleanrooms_target_stale", labels) == 0
+        age = registry.get_sample_value("cleanrooms_pending_invitations_oldest_age_seconds", labels)
+        assert age is not None
+        assert age >= 0  # clamped when the clock runs behind AWS's timestamps
+    assert (
+        registry.get_sample_value("cleanrooms_pending_invitations_oldest_age_seconds", labels) == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("interval", "failures", "delay"),
+    [
+        (300, 0, 300),
+        (300, 1, 300),
+        (300, 2, 600),
+        (300, 3, 1200),
+        (300, 4, 1800),
+        (300, 9, 1800),
+        (30, 4, 240),
+        (30, 10, 240),
+        (3600, 5, 3600),
+    ],
+)
+def test_backoff_doubles_and_is_capped(interval: float, failures: int, delay: float) -> None:
+    from exporter.poller import backoff_delay
+
+    assert backoff_delay(interval, failures) == delay

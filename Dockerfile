@@ -16,7 +16,10 @@ LABEL org.opencontainers.image.title="cleanrooms-exporter" \
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 COPY --from=build /dist/*.whl /tmp/
-RUN pip install --no-cache-dir /tmp/*.whl && rm /tmp/*.whl \
+# The auth extra brings bcrypt, for basic_auth_users in --web.config.file. The
+# wheel is this project's own, built above: there is no version to pin.
+# hadolint ignore=DL3013
+RUN wheel="$(find /tmp -name '*.whl')" && pip install --no-cache-dir "${wheel}[auth]" && rm "$wheel" \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin exporter \
     && mkdir -p /etc/cleanrooms-exporter
 COPY config.example.yaml /etc/cleanrooms-exporter/config.yaml

@@ -24,6 +24,7 @@ from exporter.app import App, file_source
 from exporter.config import Config, ConfigError, load_config, parse_duration
 from exporter.logs import FORMATS, LEVELS, setup_logging
 from exporter.web import ExporterServer, WebApp
+from exporter.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("exporter")
 
@@ -47,6 +48,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         dest="listen",
         default=f":{DEFAULT_PORT}",
         help=f"host:port to serve on (default :{DEFAULT_PORT}, all IPv4 interfaces)",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        help="TLS and basic-auth settings in the exporter-toolkit format",
     )
     parser.add_argument("--log.level", dest="log_level", choices=LEVELS, default="info")
     parser.add_argument("--log.format", dest="log_format", choices=FORMATS, default="logfmt")
@@ -90,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level, args.log_format)
     try:
         address = parse_listen_address(args.listen)
+        web = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
         config, world = _load(args)
     except (ConfigError, ValueError) as err:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
@@ -110,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _start_demo_changes()
     if args.once:
         return _run_once(app)
-    return _serve(app, address)
+    return _serve(app, address, web)
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, object | None]:
@@ -165,9 +172,9 @@ class _Signals:
         self.wake.set()
 
 
-def _serve(app: App, address: tuple[str, int]) -> int:
+def _serve(app: App, address: tuple[str, int], web: WebConfig) -> int:
     try:
-        server = _bind(address, app)
+        server = _bind(address, app, web)
     except OSError as err:
         log.error("cannot listen on %s:%d: %s", *address, err.strerror or err)
         return 1
@@ -195,8 +202,8 @@ def _serve(app: App, address: tuple[str, int]) -> int:
     return 0
 
 
-def _bind(address: tuple[str, int], app: App) -> ExporterServer:
-    web = WebApp(app.registry, lambda: app.poller.snapshot, app.reload)
+def _bind(address: tuple[str, int], app: App, web: WebConfig) -> ExporterServer:
+    handlers = WebApp(app.registry, lambda: app.poller.snapshot, app.reload)
     if ":" in address[0]:
         ExporterServer.address_family = socket.AF_INET6
-    return ExporterServer(address, web)
+    return ExporterServer(address, handlers, web)

@@ -16,6 +16,14 @@ from prometheus_client.registry import CollectorRegistry
 
 from exporter import __version__
 from exporter.model import Snapshot, TargetState
+from exporter.webconfig import (
+    AUTH_CHALLENGE,
+    BasicAuth,
+    LazyTLSMixin,
+    WebConfig,
+    build_ssl_context,
+    wrap_server_socket,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +42,26 @@ class WebApp:
         self.reload = reload
 
 
-class ExporterServer(ThreadingHTTPServer):
-    """A threading HTTP server whose handler threads never block process exit."""
+# The one path open without credentials, so container and load-balancer health
+# checks work without a password (it reveals nothing but "the process serves").
+UNAUTHENTICATED_PATHS = frozenset({"/-/healthy"})
+
+
+class ExporterServer(LazyTLSMixin, ThreadingHTTPServer):
+    """A threading HTTP(S) server whose handler threads never block process exit."""
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], app: WebApp) -> None:
+    def __init__(self, address: tuple[str, int], app: WebApp, web: WebConfig | None = None) -> None:
+        web = web or WebConfig()
         self.app = app
+        self.auth = BasicAuth(web.users) if web.users else None
+        self.extra_headers = web.headers
         super().__init__(address, Handler)
+        context = build_ssl_context(web)
+        if context is not None:
+            wrap_server_socket(self, context)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -51,6 +70,28 @@ class Handler(BaseHTTPRequestHandler):
     server: ExporterServer
     server_version = f"cleanrooms-exporter/{__version__}"
     protocol_version = "HTTP/1.1"
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        auth = self.server.auth
+        path = self.path.split("?", 1)[0]
+        if auth is None or path in UNAUTHENTICATED_PATHS:
+            return True
+        if auth.check(self.headers.get("Authorization")):
+            return True
+        self._send(
+            HTTPStatus.UNAUTHORIZED,
+            b"unauthorized\n",
+            "text/plain; charset=utf-8",
+            WWW_Authenticate=AUTH_CHALLENGE,
+        )
+        return False
+
+    def end_headers(self) -> None:
+        for name, value in self.server.extra_headers.items():
+            self.send_header(name, value)
+        super().end_headers()
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -118,12 +159,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def index(self) -> None:
         page = render_status_page(self.server.app.snapshot())
+        configured = {name.lower() for name in self.server.extra_headers}
+        defaults = {
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "X-Content-Type-Options": "nosniff",
+        }
+        headers = {
+            k.replace("-", "_"): v for k, v in defaults.items() if k.lower() not in configured
+        }
         self._send(
-            HTTPStatus.OK,
-            page.encode("utf-8", "replace"),
-            "text/html; charset=utf-8",
-            Content_Security_Policy="default-src 'none'; style-src 'unsafe-inline'",
-            X_Content_Type_Options="nosniff",
+            HTTPStatus.OK, page.encode("utf-8", "replace"), "text/html; charset=utf-8", **headers
         )
 
 

@@ -191,6 +191,7 @@ class _Parser:
         path = "tls_server_config"
         self.keys(raw, _TLS_KEYS, path)
         cert, key = self.file(raw, "cert_file", True), self.file(raw, "key_file", True)
+        # Placeholders keep the other checks going; incomplete settings are not returned.
         settings = TLSSettings(
             cert_file=cert or Path(),
             key_file=key or Path(),
@@ -202,8 +203,17 @@ class _Parser:
         if TLS_VERSIONS[settings.min_version] > TLS_VERSIONS[settings.max_version]:
             self.problem(f"{path}.min_version", "is above max_version")
         complete = cert is not None and key is not None
+        if not complete:
+            self.lone_files(cert, key)
         _make_context(settings, self.problems, with_chain=complete)
         return settings if complete else None
+
+    def lone_files(self, cert: Path | None, key: Path | None) -> None:
+        """Check whichever of cert_file and key_file was given when the other is missing."""
+        if cert is not None:
+            _load_certificates(None, cert, "tls_server_config.cert_file", self.problems)
+        if key is not None:
+            _readable(key, "tls_server_config.key_file", self.problems)
 
     def file(self, raw: dict[Any, Any], key: str, required: bool) -> Path | None:
         name = self.string(raw, key, "tls_server_config")
@@ -215,7 +225,7 @@ class _Parser:
 
     def client_auth(self, raw: dict[Any, Any]) -> str:
         value = raw.get("client_auth_type", "NoClientCert")
-        if value not in CLIENT_AUTH_TYPES:
+        if not isinstance(value, str) or value not in CLIENT_AUTH_TYPES:
             choices = ", ".join(k for k in CLIENT_AUTH_TYPES if k != "RequireClientCert")
             self.problem("tls_server_config.client_auth_type", f"must be one of {choices}")
             return "NoClientCert"
@@ -223,8 +233,8 @@ class _Parser:
 
     def version(self, raw: dict[Any, Any], key: str, default: str) -> str:
         value = raw.get(key, default)
-        if value in TLS_VERSIONS:
-            return str(value)
+        if isinstance(value, str) and value in TLS_VERSIONS:
+            return value
         where = f"tls_server_config.{key}"
         if value in _OLD_TLS:
             self.problem(where, f"{value} is not supported (deprecated in Python's ssl)")

@@ -55,7 +55,8 @@ def require_tool(name: str) -> str:
     """Path of an external tool; a missing tool fails under CI=true and skips elsewhere."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (apt-get install -y prometheus)"
+        package = {"promtool": "prometheus", "chromedriver": "chromium-driver"}.get(name, name)
+        message = f"{name} is not installed (apt-get install -y {package})"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)

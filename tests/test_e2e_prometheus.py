@@ -1,0 +1,435 @@
+"""The monitoring kit against a real Prometheus scraping the demo exporter.
+
+Every dashboard query, template variable, recording rule and alert is sent to
+Prometheus after a few seconds of 1s scrapes, so a query that does not parse,
+a metric the exporter does not export or a rule that fails to evaluate shows
+up here rather than on someone's empty dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import require_tool
+from tests.faultproxy import wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
+RULE_FILES = (ROOT / "prometheus" / "rules.yaml", ROOT / "prometheus" / "alerts.yaml")
+JOB = "cleanrooms-exporter"
+
+# Template variables as Grafana would expand them with "All" selected
+# (allValue ".*", used with =~) and a short time range.
+VARIABLES = {
+    "job": JOB,
+    "instance": ".*",
+    "account_id": ".*",
+    "region": ".*",
+    "__rate_interval": "1m",
+    "__range": "5m",
+    "__interval": "15s",
+}
+_VARIABLE = re.compile(r"\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)\]\]|\$(\w+)")
+_LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.*\S)\s*,\s*)?(\w+)\s*\)\s*$", re.S)
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+# Metric names: the exporter's own and the ones Prometheus adds per scrape.
+_METRIC = re.compile(r"(?<![\w:])(?:cleanrooms[_:][a-zA-Z0-9_:]*|up|scrape_[a-z_]+)(?![\w:])")
+_SUFFIX = re.compile(r"_(?:bucket|sum|count)$")
+_SCRAPE_METRICS = re.compile(r"^(?:up|scrape_[a-z_]+)$")
+# Seconds of 1s scrapes to collect before querying, so rate() windows hold several samples.
+WARM_UP_SCRAPES = 15
+MIN_POLLS = 3
+
+
+@dataclass(frozen=True)
+class Query:
+    """One PromQL expression of the kit and where it came from."""
+
+    where: str
+    expr: str
+
+
+@dataclass(frozen=True)
+class Stack:
+    prometheus: str
+    exporter: str
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def api(base: str, path: str, **params: str) -> dict[str, Any]:
+    """GET a Prometheus API path; the decoded envelope, error or not."""
+    url = f"{base}{path}?{urllib.parse.urlencode(params)}" if params else f"{base}{path}"
+    _, body = get(url)
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+def query(base: str, expr: str) -> dict[str, Any]:
+    return api(base, "/api/v1/query", query=expr)
+
+
+def answers(url: str) -> bool:
+    try:
+        return get(url)[0] == 200
+    except OSError:
+        return False
+
+
+def start(request: pytest.FixtureRequest, args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a process logging to ``log``; a finalizer stops it whatever happens next."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    request.addfinalizer(stop)
+    return proc
+
+
+def wait_until_serving(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    def serving() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"{proc.args!r} exited {proc.returncode}:\n{log.read_text()}")
+        return answers(url)
+
+    try:
+        wait_for(serving, timeout=60)
+    except AssertionError as err:
+        raise AssertionError(f"{url} never answered 200: {err}\n{log.read_text()}") from None
+
+
+def scalar(base: str, expr: str) -> float:
+    result = query(base, expr)["data"]["result"]
+    return float(result[0]["value"][1]) if result else 0.0
+
+
+@pytest.fixture(scope="module")
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    """The demo exporter and a Prometheus scraping it every second with the kit's rules."""
+    prometheus_bin = require_tool("prometheus")
+    tmp = tmp_path_factory.mktemp("e2e-prometheus")
+    exporter_url = f"127.0.0.1:{free_port()}"
+    exporter_log = tmp / "exporter.log"
+    exporter = start(
+        request,
+        [
+            sys.executable,
+            "-m",
+            "exporter",
+            "--demo",
+            "--web.listen-address",
+            exporter_url,
+            "--demo.poll-interval",
+            "2s",
+            "--demo.throttle-ratio",
+            "0.3",
+        ],
+        exporter_log,
+    )
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(path) for path in RULE_FILES],
+        "scrape_configs": [{"job_name": JOB, "static_configs": [{"targets": [exporter_url]}]}],
+    }
+    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
+    prometheus_url = f"http://127.0.0.1:{free_port()}"
+    prometheus_log = tmp / "prometheus.log"
+    prometheus = start(
+        request,
+        [
+            prometheus_bin,
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address={prometheus_url.removeprefix('http://')}",
+        ],
+        prometheus_log,
+    )
+    wait_until_serving(exporter, f"http://{exporter_url}/-/ready", exporter_log)
+    wait_until_serving(prometheus, f"{prometheus_url}/-/ready", prometheus_log)
+
+    def warmed_up() -> bool:
+        scrapes = scalar(prometheus_url, f'count_over_time(up{{job="{JOB}"}}[1m])')
+        polls = scalar(prometheus_url, f'min(cleanrooms_target_polls_total{{job="{JOB}"}})')
+        return scrapes >= WARM_UP_SCRAPES and polls >= MIN_POLLS
+
+    try:
+        wait_for(warmed_up, timeout=45)
+    except AssertionError:
+        targets = api(prometheus_url, "/api/v1/targets")
+        raise AssertionError(
+            f"Prometheus did not collect {WARM_UP_SCRAPES} scrapes of {MIN_POLLS}+ polls: "
+            f"{json.dumps(targets)}\n{prometheus_log.read_text()[-3000:]}"
+        ) from None
+    return Stack(prometheus_url, f"http://{exporter_url}")
+
+
+# --- what the kit asks of Prometheus --------------------------------------------------------
+
+
+def expand(text: str) -> str:
+    """Replace Grafana template variables; an unknown one is left for the parser to reject."""
+
+    def value(match: re.Match[str]) -> str:
+        name = next(group for group in match.groups() if group)
+        return VARIABLES.get(name, match.group(0))
+
+    return _VARIABLE.sub(value, text)
+
+
+def dashboards() -> list[tuple[str, dict[str, Any]]]:
+    paths = sorted(DASHBOARD_DIR.glob("*.json"))
+    assert paths, f"no dashboards in {DASHBOARD_DIR}"
+    return [(path.name, json.loads(path.read_text())) for path in paths]
+
+
+def panels(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every panel, including those nested in (collapsed) rows."""
+    for panel in items:
+        yield panel
+        yield from panels(panel.get("panels", []))
+
+
+def panel_queries() -> list[Query]:
+    found: list[Query] = []
+    for name, dashboard in dashboards():
+        for panel in panels(dashboard.get("panels", [])):
+            for target in panel.get("targets", []):
+                if target.get("expr"):
+                    where = (
+                        f"dashboard {name} panel {panel.get('title')!r} "
+                        f"(refId {target.get('refId')})"
+                    )
+                    found.append(Query(where, target["expr"]))
+    return found
+
+
+def variable_queries() -> list[Query]:
+    found: list[Query] = []
+    for name, dashboard in dashboards():
+        for variable in dashboard.get("templating", {}).get("list", []):
+            if variable.get("type") != "query":
+                continue
+            text = variable.get("query")
+            text = text.get("query") if isinstance(text, dict) else text
+            if text:
+                found.append(Query(f"dashboard {name} variable ${variable['name']}", text))
+    return found
+
+
+def rules() -> list[tuple[str, dict[str, Any]]]:
+    """(file name, rule) for every rule in the kit's rule files."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    for path in RULE_FILES:
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            found.extend((path.name, rule) for rule in group["rules"])
+    return found
+
+
+def rule_query(file: str, rule: dict[str, Any]) -> Query:
+    kind, name = ("record", rule["record"]) if "record" in rule else ("alert", rule["alert"])
+    return Query(f"{file} {kind} {name}", rule["expr"])
+
+
+def recorded_names() -> set[str]:
+    return {rule["record"] for _, rule in rules() if "record" in rule}
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names an expression selects; string literals (label values) are ignored."""
+    return set(_METRIC.findall(_STRING.sub('""', expr)))
+
+
+def base_name(name: str) -> str:
+    return _SUFFIX.sub("", name)
+
+
+def all_kit_queries() -> list[Query]:
+    return panel_queries() + [rule_query(file, rule) for file, rule in rules()]
+
+
+def problem(q: Query, expr: str, message: str) -> str:
+    return f"{q.where}: {message}\n    expr: {expr}"
+
+
+def failure(answer: dict[str, Any]) -> str:
+    return f"{answer.get('errorType')}: {answer.get('error')}"
+
+
+def run(base: str, expr: str) -> tuple[list[Any] | None, str]:
+    """The result of an instant query, or None and Prometheus' error."""
+    answer = query(base, expr)
+    if answer.get("status") != "success":
+        return None, failure(answer)
+    data = answer["data"]
+    result = data["result"] if data["resultType"] in ("vector", "matrix") else [data["result"]]
+    return result, ""
+
+
+def variable_values(base: str, text: str) -> tuple[list[Any] | None, str]:
+    """What a template variable query offers: label_values() via the label API, else a query."""
+    match = _LABEL_VALUES.match(text)
+    if match is None:
+        return run(base, text)
+    selector, label = match.groups()
+    params = {"match[]": selector} if selector else {}
+    answer = api(base, f"/api/v1/label/{label}/values", **params)
+    if answer.get("status") != "success":
+        return None, failure(answer)
+    return answer["data"], ""
+
+
+def exported_names(exposition: str) -> set[str]:
+    """Base names of every family declared and every sample in a text exposition."""
+    names = set()
+    for line in exposition.splitlines():
+        if line.startswith("# TYPE "):
+            names.add(line.split()[2])
+        elif line and not line.startswith("#"):
+            names.add(re.split(r"[{ ]", line, maxsplit=1)[0])
+    return {base_name(name) for name in names}
+
+
+def report(problems: list[str], what: str) -> None:
+    assert not problems, f"{len(problems)} {what}:\n" + "\n".join(problems)
+
+
+# --- tests ---------------------------------------------------------------------------------
+
+
+def test_every_dashboard_query_parses_and_returns_data(stack: Stack) -> None:
+    queries = panel_queries()
+    assert queries, "no panel queries found"
+    problems = []
+    for q in queries:
+        expr = expand(q.expr)
+        result, error = run(stack.prometheus, expr)
+        if result is None:
+            problems.append(problem(q, expr, error))
+        elif not result:
+            problems.append(problem(q, expr, "empty result"))
+    report(problems, "dashboard queries fail against the live Prometheus")
+
+
+def test_every_template_variable_has_values(stack: Stack) -> None:
+    queries = variable_queries()
+    assert queries, "no template variable queries found"
+    problems = []
+    for q in queries:
+        text = expand(q.expr)
+        values, error = variable_values(stack.prometheus, text)
+        if values is None:
+            problems.append(problem(q, text, error))
+        elif not values:
+            problems.append(problem(q, text, "no values"))
+    report(problems, "template variables have no values")
+
+
+def test_recording_rules_return_data_and_are_recorded(stack: Stack) -> None:
+    recording = [(file, rule) for file, rule in rules() if "record" in rule]
+    assert recording, "no recording rules found"
+    problems = []
+    for file, rule in recording:
+        q = rule_query(file, rule)
+        result, error = run(stack.prometheus, q.expr)
+        if result is None:
+            problems.append(problem(q, q.expr, error))
+            continue
+        if not result:
+            problems.append(problem(q, q.expr, "empty result"))
+        recorded, _ = run(stack.prometheus, rule["record"])
+        if not recorded:
+            problems.append(problem(q, rule["record"], "no recorded series"))
+    report(problems, "recording rules fail against the live Prometheus")
+
+
+def test_alert_expressions_parse_and_their_metrics_have_data(stack: Stack) -> None:
+    alerts = [(file, rule) for file, rule in rules() if "alert" in rule]
+    assert alerts, "no alerts found"
+    problems = []
+    for file, rule in alerts:
+        q = rule_query(file, rule)
+        result, error = run(stack.prometheus, q.expr)
+        if result is None:
+            problems.append(problem(q, q.expr, error))
+            continue
+        names = metric_names(q.expr)
+        if not names:
+            problems.append(problem(q, q.expr, "selects no metric this test recognises"))
+        for name in sorted(names):
+            series, _ = run(stack.prometheus, f'{name}{{job="{JOB}"}}')
+            if not series:
+                problems.append(problem(q, q.expr, f"{name} has no data"))
+    report(problems, "alerts fail against the live Prometheus")
+
+
+def test_every_metric_the_kit_uses_is_exported(stack: Stack) -> None:
+    _, body = get(f"{stack.exporter}/metrics")
+    exported = exported_names(body.decode())
+    recorded = recorded_names()
+    problems = []
+    for q in all_kit_queries():
+        for name in sorted(metric_names(q.expr)):
+            if name in recorded or _SCRAPE_METRICS.match(name):
+                continue
+            if base_name(name) not in exported:
+                problems.append(problem(q, q.expr, f"{name} is not in the exporter's /metrics"))
+    report(problems, "kit queries use metrics the exporter does not export")
+
+
+def test_rule_groups_load_and_evaluate_without_errors(stack: Stack) -> None:
+    expected = {
+        group["name"]: len(group["rules"])
+        for path in RULE_FILES
+        for group in yaml.safe_load(path.read_text())["groups"]
+    }
+
+    def loaded() -> list[dict[str, Any]]:
+        groups: list[dict[str, Any]] = api(stack.prometheus, "/api/v1/rules")["data"]["groups"]
+        return groups
+
+    def all_evaluated() -> bool:
+        return all(rule["health"] != "unknown" for g in loaded() for rule in g["rules"])
+
+    wait_for(all_evaluated, timeout=10)
+    groups = loaded()
+    assert {g["name"]: len(g["rules"]) for g in groups} == expected
+    unhealthy = [
+        f"{g['file']} {g['name']} {rule['name']}: {rule['health']} {rule.get('lastError', '')}"
+        for g in groups
+        for rule in g["rules"]
+        if rule["health"] != "ok"
+    ]
+    assert not unhealthy, "rules fail to evaluate:\n" + "\n".join(unhealthy)

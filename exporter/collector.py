@@ -9,36 +9,19 @@
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import boto3
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    InfoMetricFamily,
-    Metric,
-)
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from exporter import __version__
+from exporter import families
+from exporter.families import label
 from exporter.model import Snapshot, TargetKey, TargetState
 from exporter.stats import ApiStats, ApiStatsView
 
-LABEL_VALUE_LIMIT = 256  # characters; AWS names are user input and may be huge
-POLLED = "Polled in the background every poll_interval, not at scrape time."
-TARGET_LABELS = ("account_id", "region")
-
-
-def label(value: str) -> str:
-    """A safe label value: valid UTF-8 (lone surrogates replaced) and at most 256 characters."""
-    safe = value.encode("utf-8", "replace").decode("utf-8")
-    if len(safe) > LABEL_VALUE_LIMIT:
-        return safe[: LABEL_VALUE_LIMIT - 1] + "\u2026"
-    return safe
+__all__ = ["CleanRoomsCollector", "CollectorSettings", "ScrapeView", "label"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +31,34 @@ class CollectorSettings:
     stale_after: float
     per_collaboration_metrics: bool
     trusted_creator_accounts: tuple[str, ...]
+
+    @property
+    def trusted(self) -> tuple[str, ...] | None:
+        """The allow-list, or None when none is set (then no untrusted series is exported)."""
+        return self.trusted_creator_accounts or None
+
+
+@dataclass(frozen=True)
+class ScrapeView:
+    """Everything one scrape renders, read once at its start."""
+
+    states: tuple[TargetState, ...]  # sorted by target key
+    fresh: frozenset[TargetKey]
+    settings: CollectorSettings
+    now: float
+    api: ApiStatsView
+
+    def fresh_states(self) -> list[TargetState]:
+        return [s for s in self.states if s.target.key in self.fresh]
+
+
+def is_fresh(state: TargetState, monotonic_now: float, stale_after: float) -> bool:
+    """Whether the target has data from a poll younger than ``stale_after``."""
+    return (
+        state.data is not None
+        and state.last_success_monotonic is not None
+        and monotonic_now - state.last_success_monotonic <= stale_after
+    )
 
 
 class CleanRoomsCollector(Collector):
@@ -68,235 +79,34 @@ class CleanRoomsCollector(Collector):
         self._monotonic = monotonic
 
     def describe(self) -> Iterator[Metric]:
-        # Names only: lets a registry check for clashes without a full collect.
+        # Nothing to pre-declare: spares the registry a full collect at registration.
         return iter([])
 
-    def collect(self) -> Iterator[Metric]:
-        snapshot = self._snapshot()
+    def view(self) -> ScrapeView:
+        """Read the snapshot, settings, clocks and tallies once, for one consistent scrape."""
         settings = self._settings()
-        now = self._clock()
-        states = sorted(snapshot.states.values(), key=lambda s: s.target.key)
-        fresh = {
-            s.target.key for s in states if _is_fresh(s, self._monotonic(), settings.stale_after)
-        }
-        yield from _collaboration_families(
-            [s for s in states if s.target.key in fresh], settings, now
+        states = tuple(sorted(self._snapshot().states.values(), key=lambda s: s.target.key))
+        monotonic_now = self._monotonic()
+        fresh = frozenset(
+            s.target.key for s in states if is_fresh(s, monotonic_now, settings.stale_after)
         )
-        yield _account_info(states)
-        yield from _health_families(states, fresh)
-        yield from _api_families(self._stats.view(), states)
-        yield from _exporter_families(len(states))
+        return ScrapeView(states, fresh, settings, self._clock(), self._stats.view())
+
+    def collect(self) -> Iterator[Metric]:
+        yield from all_families(self.view())
 
 
-def _is_fresh(state: TargetState, monotonic_now: float, stale_after: float) -> bool:
-    return (
-        state.data is not None
-        and state.last_success_monotonic is not None
-        and monotonic_now - state.last_success_monotonic <= stale_after
-    )
-
-
-def _gauge(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, f"{doc} {POLLED}", labels=list(labels))
-
-
-def _counter(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> CounterMetricFamily:
-    return CounterMetricFamily(
-        name, f"{doc} Counted by the background poller.", labels=list(labels)
-    )
-
-
-def _collaboration_families(
-    states: list[TargetState], settings: CollectorSettings, now: float
-) -> Iterator[Metric]:
-    counts = _gauge(
-        "cleanrooms_collaborations",
-        "Collaborations of this member by member status.",
-        (*TARGET_LABELS, "member_status"),
-    )
-    oldest = _gauge(
-        "cleanrooms_pending_invitations_oldest_age_seconds",
-        "Age of the oldest collaboration whose member status is INVITED; 0 when none.",
-    )
-    for state in states:
-        assert state.data is not None  # guaranteed by _is_fresh
-        for status, count in state.data.counts.items():
-            counts.add_metric([*state.target.key, label(status)], count)
-        first = state.data.oldest_invitation
-        oldest.add_metric(list(state.target.key), max(0.0, now - first) if first else 0.0)
-    yield counts
-    yield oldest
-    if settings.trusted_creator_accounts:
-        yield _untrusted(states, frozenset(settings.trusted_creator_accounts))
-    if settings.per_collaboration_metrics:
-        yield from _per_collaboration(states)
-
-
-def _untrusted(states: list[TargetState], trusted: frozenset[str]) -> Metric:
-    family = _gauge(
-        "cleanrooms_untrusted_pending_invitations",
-        "INVITED collaborations whose creator account is not in trusted_creator_accounts.",
-    )
-    for state in states:
-        assert state.data is not None
-        untrusted = sum(
-            1
-            for c in state.data.collaborations
-            if c.member_status == "INVITED" and c.creator_account_id not in trusted
-        )
-        family.add_metric(list(state.target.key), untrusted)
-    return family
-
-
-def _per_collaboration(states: list[TargetState]) -> Iterator[Metric]:
-    keys = (*TARGET_LABELS, "collaboration_id", "member_status")
-    info = InfoMetricFamily(
-        "cleanrooms_collaboration",
-        f"Descriptive labels of each collaboration, value 1. {POLLED}",
-        labels=[*TARGET_LABELS, "collaboration_id"],
-    )
-    created = _gauge(
-        "cleanrooms_collaboration_created_timestamp_seconds",
-        "When the collaboration was created, in Unix seconds.",
-        keys,
-    )
-    updated = _gauge(
-        "cleanrooms_collaboration_updated_timestamp_seconds",
-        "When the collaboration was last updated, in Unix seconds.",
-        keys,
-    )
-    for state in states:
-        assert state.data is not None
-        for c in state.data.collaborations:
-            ids = [*state.target.key, label(c.id)]
-            info.add_metric(
-                ids,
-                {
-                    "collaboration_name": label(c.name),
-                    "creator_account_id": label(c.creator_account_id),
-                    "creator_display_name": label(c.creator_display_name),
-                    "member_status": label(c.member_status),
-                    "membership_id": label(c.membership_id),
-                },
-            )
-            created.add_metric([*ids, label(c.member_status)], c.create_time)
-            updated.add_metric([*ids, label(c.member_status)], c.update_time)
-    yield from (info, created, updated)
-
-
-def _account_info(states: list[TargetState]) -> Metric:
-    family = InfoMetricFamily(
-        "cleanrooms_account",
-        "Configured accounts and their aliases, value 1.",
-        labels=["account_id"],
-    )
-    names: dict[str, str] = {}
-    for state in states:
-        names.setdefault(state.target.account_id, state.target.account_name)
-    for account_id, name in sorted(names.items()):
-        family.add_metric([account_id], {"account_name": label(name)})
-    return family
-
-
-def _health_families(states: list[TargetState], fresh: set[TargetKey]) -> Iterator[Metric]:
-    up = _gauge("cleanrooms_target_up", "1 if the last poll of the target succeeded, else 0.")
-    success = _gauge(
-        "cleanrooms_target_last_success_timestamp_seconds",
-        "Unix time of the last successful poll; 0 if none yet.",
-    )
-    duration = _gauge(
-        "cleanrooms_target_poll_duration_seconds", "Wall time the last poll took, retries included."
-    )
-    stale = _gauge(
-        "cleanrooms_target_stale",
-        "1 if the target has no data newer than stale_after; its collaboration series are hidden.",
-    )
-    invalid = _gauge(
-        "cleanrooms_target_invalid_collaborations",
-        "Malformed collaboration summaries skipped in the last successful poll.",
-    )
-    streak = _gauge(
-        "cleanrooms_target_consecutive_failures",
-        "Polls failed in a row; the poll interval doubles with each (capped) as a back-off.",
-    )
-    last_error = _gauge(
-        "cleanrooms_target_last_error_info",
-        "Why the last poll failed, value 1; absent when it succeeded.",
-        (*TARGET_LABELS, "operation", "error_code"),
-    )
-    polls = _counter("cleanrooms_target_polls", "Polls of the target, finished.")
-    failures = _counter("cleanrooms_target_poll_failures", "Polls of the target that failed.")
-    for state in states:
-        key = list(state.target.key)
-        up.add_metric(key, 1.0 if state.up else 0.0)
-        success.add_metric(key, state.last_success or 0.0)
-        duration.add_metric(key, state.last_duration or 0.0)
-        stale.add_metric(key, 0.0 if state.target.key in fresh else 1.0)
-        invalid.add_metric(key, state.data.invalid_items if state.data else 0)
-        streak.add_metric(key, state.consecutive_failures)
-        if state.last_error is not None and not state.up:
-            error = state.last_error
-            last_error.add_metric([*key, label(error.operation), label(error.code)], 1)
-        polls.add_metric(key, state.polls)
-        failures.add_metric(key, state.failures)
-    yield from (up, success, duration, stale, invalid, streak, last_error, polls, failures)
-
-
-def _api_families(view: ApiStatsView, states: list[TargetState]) -> Iterator[Metric]:
-    op_labels = (*TARGET_LABELS, "operation")
-    requests = _counter("cleanrooms_api_requests", "AWS API attempts, retries included.", op_labels)
-    throttles = _counter(
-        "cleanrooms_api_throttles",
-        "AWS API attempts throttled (HTTP 429 or a throttling code).",
-        op_labels,
-    )
-    errors = _counter(
-        "cleanrooms_api_errors",
-        "AWS API attempts that failed, by error code.",
-        (*op_labels, "error_code"),
-    )
-    # Zero-initialise ListCollaborations so rate() sees the first increment.
-    listing = {(*s.target.key, "ListCollaborations"): 0 for s in states}
-    for key, value in sorted({**listing, **view.requests}.items()):
-        requests.add_metric(list(key), value)
-    for key, value in sorted({**listing, **view.throttles}.items()):
-        throttles.add_metric(list(key), value)
-    for error_key, value in sorted(view.errors.items()):
-        errors.add_metric([*error_key[:3], label(error_key[3])], value)
-    yield from (requests, errors, throttles, _durations(view))
-
-
-def _durations(view: ApiStatsView) -> Metric:
-    family = HistogramMetricFamily(
-        "cleanrooms_api_request_duration_seconds",
-        "Duration of AWS API attempts, by operation.",
-        labels=["operation"],
-    )
-    for operation, hist in sorted(view.durations.items()):
-        cumulative, buckets = 0, []
-        for bound, count in zip((*hist.bounds, float("inf")), hist.buckets, strict=True):
-            cumulative += count
-            buckets.append((_bound(bound), cumulative))
-        family.add_metric([operation], buckets, hist.total)
-    return family
-
-
-def _bound(value: float) -> str:
-    return "+Inf" if value == float("inf") else repr(value)
-
-
-def _exporter_families(target_count: int) -> Iterator[Metric]:
-    build = InfoMetricFamily("cleanrooms_exporter_build", "Exporter build information, value 1.")
-    build.add_metric(
-        [],
-        {
-            "version": __version__,
-            "python_version": platform.python_version(),
-            "boto3_version": boto3.__version__,
-        },
-    )
-    targets = GaugeMetricFamily(
-        "cleanrooms_exporter_targets", "Targets (account, region) configured."
-    )
-    targets.add_metric([], target_count)
-    yield from (build, targets)
+def all_families(view: ScrapeView) -> list[Metric]:
+    """Every family of one scrape, in exposition order."""
+    settings = view.settings
+    fresh = view.fresh_states()
+    return [
+        *families.data_families(fresh, settings.trusted, settings.per_collaboration_metrics),
+        families.age_family(fresh, view.now),
+        families.account_info(view.states),
+        *families.health_families(view.states),
+        families.stale_family(view.states, view.fresh),
+        *families.api_families(view.api.targets, [s.target.key for s in view.states]),
+        families.duration_family(view.api),
+        *families.exporter_families(len(view.states)),
+    ]

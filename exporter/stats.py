@@ -1,19 +1,36 @@
-"""Thread-safe tallies of AWS API attempts, fed by botocore event hooks."""
+"""Thread-safe tallies of AWS API attempts, fed by botocore event hooks.
+
+Each target's counts are an immutable object replaced on every change, so a
+reader copies one small dict of references and renders outside the lock, and
+a renderer can tell a target's counts have not changed by identity alone.
+"""
 
 from __future__ import annotations
 
 import bisect
 import threading
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from exporter.model import TargetKey
 
 # Seconds; ListCollaborations normally answers in 50-500 ms, retries and
 # throttling push the tail into seconds.
 DURATION_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 ApiKey = tuple[str, str, str]  # (account_id, region, operation)
-ErrorKey = tuple[str, str, str, str]  # (account_id, region, operation, error_code)
+
+_EMPTY: Mapping[str, int] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class TargetApiCounts:
+    """One target's attempts, errors by (operation, code) and throttles, by operation."""
+
+    requests: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    errors: Mapping[tuple[str, str], int] = field(default_factory=lambda: MappingProxyType({}))
+    throttles: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True)
@@ -30,10 +47,12 @@ class Histogram:
 class ApiStatsView:
     """A consistent copy of the tallies, taken under the lock, read without it."""
 
-    requests: dict[ApiKey, int]
-    errors: dict[ErrorKey, int]
-    throttles: dict[ApiKey, int]
-    durations: dict[str, Histogram]
+    targets: Mapping[TargetKey, TargetApiCounts]
+    durations: Mapping[str, Histogram]
+
+
+def _bump(counts: Mapping[str, int], key: str) -> Mapping[str, int]:
+    return MappingProxyType({**counts, key: counts.get(key, 0) + 1})
 
 
 class ApiStats:
@@ -42,16 +61,17 @@ class ApiStats:
     def __init__(self, buckets: tuple[float, ...] = DURATION_BUCKETS) -> None:
         self.bounds = buckets
         self._lock = threading.Lock()
-        self._requests: Counter[ApiKey] = Counter()
-        self._errors: Counter[ErrorKey] = Counter()
-        self._throttles: Counter[ApiKey] = Counter()
+        self._targets: dict[TargetKey, TargetApiCounts] = {}
         self._buckets: dict[str, list[int]] = {}
         self._sums: dict[str, float] = {}
 
     def request(self, key: ApiKey) -> None:
         """Count one attempt, before it is sent, so attempts that never get an answer count."""
+        account_id, region, operation = key
         with self._lock:
-            self._requests[key] += 1
+            old = self._targets.get((account_id, region), TargetApiCounts())
+            new = TargetApiCounts(_bump(old.requests, operation), old.errors, old.throttles)
+            self._targets[(account_id, region)] = new
 
     def outcome(
         self, key: ApiKey, duration: float | None, error_code: str | None, throttled: bool
@@ -59,31 +79,42 @@ class ApiStats:
         """Record how one attempt ended."""
         account_id, region, operation = key
         with self._lock:
-            if error_code is not None:
-                self._errors[(account_id, region, operation, error_code)] += 1
-            if throttled:
-                self._throttles[key] += 1
+            if error_code is not None or throttled:
+                self._count_failure((account_id, region), operation, error_code, throttled)
             if duration is not None:
                 slots = self._buckets.setdefault(operation, [0] * (len(self.bounds) + 1))
                 slots[bisect.bisect_left(self.bounds, duration)] += 1
                 self._sums[operation] = self._sums.get(operation, 0.0) + duration
 
+    def _count_failure(
+        self, target: TargetKey, operation: str, error_code: str | None, throttled: bool
+    ) -> None:
+        old = self._targets.get(target, TargetApiCounts())
+        errors = old.errors
+        if error_code is not None:
+            errors = MappingProxyType(
+                {**errors, (operation, error_code): errors.get((operation, error_code), 0) + 1}
+            )
+        throttles = _bump(old.throttles, operation) if throttled else old.throttles
+        self._targets[target] = TargetApiCounts(old.requests, errors, throttles)
+
     def view(self) -> ApiStatsView:
         with self._lock:
             return ApiStatsView(
-                requests=dict(self._requests),
-                errors=dict(self._errors),
-                throttles=dict(self._throttles),
-                durations={
-                    op: Histogram(self.bounds, tuple(slots), self._sums.get(op, 0.0), sum(slots))
-                    for op, slots in self._buckets.items()
-                },
+                targets=MappingProxyType(dict(self._targets)),
+                durations=MappingProxyType(
+                    {
+                        op: Histogram(
+                            self.bounds, tuple(slots), self._sums.get(op, 0.0), sum(slots)
+                        )
+                        for op, slots in self._buckets.items()
+                    }
+                ),
             )
 
-    def retain(self, targets: Iterable[tuple[str, str]]) -> None:
+    def retain(self, targets: Iterable[TargetKey]) -> None:
         """Drop the series of targets no longer configured (after a reload)."""
         keep = set(targets)
         with self._lock:
-            for counter in (self._requests, self._errors, self._throttles):
-                for key in [k for k in counter if (k[0], k[1]) not in keep]:
-                    del counter[key]
+            for key in [k for k in self._targets if k not in keep]:
+                del self._targets[key]

@@ -1,0 +1,265 @@
+"""Metric families built from target states and API tallies: pure functions, no clocks.
+
+Each per-target builder works on any list of states, so the collector can build
+a family from every target at once and the scrape renderer from one target at a
+time (and cache that target's lines until its state changes).
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Collection, Iterable, Mapping
+
+import boto3
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+
+from exporter import __version__
+from exporter.model import TargetKey, TargetState
+from exporter.stats import ApiStatsView, TargetApiCounts
+
+LABEL_VALUE_LIMIT = 256  # characters; AWS names are user input and may be huge
+POLLED = "Polled in the background every poll_interval, not at scrape time."
+TARGET_LABELS = ("account_id", "region")
+
+
+def label(value: str) -> str:
+    """A safe label value: valid UTF-8 (lone surrogates replaced) and at most 256 characters."""
+    safe = value.encode("utf-8", "replace").decode("utf-8")
+    if len(safe) > LABEL_VALUE_LIMIT:
+        return safe[: LABEL_VALUE_LIMIT - 1] + "\u2026"
+    return safe
+
+
+def _gauge(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, f"{doc} {POLLED}", labels=list(labels))
+
+
+def _counter(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> CounterMetricFamily:
+    return CounterMetricFamily(
+        name, f"{doc} Counted by the background poller.", labels=list(labels)
+    )
+
+
+def data_families(
+    states: Iterable[TargetState], trusted: Collection[str] | None, per_collaboration: bool
+) -> list[Metric]:
+    """Collaboration state of targets with fresh data; ``trusted`` None: no allow-list set."""
+    states = list(states)
+    counts = _gauge(
+        "cleanrooms_collaborations",
+        "Collaborations of this member by member status.",
+        (*TARGET_LABELS, "member_status"),
+    )
+    for state in states:
+        assert state.data is not None  # only fresh targets are passed in
+        for status, count in state.data.counts.items():
+            counts.add_metric([*state.target.key, label(status)], count)
+    families: list[Metric] = [counts]
+    if trusted is not None:
+        families.append(_untrusted(states, frozenset(trusted)))
+    if per_collaboration:
+        families.extend(_per_collaboration(states))
+    return families
+
+
+def age_family(states: Iterable[TargetState], now: float) -> Metric:
+    """Oldest invitation age at ``now``: it grows between polls, so it is never cached."""
+    oldest = _gauge(
+        "cleanrooms_pending_invitations_oldest_age_seconds",
+        "Age of the oldest collaboration whose member status is INVITED; 0 when none.",
+    )
+    for state in states:
+        assert state.data is not None
+        first = state.data.oldest_invitation
+        # Clamped: a clock behind AWS's would otherwise give a negative age.
+        oldest.add_metric(list(state.target.key), max(0.0, now - first) if first else 0.0)
+    return oldest
+
+
+def _untrusted(states: list[TargetState], trusted: frozenset[str]) -> Metric:
+    family = _gauge(
+        "cleanrooms_untrusted_pending_invitations",
+        "INVITED collaborations whose creator account is not in trusted_creator_accounts.",
+    )
+    for state in states:
+        assert state.data is not None
+        untrusted = sum(
+            1
+            for c in state.data.collaborations
+            if c.member_status == "INVITED" and c.creator_account_id not in trusted
+        )
+        family.add_metric(list(state.target.key), untrusted)
+    return family
+
+
+def _per_collaboration(states: list[TargetState]) -> list[Metric]:
+    keys = (*TARGET_LABELS, "collaboration_id", "member_status")
+    info = InfoMetricFamily(
+        "cleanrooms_collaboration",
+        f"Descriptive labels of each collaboration, value 1. {POLLED}",
+        labels=[*TARGET_LABELS, "collaboration_id"],
+    )
+    created = _gauge(
+        "cleanrooms_collaboration_created_timestamp_seconds",
+        "When the collaboration was created, in Unix seconds.",
+        keys,
+    )
+    updated = _gauge(
+        "cleanrooms_collaboration_updated_timestamp_seconds",
+        "When the collaboration was last updated, in Unix seconds.",
+        keys,
+    )
+    for state in states:
+        assert state.data is not None
+        for c in state.data.collaborations:
+            ids = [*state.target.key, label(c.id)]
+            info.add_metric(
+                ids,
+                {
+                    "collaboration_name": label(c.name),
+                    "creator_account_id": label(c.creator_account_id),
+                    "creator_display_name": label(c.creator_display_name),
+                    "member_status": label(c.member_status),
+                    "membership_id": label(c.membership_id),
+                },
+            )
+            created.add_metric([*ids, label(c.member_status)], c.create_time)
+            updated.add_metric([*ids, label(c.member_status)], c.update_time)
+    return [info, created, updated]
+
+
+def account_info(states: Iterable[TargetState]) -> Metric:
+    family = InfoMetricFamily(
+        "cleanrooms_account",
+        "Configured accounts and their aliases, value 1.",
+        labels=["account_id"],
+    )
+    names: dict[str, str] = {}
+    for state in states:
+        names.setdefault(state.target.account_id, state.target.account_name)
+    for account_id, name in sorted(names.items()):
+        family.add_metric([account_id], {"account_name": label(name)})
+    return family
+
+
+def health_families(states: Iterable[TargetState]) -> list[Metric]:
+    """Polling health of every target; these depend on the state alone, not on the clock."""
+    up = _gauge("cleanrooms_target_up", "1 if the last poll of the target succeeded, else 0.")
+    success = _gauge(
+        "cleanrooms_target_last_success_timestamp_seconds",
+        "Unix time of the last successful poll; 0 if none yet.",
+    )
+    duration = _gauge(
+        "cleanrooms_target_poll_duration_seconds", "Wall time the last poll took, retries included."
+    )
+    invalid = _gauge(
+        "cleanrooms_target_invalid_collaborations",
+        "Malformed collaboration summaries skipped in the last successful poll.",
+    )
+    streak = _gauge(
+        "cleanrooms_target_consecutive_failures",
+        "Polls failed in a row; the poll interval doubles with each (capped) as a back-off.",
+    )
+    last_error = _gauge(
+        "cleanrooms_target_last_error_info",
+        "Why the last poll failed, value 1; absent when it succeeded.",
+        (*TARGET_LABELS, "operation", "error_code"),
+    )
+    polls = _counter("cleanrooms_target_polls", "Polls of the target, finished.")
+    failures = _counter("cleanrooms_target_poll_failures", "Polls of the target that failed.")
+    for state in states:
+        key = list(state.target.key)
+        up.add_metric(key, 1.0 if state.up else 0.0)
+        success.add_metric(key, state.last_success or 0.0)
+        duration.add_metric(key, state.last_duration or 0.0)
+        invalid.add_metric(key, state.data.invalid_items if state.data else 0)
+        streak.add_metric(key, state.consecutive_failures)
+        if state.last_error is not None and not state.up:
+            error = state.last_error
+            last_error.add_metric([*key, label(error.operation), label(error.code)], 1)
+        polls.add_metric(key, state.polls)
+        failures.add_metric(key, state.failures)
+    return [up, success, duration, invalid, streak, last_error, polls, failures]
+
+
+def stale_family(states: Iterable[TargetState], fresh: Collection[TargetKey]) -> Metric:
+    """Which targets have no data newer than stale_after (this changes with time alone)."""
+    stale = _gauge(
+        "cleanrooms_target_stale",
+        "1 if the target has no data newer than stale_after; its collaboration series are hidden.",
+    )
+    for state in states:
+        stale.add_metric(list(state.target.key), 0.0 if state.target.key in fresh else 1.0)
+    return stale
+
+
+def api_families(
+    counts: Mapping[TargetKey, TargetApiCounts], configured: Iterable[TargetKey]
+) -> list[Metric]:
+    """Per-target API counters; ListCollaborations starts at 0 for every configured target."""
+    op_labels = (*TARGET_LABELS, "operation")
+    requests = _counter("cleanrooms_api_requests", "AWS API attempts, retries included.", op_labels)
+    throttles = _counter(
+        "cleanrooms_api_throttles",
+        "AWS API attempts throttled (HTTP 429 or a throttling code).",
+        op_labels,
+    )
+    errors = _counter(
+        "cleanrooms_api_errors",
+        "AWS API attempts that failed, by error code.",
+        (*op_labels, "error_code"),
+    )
+    # Zero-initialised so rate() sees the first increment.
+    zero = {"ListCollaborations": 0}
+    empty = TargetApiCounts()
+    for key in sorted({*counts, *configured}):
+        target = counts.get(key, empty)
+        for operation, value in sorted({**zero, **target.requests}.items()):
+            requests.add_metric([*key, operation], value)
+        for (operation, code), value in sorted(target.errors.items()):
+            errors.add_metric([*key, operation, label(code)], value)
+        for operation, value in sorted({**zero, **target.throttles}.items()):
+            throttles.add_metric([*key, operation], value)
+    return [requests, errors, throttles]
+
+
+def duration_family(view: ApiStatsView) -> Metric:
+    family = HistogramMetricFamily(
+        "cleanrooms_api_request_duration_seconds",
+        "Duration of AWS API attempts, by operation.",
+        labels=["operation"],
+    )
+    for operation, hist in sorted(view.durations.items()):
+        cumulative, buckets = 0, []
+        for bound, count in zip((*hist.bounds, float("inf")), hist.buckets, strict=True):
+            cumulative += count
+            buckets.append((_bound(bound), cumulative))
+        family.add_metric([operation], buckets, hist.total)
+    return family
+
+
+def _bound(value: float) -> str:
+    return "+Inf" if value == float("inf") else repr(value)
+
+
+def exporter_families(target_count: int) -> list[Metric]:
+    build = InfoMetricFamily("cleanrooms_exporter_build", "Exporter build information, value 1.")
+    build.add_metric(
+        [],
+        {
+            "version": __version__,
+            "python_version": platform.python_version(),
+            "boto3_version": boto3.__version__,
+        },
+    )
+    targets = GaugeMetricFamily(
+        "cleanrooms_exporter_targets", "Targets (account, region) configured."
+    )
+    targets.add_metric([], target_count)
+    return [build, targets]

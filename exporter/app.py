@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from exporter.aws import AwsClients, credential_key
 from exporter.collector import CleanRoomsCollector, CollectorSettings
 from exporter.config import AccountConfig, Config, ConfigError, load_config
+from exporter.exposition import ExpositionRenderer
 from exporter.model import Target, TargetKey
 from exporter.poller import Poller
 from exporter.stats import ApiStats
@@ -56,11 +57,15 @@ class App:
         self.settings = collector_settings(config)
         self.reload_ok = True
         self.reload_time = clock()
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.registry.register(
-            CleanRoomsCollector(lambda: self.poller.snapshot, self.stats, lambda: self.settings)
+        collector = CleanRoomsCollector(
+            lambda: self.poller.snapshot, self.stats, lambda: self.settings
         )
-        self.registry.register(_ReloadCollector(self))
+        reload_collector = _ReloadCollector(self)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.registry.register(collector)
+        self.registry.register(reload_collector)
+        # /metrics goes through the renderer: same bytes as the registry, cached per poll.
+        self.renderer = ExpositionRenderer(collector, [reload_collector])
 
     def _poll_function(
         self, config: Config, targets: dict[TargetKey, tuple[Target, AccountConfig]]

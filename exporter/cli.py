@@ -203,7 +203,7 @@ def _serve(app: App, address: tuple[str, int], web: WebConfig) -> int:
 
 
 def _bind(address: tuple[str, int], app: App, web: WebConfig) -> ExporterServer:
-    handlers = WebApp(app.registry, lambda: app.poller.snapshot, app.reload)
+    handlers = WebApp(app.renderer.render, lambda: app.poller.snapshot, app.reload)
     if ":" in address[0]:
         ExporterServer.address_family = socket.AF_INET6
     return ExporterServer(address, handlers, web)

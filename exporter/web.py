@@ -11,9 +11,6 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import CollectorRegistry
-
 from exporter import __version__
 from exporter.model import Snapshot, TargetState
 from exporter.webconfig import (
@@ -33,11 +30,11 @@ class WebApp:
 
     def __init__(
         self,
-        registry: CollectorRegistry,
+        metrics: Callable[[str], tuple[bytes, str]],
         snapshot: Callable[[], Snapshot],
         reload: Callable[[], tuple[bool, str]] | None = None,
     ) -> None:
-        self.registry = registry
+        self.metrics = metrics  # Accept header -> (body, content type)
         self.snapshot = snapshot
         self.reload = reload
 
@@ -137,8 +134,7 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def metrics(self) -> None:
-        encoder, content_type = choose_encoder(self.headers.get("Accept", ""))
-        body = encoder(self.server.app.registry)
+        body, content_type = self.server.app.metrics(self.headers.get("Accept", ""))
         if "gzip" in self.headers.get("Accept-Encoding", ""):
             self._send(HTTPStatus.OK, gzip.compress(body, 1), content_type, Content_Encoding="gzip")
         else:

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.collector import CleanRoomsCollector, CollectorSettings
+from exporter.exposition import ExpositionRenderer
 from exporter.fetch import build_poll_data
 from exporter.model import PollError, Snapshot, Target, TargetState
 from exporter.stats import ApiStats
@@ -57,8 +58,10 @@ def served() -> Iterator[tuple[ExporterServer, Holder]]:
     holder = Holder(Snapshot(MappingProxyType({target.key: TargetState(target=target)})))
     registry = CollectorRegistry()
     settings = CollectorSettings(900, True, ())
-    registry.register(CleanRoomsCollector(lambda: holder.snapshot, ApiStats(), lambda: settings))
-    server = ExporterServer(("127.0.0.1", 0), WebApp(registry, lambda: holder.snapshot))
+    collector = CleanRoomsCollector(lambda: holder.snapshot, ApiStats(), lambda: settings)
+    registry.register(collector)
+    metrics = ExpositionRenderer(collector).render
+    server = ExporterServer(("127.0.0.1", 0), WebApp(metrics, lambda: holder.snapshot))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server, holder

@@ -1,29 +1,33 @@
-"""Wiring of one running exporter, and configuration reload that keeps counters."""
+"""Wiring of one running exporter: targets from config and discovery, reload, readiness."""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from exporter.aws import AwsClients, credential_key
+from exporter.aws import ORGANIZATIONS_REGION, AwsClients, credential_key
 from exporter.collector import CleanRoomsCollector, CollectorSettings
 from exporter.config import AccountConfig, Config, ConfigError, load_config
+from exporter.discovery import Discoverer, discover
 from exporter.exposition import ExpositionRenderer
 from exporter.model import Target, TargetKey
 from exporter.poller import Poller
+from exporter.sharding import Shard, resolve_shard
 from exporter.stats import ApiStats
 from exporter.targets import TargetPoller, build_targets
 
 log = logging.getLogger(__name__)
 
 ConfigSource = Callable[[], Config]
+Targets = dict[TargetKey, tuple[Target, AccountConfig]]
 
 
 def collector_settings(config: Config) -> CollectorSettings:
@@ -34,21 +38,32 @@ def collector_settings(config: Config) -> CollectorSettings:
     )
 
 
+def shard_of_config(config: Config, env: Mapping[str, str]) -> Shard:
+    try:
+        return resolve_shard(config.sharding.index, config.sharding.count, env)
+    except ValueError as err:
+        raise ConfigError([f"sharding: {err}"]) from err
+
+
 class App:
-    """Owns the clients, the poller and the registry; ``reload()`` swaps the config in place."""
+    """Owns the clients, the poller, discovery and the registry."""
 
     def __init__(
         self,
         config: Config,
         config_source: ConfigSource | None = None,
         clock: Callable[[], float] = time.time,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self._source = config_source
         self._clock = clock
-        self._reload_lock = threading.Lock()
+        self._env = os.environ if env is None else env
+        self._lock = threading.Lock()  # one reload or discovery change at a time
         self.stats = ApiStats()
-        self.clients = AwsClients(config.aws, self.stats)
-        targets = build_targets(config, self.clients)  # may raise: start-up fails
+        self.shard = shard_of_config(config, self._env)
+        self.clients = AwsClients(config.aws, self.stats, rate_limit=config.rate_limit)
+        self.discovered: list[AccountConfig] = []
+        targets = build_targets(config.accounts, self.clients, shard=self.shard)  # may raise
         self.poller = Poller(
             self._poll_function(config, targets), config.poll_interval, config.concurrency
         )
@@ -57,32 +72,90 @@ class App:
         self.settings = collector_settings(config)
         self.reload_ok = True
         self.reload_time = clock()
+        self.discoverer: Discoverer | None = None
+        self._became_ready = False
+        self._discovery_key: TargetKey | None = None
         collector = CleanRoomsCollector(
             lambda: self.poller.snapshot, self.stats, lambda: self.settings
         )
-        reload_collector = _ReloadCollector(self)
+        state = _StateCollector(self)
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(collector)
-        self.registry.register(reload_collector)
+        self.registry.register(state)
         # /metrics goes through the renderer: same bytes as the registry, cached per poll.
-        self.renderer = ExpositionRenderer(collector, [reload_collector])
+        self.renderer = ExpositionRenderer(collector, [state])
 
-    def _poll_function(
-        self, config: Config, targets: dict[TargetKey, tuple[Target, AccountConfig]]
-    ) -> TargetPoller:
+    def start(self) -> None:
+        """Start polling, and discovery when configured (its first run in the background)."""
+        self.poller.start()
+        self._start_discovery(self.config)
+
+    def stop(self) -> None:
+        if self.discoverer is not None:
+            self.discoverer.stop()
+        self.poller.stop()
+
+    def ready(self) -> bool:
+        """Discovery tried once (if configured) and every target polled once; then for good.
+
+        Targets added later by a reload or a discovery refresh do not make a serving
+        replica unready (that would pull it out of its Service for no gain).
+        """
+        if not self._became_ready:
+            discovery_done = self.discoverer is None or self.discoverer.attempted.is_set()
+            self._became_ready = discovery_done and self.poller.snapshot.ready
+        return self._became_ready
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self.discoverer is not None:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self.discoverer.attempted.wait(remaining):
+                return False
+        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self.poller.wait_ready(remaining)
+
+    def _poll_function(self, config: Config, targets: Targets) -> TargetPoller:
         accounts = {key: account for key, (_, account) in targets.items()}
         return TargetPoller(
             self.clients, accounts, self.stats, config.member_status, config.max_pages_per_poll
+        )
+
+    def _start_discovery(self, config: Config) -> None:
+        settings = config.discovery
+        if settings is None:
+            return
+
+        def run() -> list[AccountConfig]:
+            client, account_id = self.clients.organizations(settings)
+            self._discovery_key = (account_id, ORGANIZATIONS_REGION)
+            return discover(client, settings, config.regions)
+
+        self.discoverer = Discoverer(run, settings.refresh_interval, self._on_discovered)
+        self.discoverer.start()
+
+    def _on_discovered(self, accounts: list[AccountConfig]) -> None:
+        with self._lock:
+            try:
+                self._apply(self.config, accounts)
+            except (ConfigError, BotoCoreError, ClientError) as err:
+                log.error("cannot apply discovered accounts: %s", " ".join(str(err).split()))
+                return
+            self.discovered = accounts
+        log.info(
+            "discovery: %d accounts, %d targets on this shard",
+            len(accounts),
+            len(self.poller.snapshot.states),
         )
 
     def reload(self) -> tuple[bool, str]:
         """Re-read the configuration; on any problem keep the running one. Returns (ok, why)."""
         if self._source is None:
             return False, "nothing to reload: the demo runs a built-in configuration"
-        with self._reload_lock:
+        with self._lock:
             try:
                 config = self._source()
-                self._apply(config)
+                self._reload(config)
             except (ConfigError, BotoCoreError, ClientError) as err:
                 self.reload_ok = False
                 reason = " ".join(str(err).split())
@@ -94,24 +167,38 @@ class App:
         log.info("configuration reloaded: %d targets", count)
         return True, f"reloaded: {count} targets"
 
-    def _apply(self, config: Config) -> None:
-        clients = self.clients
-        if config.aws != self.config.aws:
-            clients = AwsClients(config.aws, self.stats)
-        old_clients, self.clients = self.clients, clients
+    def _reload(self, config: Config) -> None:
+        shard = shard_of_config(config, self._env)
+        old = self.clients, self.shard
+        if config.aws != self.config.aws or config.rate_limit != self.config.rate_limit:
+            self.clients = AwsClients(config.aws, self.stats, rate_limit=config.rate_limit)
+        self.shard = shard
         try:
-            targets = build_targets(config, clients)
+            # The last good discovery stays until the new settings' first run replaces it.
+            self._apply(config, self.discovered if config.discovery else [])
         except BaseException:
-            self.clients = old_clients
+            self.clients, self.shard = old
             raise
+        if config.discovery != self.config.discovery or config.regions != self.config.regions:
+            if self.discoverer is not None:
+                self.discoverer.stop()
+                self.discoverer = None
+            self._start_discovery(config)
+        self.config = config
+        self.settings = collector_settings(config)
+
+    def _apply(self, config: Config, discovered: list[AccountConfig]) -> None:
+        """Point the poller at the targets of ``config`` plus ``discovered`` (lock held)."""
+        targets = build_targets(config.accounts, self.clients, discovered, self.shard)
         self.poller.reconfigure(
             self._poll_function(config, targets), config.poll_interval, config.concurrency
         )
         self.poller.set_targets(t for t, _ in targets.values())
-        self.stats.retain(targets)
-        clients.retain({(credential_key(a, t.account_id), t.region) for t, a in targets.values()})
-        self.config = config
-        self.settings = collector_settings(config)
+        keep = set(targets) | ({self._discovery_key} if self._discovery_key else set())
+        self.stats.retain(keep)
+        self.clients.retain(
+            {(credential_key(a, t.account_id), t.region) for t, a in targets.values()}
+        )
 
 
 def file_source(path: str | Path | None) -> ConfigSource:
@@ -119,8 +206,8 @@ def file_source(path: str | Path | None) -> ConfigSource:
     return lambda: load_config(path)
 
 
-class _ReloadCollector(Collector):
-    """The two reload series, named after Prometheus's own."""
+class _StateCollector(Collector):
+    """Reload, shard and discovery series: small, so rendered fresh on every scrape."""
 
     def __init__(self, app: App) -> None:
         self._app = app
@@ -129,14 +216,52 @@ class _ReloadCollector(Collector):
         return iter([])
 
     def collect(self) -> Iterator[Metric]:
-        ok = GaugeMetricFamily(
+        app = self._app
+        yield _gauge(
             "cleanrooms_exporter_config_last_reload_successful",
             "1 if the last configuration load (start-up or reload) succeeded.",
+            1.0 if app.reload_ok else 0.0,
         )
-        ok.add_metric([], 1.0 if self._app.reload_ok else 0.0)
-        when = GaugeMetricFamily(
+        yield _gauge(
             "cleanrooms_exporter_config_last_reload_success_timestamp_seconds",
             "Unix time of the last successful configuration load.",
+            app.reload_time,
         )
-        when.add_metric([], self._app.reload_time)
-        yield from (ok, when)
+        yield _gauge("cleanrooms_exporter_shard_index", "This replica's shard.", app.shard.index)
+        yield _gauge(
+            "cleanrooms_exporter_shards", "Replicas sharing the accounts.", app.shard.count
+        )
+        if app.discoverer is not None:
+            yield from _discovery_families(app.discoverer)
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc)
+    family.add_metric([], value)
+    return family
+
+
+def _discovery_families(discoverer: Discoverer) -> Iterator[Metric]:
+    status = discoverer.status
+    yield _gauge(
+        "cleanrooms_discovery_up",
+        "1 if the last Organizations discovery succeeded.",
+        1.0 if status.up else 0.0,
+    )
+    yield _gauge(
+        "cleanrooms_discovery_accounts",
+        "ACTIVE accounts in the last good discovery, after filters, before sharding.",
+        status.accounts,
+    )
+    yield _gauge(
+        "cleanrooms_discovery_last_success_timestamp_seconds",
+        "Unix time of the last successful discovery; 0 if none yet.",
+        status.last_success or 0.0,
+    )
+    for name, doc, value in (
+        ("cleanrooms_discovery_runs", "Discovery runs finished.", status.runs),
+        ("cleanrooms_discovery_failures", "Discovery runs that failed.", status.failures),
+    ):
+        family = CounterMetricFamily(name, doc)
+        family.add_metric([], value)
+        yield family

@@ -19,6 +19,7 @@ from botocore.credentials import (
 )
 from botocore.exceptions import (
     BotoCoreError,
+    ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
@@ -30,6 +31,8 @@ from botocore.utils import parse_timestamp
 
 from exporter import __version__
 from exporter.config import AccountConfig, AwsSettings
+from exporter.config_scale import OrganizationsDiscovery, RateLimit
+from exporter.ratelimit import TokenBucket
 from exporter.stats import ApiStats
 
 # The codes botocore's own retry logic treats as throttling, plus the HTTP 429
@@ -63,6 +66,8 @@ _TRANSPORT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
 )
 
 SessionFactory = Callable[..., botocore.session.Session]
+# Organizations is a global service whose endpoint lives in us-east-1.
+ORGANIZATIONS_REGION = "us-east-1"
 # What makes two accounts share credentials: same id, role, external id and profile.
 CredentialKey = tuple[str, str | None, str | None, str | None]
 
@@ -81,6 +86,15 @@ def lenient_timestamp(value: Any) -> Any:
         return parse_timestamp(value)
     except (ValueError, TypeError, OverflowError):
         return value
+
+
+def client_error_code(err: ClientError) -> str:
+    """The AWS error code of a failed call, or ``HTTP<status>`` when the answer had none."""
+    code = str(err.response.get("Error", {}).get("Code") or "")
+    if not code or code.isdigit():
+        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        code = f"HTTP{status}"
+    return code
 
 
 def classify_attempt(
@@ -132,8 +146,10 @@ class AwsClients:
         settings: AwsSettings,
         stats: ApiStats,
         session_factory: SessionFactory = botocore.session.Session,
+        rate_limit: RateLimit | None = None,
     ) -> None:
         self._settings = settings
+        self._rate_limit = rate_limit or RateLimit()
         self._stats = stats
         self._session_factory = session_factory
         # One loader for every session: the service models are parsed once, not per account.
@@ -143,6 +159,8 @@ class AwsClients:
         self._sessions: dict[CredentialKey, botocore.session.Session] = {}
         self._clients: dict[tuple[CredentialKey, str], Any] = {}
         self._timing = threading.local()
+        self._resolved: dict[str | None, str] = {}  # profile (None: default chain) -> account id
+        self._organizations: tuple[tuple[str | None, str | None], Any, str] | None = None
 
     def _new_session(self, profile: str | None = None) -> botocore.session.Session:
         session = self._session_factory(profile=profile)
@@ -174,6 +192,7 @@ class AwsClients:
                     endpoint_url=self._settings.endpoint_url,
                     config=self._client_config(region),
                 )
+                self._limit(client)
                 self._instrument(client, account_id, region)
                 self._clients[key] = client
             return client
@@ -188,7 +207,40 @@ class AwsClients:
                 del self._sessions[account]
 
     def resolve_account_id(self, account: AccountConfig) -> str:
-        """Ask STS who the account's credentials belong to (for accounts listed without an id)."""
+        """Ask STS who the account's credentials belong to (once per credential source)."""
+        cached = self._resolved.get(account.profile)
+        if cached is None:
+            cached = self._resolved[account.profile] = self._caller_account(account)
+        return cached
+
+    def organizations(self, discovery: OrganizationsDiscovery) -> tuple[Any, str]:
+        """The Organizations client for discovery, and the account its API calls count under."""
+        key = (discovery.role_arn, discovery.external_id)
+        if self._organizations is not None and self._organizations[0] == key:
+            return self._organizations[1], self._organizations[2]
+        if discovery.role_arn:
+            account_id = discovery.role_arn.split(":")[4]
+            account = AccountConfig(
+                id=account_id,
+                role_arn=discovery.role_arn,
+                external_id=discovery.external_id,
+                regions=(ORGANIZATIONS_REGION,),
+            )
+            session = self._role_session(account, account_id)
+        else:
+            account_id = self.resolve_account_id(AccountConfig(regions=(ORGANIZATIONS_REGION,)))
+            session = self._base
+        client = session.create_client(
+            "organizations",
+            region_name=ORGANIZATIONS_REGION,
+            endpoint_url=self._settings.endpoint_url,
+            config=self._client_config(ORGANIZATIONS_REGION),
+        )
+        self._instrument(client, account_id, ORGANIZATIONS_REGION)
+        self._organizations = (key, client, account_id)
+        return client, account_id
+
+    def _caller_account(self, account: AccountConfig) -> str:
         session = self._new_session(account.profile)
         region = account.regions[0] if account.regions else "us-east-1"
         sts = session.create_client(
@@ -253,6 +305,19 @@ class AwsClients:
         )
         self._instrument(client, account_id, region)
         return client
+
+    def _limit(self, client: Any) -> None:
+        """Hold each attempt of this target's client to the configured request rate."""
+        limit = self._rate_limit
+        if limit.requests_per_second > 0:
+            bucket = TokenBucket(limit.requests_per_second, limit.burst)
+
+            def wait_turn(**_: Any) -> None:
+                # Must return None: a before-send handler's return value replaces the request.
+                bucket.acquire()
+
+            # First in line, so the wait is not counted as the attempt's duration.
+            client.meta.events.register_first("before-send", wait_turn)
 
     def _instrument(self, client: Any, account_id: str, region: str) -> None:
         events = client.meta.events

@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from types import FrameType
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -53,6 +54,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--web.config.file",
         dest="web_config_file",
         help="TLS and basic-auth settings in the exporter-toolkit format",
+    )
+    parser.add_argument(
+        "--shard.count",
+        dest="shard_count",
+        type=int,
+        help="replicas sharing the accounts (overrides sharding.count; default 1)",
+    )
+    parser.add_argument(
+        "--shard.index",
+        dest="shard_index",
+        help="this replica's shard, 0-based, or auto for the StatefulSet pod ordinal "
+        "(from POD_NAME or HOSTNAME; overrides sharding.index)",
     )
     parser.add_argument("--log.level", dest="log_level", choices=LEVELS, default="info")
     parser.add_argument("--log.format", dest="log_format", choices=FORMATS, default="logfmt")
@@ -122,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _load(args: argparse.Namespace) -> tuple[Config, object | None]:
     if not args.demo:
-        return load_config(args.config_file), None
+        return _with_shard_flags(load_config(args.config_file), args), None
     if args.config_file:
         raise ValueError("--demo runs its own configuration; drop --config.file")
     interval = parse_duration(args.demo_poll_interval)
@@ -131,7 +144,18 @@ def _load(args: argparse.Namespace) -> tuple[Config, object | None]:
         raise ValueError("--demo.throttle-ratio must be between 0 and 1")
     world = demo.start_world(args.demo_throttle_ratio)
     log.info("demo: simulated Clean Rooms at %s", world.endpoint_url)
-    return demo.demo_config(world.endpoint_url, interval), world
+    return _with_shard_flags(demo.demo_config(world.endpoint_url, interval), args), world
+
+
+def _with_shard_flags(config: Config, args: argparse.Namespace) -> Config:
+    """Flags win over the config file, like Prometheus' own flags."""
+    sharding = config.sharding
+    if args.shard_count is not None:
+        sharding = replace(sharding, count=args.shard_count)
+    if args.shard_index is not None:
+        index = args.shard_index
+        sharding = replace(sharding, index=int(index) if index.isdigit() else index)
+    return replace(config, sharding=sharding)
 
 
 def _start_demo_changes() -> None:
@@ -141,9 +165,9 @@ def _start_demo_changes() -> None:
 
 
 def _run_once(app: App) -> int:
-    app.poller.start()
-    app.poller.wait_ready()
-    app.poller.stop()
+    app.start()
+    app.wait_ready()
+    app.stop()
     sys.stdout.write(generate_latest(app.registry).decode("utf-8"))
     states = app.poller.snapshot.states.values()
     return 0 if all(state.up for state in states) else 1
@@ -181,7 +205,7 @@ def _serve(app: App, address: tuple[str, int], web: WebConfig) -> int:
     signals = _Signals()
     signals.install()
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
-    app.poller.start()
+    app.start()
     host, port = server.server_address[:2]
     log.info(
         "listening on %s:%s, polling %d targets every %gs",
@@ -198,12 +222,12 @@ def _serve(app: App, address: tuple[str, int], web: WebConfig) -> int:
             log.info("received SIGHUP, reloading configuration")
             app.reload()
     server.shutdown()
-    app.poller.stop()
+    app.stop()
     return 0
 
 
 def _bind(address: tuple[str, int], app: App, web: WebConfig) -> ExporterServer:
-    handlers = WebApp(app.renderer.render, lambda: app.poller.snapshot, app.reload)
+    handlers = WebApp(app.renderer.render, lambda: app.poller.snapshot, app.reload, app.ready)
     if ":" in address[0]:
         ExporterServer.address_family = socket.AF_INET6
     return ExporterServer(address, handlers, web)

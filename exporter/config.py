@@ -15,6 +15,14 @@ from typing import Any
 
 import yaml
 
+from exporter.config_scale import (
+    OrganizationsDiscovery,
+    RateLimit,
+    Sharding,
+    parse_discovery,
+    parse_rate_limit,
+    parse_sharding,
+)
 from exporter.regions import cleanrooms_regions
 
 MEMBER_STATUSES = ("INVITED", "ACTIVE", "LEFT", "REMOVED")
@@ -82,6 +90,9 @@ class Config:
     max_pages_per_poll: int = 1000
     aws: AwsSettings = field(default_factory=AwsSettings)
     accounts: tuple[AccountConfig, ...] = (AccountConfig(),)
+    discovery: OrganizationsDiscovery | None = None
+    sharding: Sharding = field(default_factory=Sharding)
+    rate_limit: RateLimit = field(default_factory=RateLimit)
 
 
 def parse_duration(text: str) -> float:
@@ -161,6 +172,9 @@ _TOP_KEYS = frozenset(
         "per_collaboration_metrics",
         "trusted_creator_accounts",
         "max_pages_per_poll",
+        "discovery",
+        "sharding",
+        "rate_limit",
         "aws",
         "accounts",
     }
@@ -204,7 +218,10 @@ class _Parser:
                 raw, "max_pages_per_poll", defaults.max_pages_per_poll, ""
             ),
             aws=self.aws(raw.get("aws", {})),
-            accounts=self.accounts(raw.get("accounts", [{}]), regions),
+            accounts=self.accounts(raw, regions),
+            discovery=parse_discovery(self, raw.get("discovery")),
+            sharding=parse_sharding(self, raw.get("sharding")),
+            rate_limit=parse_rate_limit(self, raw.get("rate_limit")),
         )
         if config.stale_after < config.poll_interval:
             self.problem("stale_after", "must be at least poll_interval")
@@ -326,8 +343,13 @@ class _Parser:
             self.problem("aws.role_session_name", "must be 2-64 characters of [A-Za-z0-9+=,.@_-]")
         return name
 
-    def accounts(self, raw: Any, default_regions: tuple[str, ...]) -> tuple[AccountConfig, ...]:
-        if not isinstance(raw, list) or not raw:
+    def accounts(
+        self, config: dict[str, Any], default_regions: tuple[str, ...]
+    ) -> tuple[AccountConfig, ...]:
+        # With discovery, the static list is optional and may be empty.
+        discovering = config.get("discovery") is not None
+        raw = config.get("accounts", [] if discovering else [{}])
+        if not isinstance(raw, list) or not (raw or discovering):
             self.problem("accounts", "must be a non-empty list")
             return ()
         accounts = tuple(

@@ -234,5 +234,8 @@ class Poller:
     def _publish(self, states: dict[TargetKey, TargetState]) -> None:
         # Called with the lock held: only the reference swap is shared.
         self._snapshot = Snapshot(MappingProxyType(states))
+        # Tracks the current snapshot: targets added later (reload, discovery) unset it.
         if self._snapshot.ready:
             self._ready.set()
+        else:
+            self._ready.clear()

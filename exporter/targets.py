@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exporter.aws import AssumeRoleFailed, classify_attempt
-from exporter.config import AccountConfig, Config, ConfigError
+from exporter.aws import AssumeRoleFailed, classify_attempt, client_error_code
+from exporter.config import AccountConfig, ConfigError
 from exporter.fetch import MAX_PAGES, FetchError, build_poll_data, list_collaborations
 from exporter.model import PollData, PollError, Target, TargetKey
 from exporter.poller import PollFailed
+from exporter.sharding import Shard
 from exporter.stats import ApiStats
 
 MESSAGE_LIMIT = 300  # characters of an AWS error message kept for logs and the status page
+WHOLE = Shard()  # no sharding: every account
 
 
 class ClientSource(Protocol):
@@ -25,25 +28,49 @@ class ClientSource(Protocol):
 
 
 def build_targets(
-    config: Config, clients: ClientSource
+    static: Sequence[AccountConfig],
+    clients: ClientSource,
+    discovered: Sequence[AccountConfig] = (),
+    shard: Shard = WHOLE,
 ) -> dict[TargetKey, tuple[Target, AccountConfig]]:
-    """Every configured target, with ids asked of STS for accounts listed without one.
+    """This shard's targets: static accounts first, then discovered ones not already listed.
 
-    Raises ``ConfigError`` when two accounts turn out to be the same account, and lets
-    botocore errors from the identity look-up propagate (a start-up failure).
+    Ids of static accounts listed without one are asked of STS. Raises ``ConfigError``
+    when two static accounts turn out to be the same, and lets botocore errors from the
+    identity look-up propagate (a start-up failure, or a rejected reload).
     """
     targets: dict[TargetKey, tuple[Target, AccountConfig]] = {}
     problems: list[str] = []
-    for index, account in enumerate(config.accounts):
+    static_ids: set[str] = set()
+    for index, account in enumerate(static):
         account_id = account.id or clients.resolve_account_id(account)
-        for region in account.regions:
-            target = Target(account_id=account_id, region=region, account_name=account.name)
-            if target.key in targets:
-                problems.append(f"accounts[{index}]: duplicate target ({account_id}, {region})")
-            targets[target.key] = (target, account)
+        static_ids.add(account_id)
+        for key in _add(targets, account, account_id, shard):
+            problems.append(f"accounts[{index}]: duplicate target ({key[0]}, {key[1]})")
     if problems:
         raise ConfigError(problems)
+    for account in discovered:
+        if account.id and account.id not in static_ids:  # a static entry wins
+            _add(targets, account, account.id, shard)
     return targets
+
+
+def _add(
+    targets: dict[TargetKey, tuple[Target, AccountConfig]],
+    account: AccountConfig,
+    account_id: str,
+    shard: Shard,
+) -> list[TargetKey]:
+    """Add the account's targets if this shard owns it; return keys that were already there."""
+    if not shard.owns(account_id):
+        return []
+    clashes = []
+    for region in account.regions:
+        target = Target(account_id=account_id, region=region, account_name=account.name)
+        if target.key in targets:
+            clashes.append(target.key)
+        targets[target.key] = (target, account)
+    return clashes
 
 
 class TargetPoller:
@@ -84,12 +111,8 @@ class TargetPoller:
 
 
 def _client_error(err: ClientError) -> PollError:
-    info = err.response.get("Error", {})
-    status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    code = str(info.get("Code") or "")
-    if not code or code.isdigit():
-        code = f"HTTP{status}"
-    return PollError(err.operation_name, code, _short(str(info.get("Message") or "")))
+    message = str(err.response.get("Error", {}).get("Message") or "")
+    return PollError(err.operation_name, client_error_code(err), _short(message))
 
 
 def _short(message: str) -> str:

@@ -33,10 +33,12 @@ class WebApp:
         metrics: Callable[[str], tuple[bytes, str]],
         snapshot: Callable[[], Snapshot],
         reload: Callable[[], tuple[bool, str]] | None = None,
+        ready: Callable[[], bool] | None = None,
     ) -> None:
         self.metrics = metrics  # Accept header -> (body, content type)
         self.snapshot = snapshot
         self.reload = reload
+        self.ready = ready or (lambda: snapshot().ready)
 
 
 # The one path open without credentials, so container and load-balancer health
@@ -144,7 +146,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, b"Healthy\n", "text/plain; charset=utf-8")
 
     def ready(self) -> None:
-        if self.server.app.snapshot().ready:
+        if self.server.app.ready():
             self._send(HTTPStatus.OK, b"Ready\n", "text/plain; charset=utf-8")
         else:
             self._send(

@@ -8,6 +8,7 @@ a hang. Requests no rule answers go to moto unchanged. Every request is logged.
 from __future__ import annotations
 
 import http.client
+import json
 import re
 import threading
 import time
@@ -31,6 +32,7 @@ class Seen:
     path: str
     query: dict[str, list[str]]
     body: str
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -44,7 +46,7 @@ class Reply:
 
     @classmethod
     def aws_error(cls, status: int, code: str, message: str = "injected") -> Reply:
-        body = (f'{{"message": "{message}"}}').encode()
+        body = json.dumps({"__type": code, "message": message}).encode()
         return cls(status, body, {"x-amzn-ErrorType": code, "Content-Type": "application/json"})
 
     @classmethod
@@ -124,6 +126,9 @@ class _Handler(BaseHTTPRequestHandler):
         split = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(split.query)
         form = urllib.parse.parse_qs(body)
+        target = self.headers.get("X-Amz-Target", "")
+        if target:  # the JSON protocols (Organizations) name the operation in a header
+            return Seen(target.rsplit(".", 1)[-1], None, self.command, split.path, query, body)
         if "Action" in form:
             operation = form["Action"][0]
             match = re.search(r":iam::(\d{12}):", form.get("RoleArn", [""])[0])

@@ -39,7 +39,9 @@ def start_app() -> Iterator[Callable[..., App]]:
         roles = ", ".join(f"{{role_arn: 'arn:aws:iam::{a}:role/R'}}" for a in accounts)
         text = (
             f"aws: {{endpoint_url: '{endpoint}', max_attempts: 1, read_timeout: 1s{aws}}}\n"
-            f"poll_interval: {interval}\nstale_after: 2h\naccounts: [{roles}]\n{extra}"
+            f"poll_interval: {interval}\nstale_after: 2h\naccounts: [{roles}]\n"
+            # The client-side rate limit would cap the healthy target's polls in these tests.
+            f"rate_limit: {{requests_per_second: 0}}\n{extra}"
         )
         app = App(parse_config(text, {}))
         apps.append(app)

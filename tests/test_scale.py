@@ -1,0 +1,254 @@
+"""Scale-out features: sharding, the client-side rate limit, and Organizations discovery."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import boto3
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.app import App
+from exporter.config import ConfigError, parse_config
+from exporter.ratelimit import TokenBucket
+from exporter.sharding import Shard, pod_ordinal, resolve_shard, shard_of
+from tests.faultproxy import FaultProxy, Reply, always, wait_for
+from tests.helpers import Seeder
+
+ACCOUNTS = [f"{700000000000 + i * 7919:012d}" for i in range(3000)]
+MANAGEMENT = "123456789012"  # moto's account for plain (non-role) keys
+REGION = "ap-southeast-2"  # no other test uses it, so moto's shared state stays apart
+
+
+def test_every_account_on_exactly_one_shard() -> None:
+    owners = {a: [i for i in range(3) if Shard(i, 3).owns(a)] for a in ACCOUNTS}
+    assert all(len(shards) == 1 for shards in owners.values())
+    sizes = [sum(1 for s in owners.values() if s == [i]) for i in range(3)]
+    assert min(sizes) > 900  # roughly even: 1000 each
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+def test_adding_a_shard_moves_only_accounts_to_the_new_shard(count: int) -> None:
+    moved = [a for a in ACCOUNTS if shard_of(a, count) != shard_of(a, count + 1)]
+    assert all(shard_of(a, count + 1) == count for a in moved)  # never between old shards
+    share = len(moved) / len(ACCOUNTS)
+    assert abs(share - 1 / (count + 1)) < 0.05
+
+
+def test_shard_index_from_the_pod_name() -> None:
+    assert pod_ordinal({"POD_NAME": "cleanrooms-exporter-2"}) == 2
+    assert pod_ordinal({"HOSTNAME": "cleanrooms-exporter-11"}) == 11
+    assert pod_ordinal({"HOSTNAME": "laptop"}) is None
+    assert resolve_shard("auto", 3, {"POD_NAME": "x-1", "HOSTNAME": "x-2"}) == Shard(1, 3)
+    assert resolve_shard("2", 3, {}) == Shard(2, 3)
+    for bad in [("auto", 3, {"HOSTNAME": "laptop"}), (3, 3, {}), ("x", 2, {}), (0, 0, {})]:
+        with pytest.raises(ValueError, match="shard"):
+            resolve_shard(*bad)  # type: ignore[arg-type]
+
+
+def test_three_apps_cover_every_target_once() -> None:
+    accounts = ACCOUNTS[:60]
+    roles = "\n".join(f"  - {{role_arn: 'arn:aws:iam::{a}:role/R'}}" for a in accounts)
+    polled: list[set[tuple[str, str]]] = []
+    for index in range(3):
+        text = f"regions: [us-east-1, eu-west-2]\nsharding: {{index: {index}, count: 3}}\n"
+        app = App(parse_config(f"{text}accounts:\n{roles}\n", {}))
+        polled.append(set(app.poller.snapshot.states))
+    everything = {(a, r) for a in accounts for r in ("us-east-1", "eu-west-2")}
+    assert set().union(*polled) == everything
+    assert sum(len(p) for p in polled) == len(everything)  # disjoint
+    for shard in polled:  # an account's regions stay together
+        assert all((a, "eu-west-2") in shard for a, _ in shard)
+
+
+def test_bad_shard_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match=r"sharding\.index"):
+        parse_config("sharding: {index: 3, count: 3}", {})
+    with pytest.raises(ConfigError, match="sharding: shard index auto"):
+        App(parse_config("sharding: {index: auto, count: 2}", {}), env={"HOSTNAME": "laptop"})
+
+
+def test_shard_flags_split_the_demo() -> None:
+    seen: list[set[str]] = []
+    for index in range(2):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "exporter",
+                "--demo",
+                "--once",
+                "--shard.count",
+                "2",
+                "--shard.index",
+                str(index),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        families = {f.name: f for f in text_string_to_metric_families(result.stdout)}
+        seen.append({s.labels["account_id"] for s in families["cleanrooms_target_up"].samples})
+        assert families["cleanrooms_exporter_shards"].samples[0].value == 2
+    assert seen[0] | seen[1] == {"111111111111", "222222222222", "333333333333"}
+    assert not seen[0] & seen[1]
+
+
+def test_token_bucket_spaces_requests() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    bucket = TokenBucket(rate=2.0, burst=2, clock=lambda: now[0], sleep=sleep)
+    waits = [bucket.acquire() for _ in range(5)]
+    assert waits == [0.0, 0.0, 0.5, 0.5, 0.5]  # the burst, then one every half second
+    now[0] += 10  # idle: the bucket refills to its burst, no further
+    assert [bucket.acquire() for _ in range(3)] == [0.0, 0.0, 0.5]
+
+
+@pytest.fixture
+def proxy(moto_server: str) -> Iterator[FaultProxy]:
+    server = FaultProxy(moto_server)
+    yield server
+    server.close()
+
+
+def test_rate_limit_spaces_one_targets_pages(
+    proxy: FaultProxy, seeder: Seeder, new_account: Callable[[], str]
+) -> None:
+    account = new_account()
+    seeder.statuses(account, REGION, ACTIVE=350)  # four pages
+    text = (
+        f"aws: {{endpoint_url: '{proxy.url}'}}\nrate_limit: {{requests_per_second: 4, burst: 1}}\n"
+        f"accounts: [{{role_arn: 'arn:aws:iam::{account}:role/R', regions: [{REGION}]}}]\n"
+    )
+    app = App(parse_config(text, {}))
+    app.start()
+    try:
+        assert app.wait_ready(30)
+    finally:
+        app.stop()
+    times = [s.at for s in proxy.calls("ListCollaborations", account)]
+    assert len(times) == 4
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.24  # 4 per second
+    assert app.poller.snapshot.states[(account, REGION)].up
+
+
+@pytest.fixture(scope="module")
+def organization(moto_server: str) -> dict[str, list[str]]:
+    """An organization in moto: root -> ou-a -> ou-a1, one account at each level, one closed."""
+    org = boto3.client(
+        "organizations",
+        region_name="us-east-1",
+        endpoint_url=moto_server,
+        # Module-scoped: runs before the per-test fake credentials are in place.
+        aws_access_key_id="AKIATESTTESTTESTTEST",
+        aws_secret_access_key="test-secret-key-do-not-leak",
+    )
+    with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):
+        org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ou_a = org.create_organizational_unit(ParentId=root, Name="a")["OrganizationalUnit"]["Id"]
+    ou_a1 = org.create_organizational_unit(ParentId=ou_a, Name="a1")["OrganizationalUnit"]["Id"]
+
+    def account(name: str, parent: str) -> str:
+        made = org.create_account(Email=f"{name}@example.com", AccountName=name)
+        account_id = str(made["CreateAccountStatus"]["AccountId"])
+        org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=parent)
+        return account_id
+
+    in_root, in_a, in_a1 = account("top", root), account("mid", ou_a), account("deep", ou_a1)
+    closed = account("closed", ou_a)
+    org.close_account(AccountId=closed)
+    seeder = Seeder()
+    for account_id in (in_root, in_a, in_a1):
+        seeder.statuses(account_id, REGION, ACTIVE=1, INVITED=1)
+    return {"ids": [in_root, in_a, in_a1], "ous": [ou_a], "closed": [closed]}
+
+
+def discovery_app(endpoint: str, extra: str = "", accounts: str = "") -> App:
+    text = (
+        f"aws: {{endpoint_url: '{endpoint}', max_attempts: 1}}\nregions: [{REGION}]\n"
+        "discovery:\n  organizations:\n    role_name: CleanRoomsReadOnly\n"
+        f"    external_id: ext-1\n{extra}{accounts}"
+    )
+    app = App(parse_config(text, {}))
+    app.start()
+    assert app.wait_ready(60)
+    return app
+
+
+def test_discovery_finds_active_accounts_in_nested_ous(
+    proxy: FaultProxy, organization: dict[str, list[str]]
+) -> None:
+    app = discovery_app(proxy.url, "    include_ous: [" + organization["ous"][0] + "]\n")
+    try:
+        found = {key[0] for key in app.poller.snapshot.states}
+        assert found == set(organization["ids"][1:])  # mid and deep; not top, not closed
+        for account_id in found:
+            calls = proxy.calls("AssumeRole", account_id)
+            assert calls
+            assert f"{account_id}%3Arole%2FCleanRoomsReadOnly" in calls[0].body
+            assert "ExternalId=ext-1" in calls[0].body
+            labels = {"account_id": account_id, "region": REGION, "member_status": "INVITED"}
+            assert app.registry.get_sample_value("cleanrooms_collaborations", labels) == 1
+        assert app.registry.get_sample_value("cleanrooms_discovery_accounts") == 2
+        assert app.registry.get_sample_value("cleanrooms_discovery_up") == 1
+        listing = {"account_id": MANAGEMENT, "region": "us-east-1"}
+        for operation in ("ListAccountsForParent", "ListOrganizationalUnitsForParent"):
+            count = app.registry.get_sample_value(
+                "cleanrooms_api_requests_total", {**listing, "operation": operation}
+            )
+            assert count is not None
+            assert count >= 1
+    finally:
+        app.stop()
+
+
+def test_static_accounts_merge_and_failures_keep_the_last_list(
+    proxy: FaultProxy, organization: dict[str, list[str]]
+) -> None:
+    top = organization["ids"][0]
+    static = (
+        f"accounts:\n  - {{id: '{top}', name: static-name, "
+        f"role_arn: 'arn:aws:iam::{top}:role/Other', regions: [{REGION}]}}\n"
+    )
+    exclude = f"    exclude_accounts: ['{MANAGEMENT}']\n"
+    app = discovery_app(proxy.url, exclude, static)
+    try:
+        before = set(app.poller.snapshot.states)
+        assert {k[0] for k in before} == set(organization["ids"])  # no duplicate of top
+        info = {"account_id": top, "account_name": "static-name"}
+        assert app.registry.get_sample_value("cleanrooms_account_info", info) == 1
+        assert proxy.calls("AssumeRole", top)[0].body.count("role%2FOther") == 1
+        proxy.rules.append(always(Reply.aws_error(500, "ServiceException"), "ListAccounts"))
+        assert app.discoverer is not None
+        assert not app.discoverer.run_once()
+        assert set(app.poller.snapshot.states) == before  # the last good list stays
+        assert app.registry.get_sample_value("cleanrooms_discovery_up") == 0
+        assert app.registry.get_sample_value("cleanrooms_discovery_failures_total") == 1
+        errors = app.registry.get_sample_value(
+            "cleanrooms_api_errors_total",
+            {
+                "account_id": MANAGEMENT,
+                "region": "us-east-1",
+                "operation": "ListAccounts",
+                "error_code": "ServiceException",
+            },
+        )
+        assert errors == 1
+        proxy.rules.clear()
+        assert app.discoverer.run_once()
+        wait_for(lambda: app.registry.get_sample_value("cleanrooms_discovery_up") == 1)
+    finally:
+        app.stop()

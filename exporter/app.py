@@ -61,7 +61,9 @@ class App:
         self._lock = threading.Lock()  # one reload or discovery change at a time
         self.stats = ApiStats()
         self.shard = shard_of_config(config, self._env)
-        self.clients = AwsClients(config.aws, self.stats, rate_limit=config.rate_limit)
+        self.clients = AwsClients(
+            config.aws, self.stats, rate_limit=config.rate_limit, pool_size=config.concurrency
+        )
         self.discovered: list[AccountConfig] = []
         targets = build_targets(config.accounts, self.clients, shard=self.shard)  # may raise
         self.poller = Poller(
@@ -129,7 +131,8 @@ class App:
         def run() -> list[AccountConfig]:
             client, account_id = self.clients.organizations(settings)
             self._discovery_key = (account_id, ORGANIZATIONS_REGION)
-            return discover(client, settings, config.regions)
+            with self.clients.acting_for(self._discovery_key):
+                return discover(client, settings, config.regions)
 
         self.discoverer = Discoverer(run, settings.refresh_interval, self._on_discovered)
         self.discoverer.start()
@@ -170,8 +173,14 @@ class App:
     def _reload(self, config: Config) -> None:
         shard = shard_of_config(config, self._env)
         old = self.clients, self.shard
-        if config.aws != self.config.aws or config.rate_limit != self.config.rate_limit:
-            self.clients = AwsClients(config.aws, self.stats, rate_limit=config.rate_limit)
+        if (config.aws, config.rate_limit, config.concurrency) != (
+            self.config.aws,
+            self.config.rate_limit,
+            self.config.concurrency,
+        ):
+            self.clients = AwsClients(
+                config.aws, self.stats, rate_limit=config.rate_limit, pool_size=config.concurrency
+            )
         self.shard = shard
         try:
             # The last good discovery stays until the new settings' first run replaces it.
@@ -196,9 +205,7 @@ class App:
         self.poller.set_targets(t for t, _ in targets.values())
         keep = set(targets) | ({self._discovery_key} if self._discovery_key else set())
         self.stats.retain(keep)
-        self.clients.retain(
-            {(credential_key(a, t.account_id), t.region) for t, a in targets.values()}
-        )
+        self.clients.retain({credential_key(a, t.account_id) for t, a in targets.values()}, keep)
 
 
 def file_source(path: str | Path | None) -> ConfigSource:

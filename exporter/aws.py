@@ -1,9 +1,10 @@
-"""AWS sessions, role assumption, the client cache and per-attempt API accounting."""
+"""AWS sessions, role assumption, shared regional clients and per-attempt API accounting."""
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -11,8 +12,6 @@ from typing import Any
 import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.credentials import (
-    AssumeRoleCredentialFetcher,
-    CredentialProvider,
     CredentialResolver,
     Credentials,
     DeferredRefreshableCredentials,
@@ -23,7 +22,6 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
-    NoCredentialsError,
     ReadTimeoutError,
     ResponseStreamingError,
 )
@@ -32,6 +30,8 @@ from botocore.utils import parse_timestamp
 from exporter import __version__
 from exporter.config import AccountConfig, AwsSettings
 from exporter.config_scale import OrganizationsDiscovery, RateLimit
+from exporter.credentials import CallContext, CurrentCredentials, StaticProvider
+from exporter.model import TargetKey
 from exporter.ratelimit import TokenBucket
 from exporter.stats import ApiStats
 
@@ -83,8 +83,11 @@ def lenient_timestamp(value: Any) -> Any:
     summary is skipped and counted by ``fetch.parse_summary`` instead.
     """
     try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # The API sends epoch seconds; this skips dateutil, a fifth of a poll's CPU.
+            return datetime.fromtimestamp(value, UTC)
         return parse_timestamp(value)
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, OSError):
         return value
 
 
@@ -124,22 +127,8 @@ class AssumeRoleFailed(BotoCoreError):  # type: ignore[misc]
     fmt = "AssumeRole failed: {code}: {message}"
 
 
-class _StaticProvider(CredentialProvider):  # type: ignore[misc]
-    """Hands a botocore session one ready-made (refreshable) credentials object."""
-
-    METHOD = "assume-role"
-    CANONICAL_NAME = "cleanrooms-exporter-assume-role"
-
-    def __init__(self, credentials: Credentials) -> None:
-        super().__init__()
-        self._credentials = credentials
-
-    def load(self) -> Credentials:
-        return self._credentials
-
-
 class AwsClients:
-    """Creates one credential source per account and one client per target, then reuses them."""
+    """One credential source per account, one shared client per region, reused across polls."""
 
     def __init__(
         self,
@@ -147,18 +136,27 @@ class AwsClients:
         stats: ApiStats,
         session_factory: SessionFactory = botocore.session.Session,
         rate_limit: RateLimit | None = None,
+        pool_size: int = 10,
     ) -> None:
         self._settings = settings
         self._rate_limit = rate_limit or RateLimit()
+        self._pool_size = max(pool_size, 10)
         self._stats = stats
         self._session_factory = session_factory
-        # One loader for every session: the service models are parsed once, not per account.
+        self._context = CallContext()
+        # One loader for every session: the service models are parsed once.
         self._loader = session_factory().get_component("data_loader")
-        self._base = self._new_session()
+        self._base = self._new_session()  # the exporter's own identity
+        self._signing = self._new_session()  # its clients sign as the current thread's account
+        self._signing.register_component(
+            "credential_provider",
+            CredentialResolver([StaticProvider(CurrentCredentials(self._context))]),
+        )
         self._lock = threading.Lock()
-        self._sessions: dict[CredentialKey, botocore.session.Session] = {}
-        self._clients: dict[tuple[CredentialKey, str], Any] = {}
-        self._timing = threading.local()
+        self._regional: dict[str, Any] = {}
+        self._sts: dict[str, Any] = {}
+        self._credentials: dict[CredentialKey, Credentials | None] = {}
+        self._buckets: dict[TargetKey, TokenBucket] = {}
         self._resolved: dict[str | None, str] = {}  # profile (None: default chain) -> account id
         self._organizations: tuple[tuple[str | None, str | None], Any, str] | None = None
 
@@ -176,45 +174,54 @@ class AwsClients:
             retries={"mode": s.retry_mode, "total_max_attempts": s.max_attempts},
             connect_timeout=s.connect_timeout,
             read_timeout=s.read_timeout,
+            max_pool_connections=self._pool_size,
             user_agent_extra=f"cleanrooms-exporter/{__version__}",
         )
 
-    def cleanrooms(self, account: AccountConfig, account_id: str, region: str) -> Any:
-        """The cached Clean Rooms client of one target, created on first use."""
-        key = (credential_key(account, account_id), region)
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                session = self._session_for(account, account_id)
-                client = session.create_client(
-                    "cleanrooms",
-                    region_name=region,
-                    endpoint_url=self._settings.endpoint_url,
-                    config=self._client_config(region),
-                )
-                self._limit(client)
-                self._instrument(client, account_id, region)
-                self._clients[key] = client
-            return client
+    def _create(self, session: botocore.session.Session, service: str, region: str) -> Any:
+        return session.create_client(
+            service,
+            region_name=region,
+            endpoint_url=self._settings.endpoint_url,
+            config=self._client_config(region),
+        )
 
-    def retain(self, in_use: set[tuple[CredentialKey, str]]) -> None:
-        """Drop sessions and clients that no configured target uses any more (after a reload)."""
+    def cleanrooms(self, account: AccountConfig, account_id: str, region: str) -> TargetClient:
+        """One target's handle on its region's shared Clean Rooms client."""
         with self._lock:
-            for key in [k for k in self._clients if k not in in_use]:
-                del self._clients[key]
-            accounts = {credentials for credentials, _ in in_use}
-            for account in [a for a in self._sessions if a not in accounts]:
-                del self._sessions[account]
+            client = self._regional.get(region)
+            if client is None:
+                client = self._regional[region] = self._create(self._signing, "cleanrooms", region)
+                self._limit(client)
+                self._instrument(client, lambda: self._context.target)
+            credentials = self._credentials_for(account, account_id)
+        return TargetClient(client, self._context, (account_id, region), credentials)
+
+    def retain(self, credentials: set[CredentialKey], targets: set[TargetKey]) -> None:
+        """Forget credential sources and rate buckets no configured target uses (on reload)."""
+        with self._lock:
+            for key in [k for k in self._credentials if k not in credentials]:
+                del self._credentials[key]
+            for target in [t for t in self._buckets if t not in targets]:
+                del self._buckets[target]
 
     def resolve_account_id(self, account: AccountConfig) -> str:
         """Ask STS who the account's credentials belong to (once per credential source)."""
         cached = self._resolved.get(account.profile)
         if cached is None:
-            cached = self._resolved[account.profile] = self._caller_account(account)
+            session = self._new_session(account.profile)
+            sts = self._create(
+                session, "sts", account.regions[0] if account.regions else "us-east-1"
+            )
+            cached = self._resolved[account.profile] = str(sts.get_caller_identity()["Account"])
         return cached
 
     def organizations(self, discovery: OrganizationsDiscovery) -> tuple[Any, str]:
-        """The Organizations client for discovery, and the account its API calls count under."""
+        """The Organizations client for discovery, and the account its API calls count under.
+
+        Call it, and the client, inside ``acting_for((account, ORGANIZATIONS_REGION))`` so
+        an AssumeRole it needs is counted under that account.
+        """
         key = (discovery.role_arn, discovery.external_id)
         if self._organizations is not None and self._organizations[0] == key:
             return self._organizations[1], self._organizations[2]
@@ -226,114 +233,113 @@ class AwsClients:
                 external_id=discovery.external_id,
                 regions=(ORGANIZATIONS_REGION,),
             )
-            session = self._role_session(account, account_id)
+            session = self._new_session()
+            credentials = self._role_credentials(account)
+            session.register_component(
+                "credential_provider", CredentialResolver([StaticProvider(credentials)])
+            )
         else:
             account_id = self.resolve_account_id(AccountConfig(regions=(ORGANIZATIONS_REGION,)))
             session = self._base
-        client = session.create_client(
-            "organizations",
-            region_name=ORGANIZATIONS_REGION,
-            endpoint_url=self._settings.endpoint_url,
-            config=self._client_config(ORGANIZATIONS_REGION),
-        )
-        self._instrument(client, account_id, ORGANIZATIONS_REGION)
+        client = self._create(session, "organizations", ORGANIZATIONS_REGION)
+        self._instrument(client, lambda: (account_id, ORGANIZATIONS_REGION))
         self._organizations = (key, client, account_id)
         return client, account_id
 
-    def _caller_account(self, account: AccountConfig) -> str:
-        session = self._new_session(account.profile)
-        region = account.regions[0] if account.regions else "us-east-1"
-        sts = session.create_client(
-            "sts",
-            region_name=region,
-            endpoint_url=self._settings.endpoint_url,
-            config=self._client_config(region),
-        )
-        return str(sts.get_caller_identity()["Account"])
+    def acting_for(self, target: TargetKey) -> Any:
+        """A context in which AWS calls are counted under ``target``."""
+        return self._context.acting_for(target, None)
 
-    def _session_for(self, account: AccountConfig, account_id: str) -> botocore.session.Session:
+    def _credentials_for(self, account: AccountConfig, account_id: str) -> Credentials | None:
         key = credential_key(account, account_id)
-        session = self._sessions.get(key)
-        if session is None:
+        if key not in self._credentials:
             if account.role_arn:
-                session = self._role_session(account, account_id)
+                self._credentials[key] = self._role_credentials(account)
+            elif account.profile:
+                self._credentials[key] = self._new_session(account.profile).get_credentials()
             else:
-                session = self._new_session(account.profile)
-            self._sessions[key] = session
-        return session
+                self._credentials[key] = self._base.get_credentials()
+        return self._credentials[key]
 
-    def _role_session(self, account: AccountConfig, account_id: str) -> botocore.session.Session:
+    def _role_credentials(self, account: AccountConfig) -> Credentials:
         region = account.regions[0] if account.regions else "us-east-1"
-        credentials = DeferredRefreshableCredentials(
-            refresh_using=partial(self._assume_role, account, account_id, region),
-            method="assume-role",
+        return DeferredRefreshableCredentials(
+            refresh_using=partial(self._assume_role, account, region), method="assume-role"
         )
-        session = self._new_session()
-        session.register_component(
-            "credential_provider", CredentialResolver([_StaticProvider(credentials)])
-        )
-        return session
 
-    def _assume_role(self, account: AccountConfig, account_id: str, region: str) -> Any:
-        """Fetch fresh role credentials; called by botocore at first use and before expiry."""
-        source = self._base.get_credentials()
-        if source is None:
-            raise AssumeRoleFailed(code="NoCredentials", message=str(NoCredentialsError()))
-        extra: dict[str, str] = {"RoleSessionName": self._settings.role_session_name}
+    def _assume_role(self, account: AccountConfig, region: str) -> dict[str, str]:
+        """Fetch fresh role credentials; botocore calls it at first use and before expiry."""
+        params = {"RoleArn": account.role_arn, "RoleSessionName": self._settings.role_session_name}
         if account.external_id:
-            extra["ExternalId"] = account.external_id
-        fetcher = AssumeRoleCredentialFetcher(
-            client_creator=partial(self._sts_client, account_id, region),
-            source_credentials=source,
-            role_arn=account.role_arn,
-            extra_args=extra,
-        )
+            params["ExternalId"] = account.external_id
         try:
-            return fetcher.fetch_credentials()
+            answer = self._sts_client(region).assume_role(**params)["Credentials"]
         except BotoCoreError as err:
             # Name the failing call: a timeout here must not be blamed on ListCollaborations.
             code = classify_attempt(err, None, None)[0] or type(err).__name__
             raise AssumeRoleFailed(code=code, message=str(err)) from err
+        expiry = answer["Expiration"]
+        return {
+            "access_key": answer["AccessKeyId"],
+            "secret_key": answer["SecretAccessKey"],
+            "token": answer["SessionToken"],
+            "expiry_time": expiry.isoformat() if hasattr(expiry, "isoformat") else str(expiry),
+        }
 
-    def _sts_client(self, account_id: str, region: str, service: str, **credentials: Any) -> Any:
-        client = self._base.create_client(
-            service,
-            region_name=region,
-            endpoint_url=self._settings.endpoint_url,
-            config=self._client_config(region),
-            **credentials,
-        )
-        self._instrument(client, account_id, region)
-        return client
+    def _sts_client(self, region: str) -> Any:
+        with self._lock:
+            client = self._sts.get(region)
+            if client is None:
+                client = self._sts[region] = self._create(self._base, "sts", region)
+                # AssumeRole counts under the account being assumed, in the STS region.
+                context = self._context
+                self._instrument(
+                    client, lambda: (context.target[0], region) if context.target else None
+                )
+            return client
 
     def _limit(self, client: Any) -> None:
-        """Hold each attempt of this target's client to the configured request rate."""
+        """Hold each target's attempts to the configured request rate."""
         limit = self._rate_limit
-        if limit.requests_per_second > 0:
-            bucket = TokenBucket(limit.requests_per_second, limit.burst)
+        if limit.requests_per_second <= 0:
+            return
 
-            def wait_turn(**_: Any) -> None:
-                # Must return None: a before-send handler's return value replaces the request.
-                bucket.acquire()
+        def wait_turn(**_: Any) -> None:
+            # Must return None: a before-send handler's return value replaces the request.
+            target = self._context.target
+            if target is not None:
+                self._bucket(target).acquire()
 
-            # First in line, so the wait is not counted as the attempt's duration.
-            client.meta.events.register_first("before-send", wait_turn)
+        # First in line, so the wait is not counted as the attempt's duration.
+        client.meta.events.register_first("before-send", wait_turn)
 
-    def _instrument(self, client: Any, account_id: str, region: str) -> None:
+    def _bucket(self, target: TargetKey) -> TokenBucket:
+        bucket = self._buckets.get(target)
+        if bucket is None:
+            limit = self._rate_limit
+            bucket = self._buckets.setdefault(
+                target, TokenBucket(limit.requests_per_second, limit.burst)
+            )
+        return bucket
+
+    def _instrument(self, client: Any, labels: Callable[[], TargetKey | None]) -> None:
         events = client.meta.events
-        events.register("before-send", partial(self._before_send, account_id, region))
-        events.register("response-received", partial(self._received, account_id, region))
+        events.register("before-send", partial(self._before_send, labels))
+        events.register("response-received", partial(self._received, labels))
 
-    def _before_send(self, account_id: str, region: str, *, event_name: str, **_: Any) -> None:
-        # botocore emits before-send and response-received on the sending
-        # thread, once per attempt, so a thread-local start time is exact.
-        self._timing.start = time.perf_counter()
-        self._stats.request((account_id, region, event_name.rsplit(".", 1)[-1]))
+    def _before_send(
+        self, labels: Callable[[], TargetKey | None], *, event_name: str, **_: Any
+    ) -> None:
+        # botocore emits before-send and response-received on the sending thread,
+        # once per attempt, so a thread-local start time is exact.
+        self._context.started = time.perf_counter()
+        target = labels()
+        if target is not None:
+            self._stats.request((*target, event_name.rsplit(".", 1)[-1]))
 
     def _received(
         self,
-        account_id: str,
-        region: str,
+        labels: Callable[[], TargetKey | None],
         *,
         event_name: str,
         exception: Exception | None = None,
@@ -341,8 +347,30 @@ class AwsClients:
         parsed_response: dict[str, Any] | None = None,
         **_: Any,
     ) -> None:
-        start = getattr(self._timing, "start", None)
-        duration = time.perf_counter() - start if start is not None else None
+        target = labels()
+        if target is None:
+            return
+        started = self._context.started
+        duration = time.perf_counter() - started if started is not None else None
         code, throttled = classify_attempt(exception, response_dict, parsed_response)
-        operation = event_name.rsplit(".", 1)[-1]
-        self._stats.outcome((account_id, region, operation), duration, code, throttled)
+        self._stats.outcome((*target, event_name.rsplit(".", 1)[-1]), duration, code, throttled)
+
+
+class TargetClient:
+    """One target's view of its region's shared client: calls run with its credentials."""
+
+    def __init__(
+        self,
+        client: Any,
+        context: CallContext,
+        target: TargetKey,
+        credentials: Credentials | None,
+    ) -> None:
+        self._client = client
+        self._context = context
+        self._target = target
+        self._credentials = credentials
+
+    def list_collaborations(self, **params: Any) -> Any:
+        with self._context.acting_for(self._target, self._credentials):
+            return self._client.list_collaborations(**params)

@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from moto.server import ThreadedMotoServer
-
 from tests.faultproxy import FaultProxy, wait_for
 
 FAKE_ENV = {
@@ -36,6 +34,8 @@ def use_fake_credentials() -> None:
 @contextmanager
 def fake_aws() -> Iterator[FaultProxy]:
     """moto on a loopback port with a request-counting proxy in front."""
+    from moto.server import ThreadedMotoServer  # only the benchmarks that use moto pay for it
+
     use_fake_credentials()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()

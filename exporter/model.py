@@ -9,7 +9,7 @@ from types import MappingProxyType
 TargetKey = tuple[str, str]  # (account_id, region)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """One (account, region) pair that is polled on its own schedule."""
 
@@ -22,7 +22,7 @@ class Target:
         return (self.account_id, self.region)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Collaboration:
     """The fields of one ListCollaborations summary that the exporter uses."""
 
@@ -36,7 +36,7 @@ class Collaboration:
     update_time: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PollError:
     """Why a poll failed: the AWS operation, its error code, and a secret-free message."""
 
@@ -45,7 +45,7 @@ class PollError:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PollData:
     """The collaborations one successful poll returned, with counts computed once."""
 
@@ -56,7 +56,7 @@ class PollData:
     pages: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TargetState:
     """Everything known about one target after its latest poll. Replaced whole, never mutated."""
 
@@ -74,7 +74,7 @@ class TargetState:
     last_error: PollError | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """The state of every target at one moment; the collector reads one snapshot per scrape."""
 

@@ -32,3 +32,12 @@ def test_soak_smoke() -> None:
     out = run_bench("bench.soak", "--polls", "30", "--size", "20")
     assert "| series outliving their collaboration | 0 |" in out
     assert "memory flat" in out
+
+
+def test_scale_smoke() -> None:
+    out = run_bench("bench.scale", "--sizes", "40", "--latency", "0.01")
+    row = next(line for line in out.splitlines() if line.startswith("| 40 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[7] == "41 (41)"  # first poll: one page per target plus one discovery page
+    assert cells[8] == "40 (40)"  # steady state: exactly the minimum
+    assert cells[13].endswith("disjoint, complete")

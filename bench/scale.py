@@ -1,0 +1,270 @@
+"""Scale: discovery, first and steady-state polls, API calls, memory and /metrics at size.
+
+    python -m bench.scale                                # 100, 1000 and 2000 targets (documented)
+    python -m bench.scale --sizes 40 --latency 0.01      # the CI smoke run
+
+Each size runs in its own process (so peak RSS is that size's), against the
+stand-in in ``bench/standin.py`` in another process, which adds a fixed latency
+to every request. Targets are accounts x 2 regions, found through Organizations
+discovery; 25 collaborations each. Ratios are against bounds computed in the
+same run: the latency lower bound (requests x latency / concurrency), the
+minimum API calls (ceil(n/100) per target plus the discovery pages), and
+prometheus_client's own rendering of the same registry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+from bench.common import use_fake_credentials
+
+REGIONS = ("us-east-1", "eu-west-2")
+COLLABORATIONS = 25
+CONCURRENCY = 64
+
+
+@dataclass
+class Result:
+    targets: int
+    first_poll_s: float
+    steady_poll_s: float
+    lower_bound_s: float
+    bare_client_s: float
+    calls_first: int
+    calls_steady: int
+    minimum_first: int
+    minimum_steady: int
+    peak_rss_mib: float
+    render_ms: float
+    library_ms: float
+    shards: str
+
+
+@contextmanager
+def standin(accounts: int, latency: float) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.standin",
+            "--accounts",
+            str(accounts),
+            "--latency",
+            str(latency),
+            "--collaborations",
+            str(COLLABORATIONS),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def counts(endpoint: str, reset: bool = False) -> dict[str, int]:
+    with urllib.request.urlopen(f"{endpoint}/__stats", timeout=10) as response:
+        result: dict[str, int] = json.loads(response.read())
+    if reset:
+        request = urllib.request.Request(f"{endpoint}/__reset", method="POST", data=b"")
+        urllib.request.urlopen(request, timeout=10).close()
+    return result
+
+
+def config_text(endpoint: str, shard: tuple[int, int] = (0, 1)) -> str:
+    return (
+        f"poll_interval: 1h\nstale_after: 2h\nconcurrency: {CONCURRENCY}\n"
+        f"regions: [{', '.join(REGIONS)}]\n"
+        f"aws: {{endpoint_url: '{endpoint}', max_attempts: 2}}\n"
+        f"sharding: {{index: {shard[0]}, count: {shard[1]}}}\n"
+        "discovery: {organizations: {role_name: CleanRoomsReadOnly}}\n"
+    )
+
+
+def timed(action: object) -> float:
+    began = time.perf_counter()
+    action()  # type: ignore[operator]
+    return time.perf_counter() - began
+
+
+def median_ms(action: object, runs: int) -> float:
+    return statistics.median(timed(action) for _ in range(runs)) * 1000
+
+
+def measure(targets: int, latency: float) -> Result:
+    """One size, in this process: the caller runs it in a fresh one."""
+    from prometheus_client.exposition import generate_latest
+
+    from exporter.app import App
+    from exporter.config import parse_config
+
+    accounts = targets // len(REGIONS)
+    with standin(accounts, latency) as endpoint:
+        app = App(parse_config(config_text(endpoint), {}))
+        first = timed(lambda: (app.start(), app.wait_ready()))
+        calls_first = counts(endpoint, reset=True)
+        steady = timed(lambda: (app.poller.poll_all_now(), _wait_round(app, 2)))
+        calls_steady = counts(endpoint)
+        bare = bare_client_round(endpoint, targets)
+        app.renderer.render("text/plain")  # the cold render, once per poll in real life
+        render = median_ms(lambda: app.renderer.render("text/plain"), 5)
+        # Read before the baseline below, whose 30 MB string is the library's, not ours.
+        peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        library = median_ms(lambda: generate_latest(app.registry), 3)
+        app.stop()
+        shards = _shard_coverage(endpoint, targets)
+    pages = math.ceil(accounts / 20)
+    requests = targets * math.ceil(COLLABORATIONS / 100)
+    return Result(
+        targets=targets,
+        first_poll_s=first,
+        steady_poll_s=steady,
+        lower_bound_s=requests * latency / CONCURRENCY,
+        bare_client_s=bare,
+        calls_first=calls_first.get("ListCollaborations", 0) + calls_first.get("ListAccounts", 0),
+        calls_steady=calls_steady.get("ListCollaborations", 0),
+        minimum_first=requests + pages,
+        minimum_steady=requests,
+        peak_rss_mib=peak_rss,
+        render_ms=render,
+        library_ms=library,
+        shards=shards,
+    )
+
+
+def bare_client_round(endpoint: str, requests: int) -> float:
+    """The same number of ListCollaborations requests from plain http.client threads.
+
+    The floor this machine allows: the stand-in and a client with no SDK at all.
+    """
+    host, port = endpoint.removeprefix("http://").split(":")
+    per_thread = [
+        requests // CONCURRENCY + (i < requests % CONCURRENCY) for i in range(CONCURRENCY)
+    ]
+
+    def worker(count: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        for _ in range(count):
+            conn.request(
+                "GET",
+                "/collaborations?maxResults=100",
+                headers={"Authorization": "Credential=AKIA100000000001/x"},
+            )
+            conn.getresponse().read()
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in per_thread]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
+
+
+def _wait_round(app: object, polls: int) -> None:
+    poller = app.poller  # type: ignore[attr-defined]
+    while any(s.polls < polls for s in poller.snapshot.states.values()):
+        time.sleep(0.01)
+
+
+def _shard_coverage(endpoint: str, targets: int) -> str:
+    """Three apps, one per shard, over the same discovery: disjoint and complete?"""
+    from exporter.app import App
+    from exporter.config import parse_config
+
+    owned: list[set[tuple[str, str]]] = []
+    for index in range(3):
+        app = App(parse_config(config_text(endpoint, (index, 3)), {}))
+        assert app.discoverer is None
+        app._start_discovery(app.config)  # discovery only: no polling needed for coverage
+        assert app.discoverer is not None
+        app.discoverer.attempted.wait(60)
+        owned.append(set(app.poller.snapshot.states))
+        app.stop()
+    union = set().union(*owned)
+    disjoint = sum(len(o) for o in owned) == len(union)
+    complete = len(union) == targets
+    sizes = "/".join(str(len(o)) for o in owned)
+    return f"{sizes}, {'disjoint' if disjoint else 'OVERLAP'}, {'complete' if complete else 'GAPS'}"
+
+
+def table(results: list[Result], latency: float) -> str:
+    lines = [
+        f"Stand-in latency {latency * 1000:g} ms per request, concurrency {CONCURRENCY}, "
+        f"{COLLABORATIONS} collaborations per target, targets = accounts x {len(REGIONS)} regions.",
+        "",
+        "| targets | first poll s | steady poll s | lower bound s | steady / bound "
+        "| bare client s | steady / bare "
+        "| API calls first (min) | API calls steady (min) | peak RSS MiB "
+        "| /metrics ms | library ms | render / library | 3 shards |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.targets} | {r.first_poll_s:.2f} | {r.steady_poll_s:.2f} | {r.lower_bound_s:.2f} "
+            f"| {r.steady_poll_s / r.lower_bound_s:.2f} | {r.bare_client_s:.2f} "
+            f"| {r.steady_poll_s / r.bare_client_s:.2f} | {r.calls_first} ({r.minimum_first}) "
+            f"| {r.calls_steady} ({r.minimum_steady}) | {r.peak_rss_mib:.0f} "
+            f"| {r.render_ms:.0f} | {r.library_ms:.0f} | {r.render_ms / r.library_ms:.3f} "
+            f"| {r.shards} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,2000")
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one size
+    args = parser.parse_args(argv)
+    use_fake_credentials()
+    if args.one:
+        print(json.dumps(asdict(measure(args.one, args.latency))))
+        return 0
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.scale",
+                "--one",
+                str(size),
+                "--latency",
+                str(args.latency),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ},
+        ).stdout
+        results.append(Result(**json.loads(out.strip().splitlines()[-1])))
+    print(table(results, args.latency))
+    exact = all(
+        r.calls_first == r.minimum_first and r.calls_steady == r.minimum_steady for r in results
+    )
+    covered = all("disjoint" in r.shards and "complete" in r.shards for r in results)
+    return 0 if exact and covered else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -212,6 +212,7 @@ class _ThrottlingProxy(ThreadingHTTPServer):
 class _ProxyHandler(BaseHTTPRequestHandler):
     server: _ThrottlingProxy
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def _forward(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

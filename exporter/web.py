@@ -69,6 +69,8 @@ class Handler(BaseHTTPRequestHandler):
     server: ExporterServer
     server_version = f"cleanrooms-exporter/{__version__}"
     protocol_version = "HTTP/1.1"
+    # Keep-alive scrapers would otherwise wait ~40 ms per response on Nagle and delayed ACKs.
+    disable_nagle_algorithm = True
 
     def parse_request(self) -> bool:
         if not super().parse_request():

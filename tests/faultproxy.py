@@ -108,6 +108,7 @@ class FaultProxy(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: FaultProxy
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def handle_any(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

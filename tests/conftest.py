@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.faultproxy import FaultProxy
 from tests.helpers import Seeder
 
 _account_numbers = itertools.count(100000000001)
@@ -38,6 +39,14 @@ def moto_server() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture
+def proxy(moto_server: str) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the session's moto server; no faults until told."""
+    server = FaultProxy(moto_server)
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -22,13 +22,6 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
-def proxy(moto_server: str) -> Iterator[FaultProxy]:
-    server = FaultProxy(moto_server)
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def start_app() -> Iterator[Callable[..., App]]:
     apps: list[App] = []
 

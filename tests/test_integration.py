@@ -21,13 +21,6 @@ REGIONS = ("us-east-1", "eu-west-2")
 
 
 @pytest.fixture
-def proxy(moto_server: str) -> Iterator[FaultProxy]:
-    server = FaultProxy(moto_server)
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def run_exporter() -> Iterator[Callable[..., App]]:
     started: list[App] = []
 

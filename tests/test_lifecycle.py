@@ -23,13 +23,6 @@ EXTERNAL_ID = "EXTERNAL-ID-SECRET-7f3a9c"
 SECRET_KEY = "SECRET-ACCESS-KEY-d41d8cd98f"
 
 
-@pytest.fixture
-def proxy(moto_server: str) -> Iterator[FaultProxy]:
-    server = FaultProxy(moto_server)
-    yield server
-    server.close()
-
-
 def write_config(path: Path, endpoint: str, accounts: list[str]) -> None:
     roles = "\n".join(
         f"  - {{role_arn: 'arn:aws:iam::{a}:role/R', external_id: '${{EXT_ID}}'}}" for a in accounts

@@ -6,7 +6,7 @@ import contextlib
 import itertools
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import boto3
 import pytest
@@ -113,13 +113,6 @@ def test_token_bucket_spaces_requests() -> None:
     assert waits == [0.0, 0.0, 0.5, 0.5, 0.5]  # the burst, then one every half second
     now[0] += 10  # idle: the bucket refills to its burst, no further
     assert [bucket.acquire() for _ in range(3)] == [0.0, 0.0, 0.5]
-
-
-@pytest.fixture
-def proxy(moto_server: str) -> Iterator[FaultProxy]:
-    server = FaultProxy(moto_server)
-    yield server
-    server.close()
 
 
 def test_rate_limit_spaces_one_targets_pages(

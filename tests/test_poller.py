@@ -165,7 +165,7 @@ def test_polls_repeat_on_the_interval(started: list[Poller]) -> None:
     recorder = Recorder()
     start(Poller(recorder, 0.2, concurrency=1, jitter=0), targets(1), started)
     time.sleep(1.05)
-    assert 4 <= recorder.calls["000000000000"] <= 7
+    assert 3 <= recorder.calls["000000000000"] <= 7
 
 
 def test_wall_clock_jumps_change_neither_schedule_nor_freshness(started: list[Poller]) -> None:

@@ -245,3 +245,21 @@ def test_static_accounts_merge_and_failures_keep_the_last_list(
         wait_for(lambda: app.registry.get_sample_value("cleanrooms_discovery_up") == 1)
     finally:
         app.stop()
+
+
+def test_discovery_through_a_management_role_counts_its_assume_role(
+    proxy: FaultProxy, organization: dict[str, list[str]]
+) -> None:
+    extra = f"    role_arn: 'arn:aws:iam::{MANAGEMENT}:role/OrganizationsReader'\n"
+    app = discovery_app(proxy.url, extra + "    include_ous: [" + organization["ous"][0] + "]\n")
+    try:
+        assert {key[0] for key in app.poller.snapshot.states} == set(organization["ids"][1:])
+        reader = [
+            c for c in proxy.calls("AssumeRole", MANAGEMENT) if "OrganizationsReader" in c.body
+        ]
+        assert len(reader) == 1
+        assert "ExternalId=ext-1" in reader[0].body
+        labels = {"account_id": MANAGEMENT, "region": "us-east-1", "operation": "AssumeRole"}
+        assert app.registry.get_sample_value("cleanrooms_api_requests_total", labels) == 1
+    finally:
+        app.stop()

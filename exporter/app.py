@@ -6,8 +6,8 @@ import logging
 import os
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from exporter.aws import ORGANIZATIONS_REGION, AwsClients, credential_key
 from exporter.collector import CleanRoomsCollector, CollectorSettings
-from exporter.config import AccountConfig, Config, ConfigError, load_config
+from exporter.config import AccountConfig, Config, ConfigError
 from exporter.discovery import Discoverer, discover
 from exporter.exposition import ExpositionRenderer
 from exporter.model import Target, TargetKey
@@ -25,6 +25,12 @@ from exporter.stats import ApiStats
 from exporter.targets import TargetPoller, build_targets
 
 log = logging.getLogger(__name__)
+
+
+def format_tb(err: BaseException) -> str:
+    """An exception's frames without its message, which can quote raw AWS responses."""
+    return "".join(traceback.format_tb(err.__traceback__))
+
 
 ConfigSource = Callable[[], Config]
 Targets = dict[TargetKey, tuple[Target, AccountConfig]]
@@ -104,15 +110,17 @@ class App:
         replica unready (that would pull it out of its Service for no gain).
         """
         if not self._became_ready:
-            discovery_done = self.discoverer is None or self.discoverer.attempted.is_set()
+            discoverer = self.discoverer  # read once: a reload may replace it
+            discovery_done = discoverer is None or discoverer.attempted.is_set()
             self._became_ready = discovery_done and self.poller.snapshot.ready
         return self._became_ready
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
-        if self.discoverer is not None:
+        discoverer = self.discoverer
+        if discoverer is not None:
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not self.discoverer.attempted.wait(remaining):
+            if not discoverer.attempted.wait(remaining):
                 return False
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         return self.poller.wait_ready(remaining)
@@ -134,11 +142,18 @@ class App:
             with self.clients.acting_for(self._discovery_key):
                 return discover(client, settings, config.regions)
 
-        self.discoverer = Discoverer(run, settings.refresh_interval, self._on_discovered)
-        self.discoverer.start()
+        discoverer = Discoverer(
+            run,
+            settings.refresh_interval,
+            lambda accounts: self._on_discovered(discoverer, accounts),
+        )
+        self.discoverer = discoverer
+        discoverer.start()
 
-    def _on_discovered(self, accounts: list[AccountConfig]) -> None:
+    def _on_discovered(self, source: Discoverer, accounts: list[AccountConfig]) -> None:
         with self._lock:
+            if source is not self.discoverer:
+                return  # a run of settings a reload has replaced since it started
             try:
                 self._apply(self.config, accounts)
             except (ConfigError, BotoCoreError, ClientError) as err:
@@ -160,15 +175,20 @@ class App:
                 config = self._source()
                 self._reload(config)
             except (ConfigError, BotoCoreError, ClientError) as err:
-                self.reload_ok = False
-                reason = " ".join(str(err).split())
-                log.error("config reload failed, keeping the running configuration: %s", reason)
-                return False, reason
+                return self._reload_failed(" ".join(str(err).split()))
+            except Exception as err:  # SIGHUP and POST /-/reload must never kill the exporter
+                log.error("reload: unexpected %s\n%s", type(err).__name__, format_tb(err))
+                return self._reload_failed(f"unexpected {type(err).__name__}")
             self.reload_ok = True
             self.reload_time = self._clock()
         count = len(self.poller.snapshot.states)
         log.info("configuration reloaded: %d targets", count)
         return True, f"reloaded: {count} targets"
+
+    def _reload_failed(self, reason: str) -> tuple[bool, str]:
+        self.reload_ok = False
+        log.error("config reload failed, keeping the running configuration: %s", reason)
+        return False, reason
 
     def _reload(self, config: Config) -> None:
         shard = shard_of_config(config, self._env)
@@ -193,6 +213,8 @@ class App:
                 self.discoverer.stop()
                 self.discoverer = None
             self._start_discovery(config)
+        if config.discovery is None:
+            self._discovery_key = None
         self.config = config
         self.settings = collector_settings(config)
 
@@ -206,11 +228,6 @@ class App:
         keep = set(targets) | ({self._discovery_key} if self._discovery_key else set())
         self.stats.retain(keep)
         self.clients.retain({credential_key(a, t.account_id) for t, a in targets.values()}, keep)
-
-
-def file_source(path: str | Path | None) -> ConfigSource:
-    """Reload from the file given at start-up (or the defaults when there was none)."""
-    return lambda: load_config(path)
 
 
 class _StateCollector(Collector):
@@ -238,8 +255,9 @@ class _StateCollector(Collector):
         yield _gauge(
             "cleanrooms_exporter_shards", "Replicas sharing the accounts.", app.shard.count
         )
-        if app.discoverer is not None:
-            yield from _discovery_families(app.discoverer)
+        discoverer = app.discoverer  # read once: a reload may replace it
+        if discoverer is not None:
+            yield from _discovery_families(discoverer)
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -274,10 +274,21 @@ class AwsClients:
             params["ExternalId"] = account.external_id
         try:
             answer = self._sts_client(region).assume_role(**params)["Credentials"]
+        except ClientError:
+            raise  # an AWS error answer: already counted, and names AssumeRole itself
         except BotoCoreError as err:
             # Name the failing call: a timeout here must not be blamed on ListCollaborations.
             code = classify_attempt(err, None, None)[0] or type(err).__name__
             raise AssumeRoleFailed(code=code, message=str(err)) from err
+        except Exception as err:
+            # botocore's parser raises plain exceptions whose text is the raw response
+            # body, which here holds the secret key and session token: keep none of it.
+            target = self._context.target
+            if target is not None:
+                self._stats.outcome(
+                    (target[0], region, "AssumeRole"), None, "InvalidResponse", False
+                )
+            raise AssumeRoleFailed(code="InvalidResponse", message=type(err).__name__) from None
         expiry = answer["Expiration"]
         return {
             "access_key": answer["AccessKeyId"],

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client.exposition import generate_latest
 
 from exporter import __version__, demo
-from exporter.app import App, file_source
+from exporter.app import App
 from exporter.config import Config, ConfigError, load_config, parse_duration
 from exporter.logs import FORMATS, LEVELS, setup_logging
 from exporter.web import ExporterServer, WebApp
@@ -119,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"configuration valid: {len(config.accounts)} accounts, {targets} targets")
         return 0
     try:
-        app = App(config, None if world else file_source(args.config_file))
+        # A reload re-reads the file and applies the same flags again.
+        source = None if world else (lambda: _with_shard_flags(load_config(args.config_file), args))
+        app = App(config, source)
     except ConfigError as err:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ from exporter.config_scale import (
 from exporter.regions import cleanrooms_regions
 
 MEMBER_STATUSES = ("INVITED", "ACTIVE", "LEFT", "REMOVED")
+SECRET_KEYS = frozenset({"external_id"})
 FILTER_STATUSES = ("INVITED", "ACTIVE")
 RETRY_MODES = ("legacy", "standard", "adaptive")
 
@@ -113,7 +114,8 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
     """Read and validate a config file; ``None`` gives the documented defaults."""
     env = os.environ if env is None else env
     if path is None:
-        return Config(regions=(default_region(env),))
+        regions = (default_region(env),)
+        return Config(regions=regions, accounts=(AccountConfig(regions=regions),))
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
@@ -133,7 +135,12 @@ def parse_config(text: str, env: Mapping[str, str]) -> Config:
     raw = _expand_env(raw, env, "", problems)
     if not isinstance(raw, dict):
         raise ConfigError(["top level: must be a mapping"])
-    config = _Parser(problems).config(raw)
+    try:
+        config = _Parser(problems).config(raw)
+    except (TypeError, ValueError, AttributeError) as err:
+        # A shape no check anticipated (say, a mapping where a list of strings goes):
+        # still one clear message and exit code 2, never a traceback.
+        raise ConfigError([*problems, f"unexpected structure: {err}"]) from err
     if problems:
         raise ConfigError(problems)
     return config
@@ -271,7 +278,9 @@ class _Parser:
         if value is None:
             return None
         if not isinstance(value, str) or not value:
-            self.problem(_join(path, key), f"must be a non-empty string, got {value!r}")
+            # An external id is a secret: say what is wrong without repeating it.
+            got = "" if key in SECRET_KEYS else f", got {value!r}"
+            self.problem(_join(path, key), f"must be a non-empty string{got}")
             return None
         return value
 
@@ -291,7 +300,7 @@ class _Parser:
             return ()
         regions: list[str] = []
         for i, region in enumerate(value):
-            if region not in self._known_regions:
+            if not isinstance(region, str) or region not in self._known_regions:
                 self.problem(f"{path}[{i}]", f"unknown Clean Rooms region {region!r}")
             elif region in regions:
                 self.problem(f"{path}[{i}]", f"region {region} is listed twice")

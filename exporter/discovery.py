@@ -113,6 +113,13 @@ def discover(
         raise DiscoveryError("ListAccounts", "InvalidResponse", repr(err)) from err
 
 
+def _describe(err: BotoCoreError | ClientError) -> tuple[str, str]:
+    """(operation, code) of an error raised before discovery's own calls (the identity look-up)."""
+    if isinstance(err, ClientError):
+        return err.operation_name, client_error_code(err)
+    return "GetCallerIdentity", classify_attempt(err, None, None)[0] or type(err).__name__
+
+
 @dataclass(frozen=True)
 class DiscoveryStatus:
     """What the metrics say about discovery."""
@@ -149,12 +156,15 @@ class Discoverer:
         status = self.status
         try:
             accounts = self._run()
-        except DiscoveryError as err:
+        except (DiscoveryError, BotoCoreError, ClientError) as err:
+            operation, code = (
+                (err.operation, err.code) if isinstance(err, DiscoveryError) else _describe(err)
+            )
             log.warning(
                 "discovery failed, keeping %d accounts operation=%s error_code=%s message=%r",
                 status.accounts,
-                err.operation,
-                err.code,
+                operation,
+                code,
                 str(err)[:300],
             )
             self.status = DiscoveryStatus(
@@ -185,7 +195,13 @@ class Discoverer:
     def _loop(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            failures = 0 if self.run_once() else failures + 1
+            try:
+                ok = self.run_once()
+            except Exception as err:  # the refresh thread must outlive any bug
+                log.error("discovery: unexpected %s", type(err).__name__)
+                self.attempted.set()
+                ok = False
+            failures = 0 if ok else failures + 1
             # Retry a failure sooner than a full refresh, backing off up to it.
             delay = self._refresh if failures == 0 else min(self._refresh, 30.0 * 2**failures)
             self._stop.wait(delay)

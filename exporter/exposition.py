@@ -134,7 +134,8 @@ class _FormatCache:
     def prune(self, keep: set[TargetKey]) -> None:
         for cache in (self.targets, self.api):
             if len(cache) > len(keep):
-                for key in [k for k in cache if k not in keep]:
+                # list() copies in one step; other scrapes may be adding entries meanwhile.
+                for key in [k for k in list(cache) if k not in keep]:
                     cache.pop(key, None)
 
 

@@ -50,6 +50,14 @@ def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if level == "warn" else level.upper())
-    # botocore's debug output includes signed headers: never let it reach our log.
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """Hold library loggers down whatever --log.level says."""
+    # botocore's debug output includes signed headers and response bodies.
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Its refresh warnings repeat what the poll's own log line says, with a traceback
+    # whose text can hold a raw STS response.
+    logging.getLogger("botocore.credentials").setLevel(logging.CRITICAL)

@@ -12,6 +12,7 @@ import queue
 import random
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from types import MappingProxyType
@@ -104,6 +105,10 @@ class Poller:
         """Swap the poll function and interval; grow or shrink the worker pool (on reload)."""
         with self._lock:
             self._poll = poll
+            if interval < self._interval:
+                # A shorter interval applies now, not after the next poll of the old one.
+                latest = self._mono() + interval
+                self._next_due = {k: min(at, latest) for k, at in self._next_due.items()}
             self._interval = interval
             self._concurrency = concurrency
             started = self._started
@@ -175,18 +180,30 @@ class Poller:
             target = self._queue.get()
             if target is None or self._stop.is_set():
                 return
-            started = self._mono()
-            state = self._poll_one(target, started)
-            finished = self._mono()
             with self._lock:
-                self._in_flight.discard(target.key)
-                if target.key in self._targets:
-                    delay = self._next_delay(state.consecutive_failures)
-                    self._next_due[target.key] = max(finished, started + delay)
-                    states = dict(self._snapshot.states)
-                    states[target.key] = state
-                    self._publish(states)
+                current = self._targets.get(target.key)
+                if current is None:  # removed by a reload while it waited in the queue
+                    self._in_flight.discard(target.key)
+                    continue
+            started = self._mono()
+            state = self._poll_one(current, started)
+            self._finish(state, started)
             self._wake.set()
+
+    def _finish(self, state: TargetState, started: float) -> None:
+        key = state.target.key
+        finished = self._mono()
+        with self._lock:
+            self._in_flight.discard(key)
+            current = self._targets.get(key)
+            if current is None:
+                return  # removed while it was polled: its result has nowhere to go
+            delay = self._next_delay(state.consecutive_failures)
+            self._next_due[key] = max(finished, started + delay)
+            states = dict(self._snapshot.states)
+            # The configured target wins: a rename by a reload during the poll stays.
+            states[key] = replace(state, target=current)
+            self._publish(states)
 
     def _poll_one(self, target: Target, started: float) -> TargetState:
         old = self._snapshot.states.get(target.key) or TargetState(target=target)
@@ -196,8 +213,15 @@ class Poller:
         except PollFailed as failed:
             return self._failed(old, failed.error, started)
         except Exception as err:  # a worker thread must survive any bug or library surprise
-            log.exception("unexpected error polling account=%s region=%s", *target.key)
-            error = PollError("ListCollaborations", type(err).__name__, str(err)[:200])
+            # The frames, not the message: a library's message can quote a raw response.
+            frames = "".join(traceback.format_tb(err.__traceback__))
+            log.error(
+                "unexpected error polling account=%s region=%s error=%s\n%s",
+                *target.key,
+                type(err).__name__,
+                frames,
+            )
+            error = PollError("ListCollaborations", type(err).__name__, "unexpected error")
             return self._failed(old, error, started)
         return replace(
             old,

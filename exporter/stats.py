@@ -62,6 +62,7 @@ class ApiStats:
         self.bounds = buckets
         self._lock = threading.Lock()
         self._targets: dict[TargetKey, TargetApiCounts] = {}
+        self._allowed: set[TargetKey] | None = None  # set by retain(); None: count everything
         self._buckets: dict[str, list[int]] = {}
         self._sums: dict[str, float] = {}
 
@@ -69,6 +70,8 @@ class ApiStats:
         """Count one attempt, before it is sent, so attempts that never get an answer count."""
         account_id, region, operation = key
         with self._lock:
+            if not self._counts((account_id, region)):
+                return
             old = self._targets.get((account_id, region), TargetApiCounts())
             new = TargetApiCounts(_bump(old.requests, operation), old.errors, old.throttles)
             self._targets[(account_id, region)] = new
@@ -79,6 +82,8 @@ class ApiStats:
         """Record how one attempt ended."""
         account_id, region, operation = key
         with self._lock:
+            if not self._counts((account_id, region)):
+                return
             if error_code is not None or throttled:
                 self._count_failure((account_id, region), operation, error_code, throttled)
             if duration is not None:
@@ -116,5 +121,10 @@ class ApiStats:
         """Drop the series of targets no longer configured (after a reload)."""
         keep = set(targets)
         with self._lock:
+            # Polls of removed targets still in flight must not bring their series back.
+            self._allowed = keep
             for key in [k for k in self._targets if k not in keep]:
                 del self._targets[key]
+
+    def _counts(self, target: TargetKey) -> bool:
+        return self._allowed is None or target in self._allowed

@@ -91,7 +91,11 @@ class TargetPoller:
         self._max_pages = max_pages
 
     def __call__(self, target: Target) -> PollData:
-        account = self._accounts[target.key]
+        account = self._accounts.get(target.key)
+        if account is None:  # removed by a reload after the poll was scheduled
+            raise PollFailed(
+                PollError("ListCollaborations", "TargetRemoved", "no longer configured")
+            )
         try:
             client = self._clients.cleanrooms(account, target.account_id, target.region)
             summaries, pages = list_collaborations(client, self._member_status, self._max_pages)

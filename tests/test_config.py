@@ -40,7 +40,8 @@ def test_no_config_file_uses_region_from_environment() -> None:
     assert load_config(None, {"AWS_DEFAULT_REGION": "us-west-2"}).regions == ("us-west-2",)
     config = load_config(None, {})
     assert config.regions == ("us-east-1",)
-    assert config.accounts[0].regions == ()  # filled from config.regions by the caller
+    assert config.accounts[0].regions == ("us-east-1",)  # one account, polled in that region
+    assert load_config(None, {"AWS_REGION": "eu-west-1"}).accounts[0].regions == ("eu-west-1",)
 
 
 def test_empty_file_gives_defaults() -> None:
@@ -214,3 +215,19 @@ def test_bad_listen_address_exits_2() -> None:
     result = run_cli("--web.listen-address", "nowhere", "--config.check")
     assert result.returncode == 2
     assert "--web.listen-address" in result.stderr
+
+
+def test_odd_shapes_are_problems_not_tracebacks() -> None:
+    problems = problems_of("regions: [[us-east-1]]\naccounts: [{regions: [{a: 1}]}]\n")
+    assert problems[0].startswith("regions[0]: unknown Clean Rooms region")
+    assert problems_of(
+        "accounts: [{role_arn: 'arn:aws:iam::111111111111:role/R', external_id: 42}]"
+    )
+
+
+def test_external_id_is_never_echoed() -> None:
+    problems = problems_of(
+        "accounts: [{role_arn: 'arn:aws:iam::111111111111:role/R', external_id: 987654321}]"
+    )
+    assert problems == ["accounts[0].external_id: must be a non-empty string"]
+    assert "987654321" not in " ".join(problems)

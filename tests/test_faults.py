@@ -14,6 +14,7 @@ from prometheus_client.exposition import generate_latest
 
 from exporter.app import App
 from exporter.config import parse_config
+from exporter.logs import quiet_libraries
 from tests.faultproxy import FaultProxy, Reply, Seen, always, wait_for
 from tests.helpers import Seeder
 
@@ -433,3 +434,31 @@ def test_stale_data_disappears_health_stays_and_says_why(
 @pytest.fixture(autouse=True)
 def _quiet_werkzeug() -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+
+def test_cut_off_assume_role_answer_leaks_nothing_and_is_counted(
+    proxy: FaultProxy,
+    start_app: Callable[..., App],
+    new_account: Callable[[], str],
+    caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
+) -> None:
+    account = new_account()
+    secret = "LEAKED-SECRET-ACCESS-KEY-0123"
+    body = (
+        "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAX</AccessKeyId>"
+        f"<SecretAccessKey>{secret}</SecretAccessKey><SessionToken>tok"
+    ).encode()  # a 200 whose XML stops mid-element
+    proxy.rules.append(always(Reply(200, body, {"Content-Type": "text/xml"}), "AssumeRole"))
+    caplog.set_level(logging.DEBUG)
+    saved = {n: logging.getLogger(n).level for n in ("botocore", "botocore.credentials")}
+    quiet_libraries()  # the exporter's own logging set-up, as at start-up
+    request.addfinalizer(lambda: [logging.getLogger(n).setLevel(v) for n, v in saved.items()])
+    app = start_app(proxy.url, [account])
+    error = app.poller.snapshot.states[(account, REGION)].last_error
+    assert error is not None
+    assert (error.operation, error.code) == ("AssumeRole", "InvalidResponse")
+    labels = {"operation": "AssumeRole", "error_code": "InvalidResponse"}
+    assert sample(app, "cleanrooms_api_errors_total", account, **labels) == 1
+    assert secret not in caplog.text
+    assert secret not in error.message

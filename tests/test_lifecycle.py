@@ -213,3 +213,20 @@ def test_no_secret_in_metrics_status_page_or_debug_logs(
     for where, text in (("metrics", metrics), ("status page", page), ("logs", logs)):
         for secret in secrets:
             assert secret not in text, f"a secret leaked into the {where}"
+
+
+def test_reload_keeps_the_shard_flags(
+    proxy: FaultProxy,
+    running: Callable[..., Running],
+    new_account: Callable[[], str],
+) -> None:
+    accounts = [new_account() for _ in range(9)]
+    run = running(proxy.url, accounts, "--shard.count", "3", "--shard.index", "1")
+    mine = run.accounts_up()
+    assert 0 < len(mine) < len(accounts)
+    run.proc.send_signal(signal.SIGHUP)
+    status, body = run.post("/-/reload")
+    assert status == 200, body
+    assert run.accounts_up() == mine  # still this shard's share, not every account
+    assert run.samples("cleanrooms_exporter_shards")[()] == 3
+    assert run.samples("cleanrooms_exporter_shard_index")[()] == 1

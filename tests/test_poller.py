@@ -229,3 +229,16 @@ def test_backoff_doubles_and_is_capped(interval: float, failures: int, delay: fl
     from exporter.poller import backoff_delay
 
     assert backoff_delay(interval, failures) == delay
+
+
+def test_tallies_of_removed_targets_stay_gone() -> None:
+    from exporter.stats import ApiStats
+
+    stats = ApiStats()
+    stats.request(("111111111111", "us-east-1", "ListCollaborations"))
+    stats.retain([("222222222222", "us-east-1")])
+    # A poll of the removed target that was still in flight finishes afterwards.
+    stats.request(("111111111111", "us-east-1", "ListCollaborations"))
+    stats.outcome(("111111111111", "us-east-1", "ListCollaborations"), 0.1, "X", True)
+    stats.request(("222222222222", "us-east-1", "ListCollaborations"))
+    assert set(stats.view().targets) == {("222222222222", "us-east-1")}

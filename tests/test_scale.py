@@ -263,3 +263,27 @@ def test_discovery_through_a_management_role_counts_its_assume_role(
         assert app.registry.get_sample_value("cleanrooms_api_requests_total", labels) == 1
     finally:
         app.stop()
+
+
+def test_discovery_survives_an_identity_failure_and_a_bug() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from exporter.discovery import Discoverer
+
+    changes: list[int] = []
+    outcomes = iter([EndpointConnectionError(endpoint_url="http://sts"), KeyError("bug"), ["one"]])
+
+    def run() -> list:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    discoverer = Discoverer(run, 3600, lambda accounts: changes.append(len(accounts)))
+    assert not discoverer.run_once()  # the identity look-up failed: counted, not fatal
+    assert discoverer.attempted.is_set()
+    assert discoverer.status.failures == 1
+    with pytest.raises(KeyError):
+        discoverer.run_once()  # a bug escapes run_once, but the loop catches it
+    assert discoverer.run_once()
+    assert changes == [1]

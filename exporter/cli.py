@@ -24,6 +24,7 @@ from exporter import __version__, demo
 from exporter.app import App
 from exporter.config import Config, ConfigError, load_config, parse_duration
 from exporter.logs import FORMATS, LEVELS, setup_logging
+from exporter.sharding import resolve_shard
 from exporter.web import ExporterServer, WebApp
 from exporter.webconfig import WebConfig, load_web_config
 
@@ -115,9 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
     if args.config_check:
-        targets = sum(len(a.regions) for a in config.accounts)
-        print(f"configuration valid: {len(config.accounts)} accounts, {targets} targets")
-        return 0
+        return _check(config)
     try:
         # A reload re-reads the file and applies the same flags again.
         source = None if world else (lambda: _with_shard_flags(load_config(args.config_file), args))
@@ -147,6 +146,23 @@ def _load(args: argparse.Namespace) -> tuple[Config, object | None]:
     world = demo.start_world(args.demo_throttle_ratio)
     log.info("demo: simulated Clean Rooms at %s", world.endpoint_url)
     return _with_shard_flags(demo.demo_config(world.endpoint_url, interval), args), world
+
+
+def _check(config: Config) -> int:
+    """--config.check: everything that can be judged without AWS or the pod's name."""
+    sharding = config.sharding
+    if sharding.index != "auto":
+        try:
+            resolve_shard(sharding.index, sharding.count, {})
+        except ValueError as err:
+            print(
+                f"cleanrooms-exporter: invalid configuration:\n  sharding: {err}", file=sys.stderr
+            )
+            return 2
+    targets = sum(len(a.regions) for a in config.accounts)
+    discovery = " plus discovered accounts" if config.discovery else ""
+    print(f"configuration valid: {len(config.accounts)} accounts, {targets} targets{discovery}")
+    return 0
 
 
 def _with_shard_flags(config: Config, args: argparse.Namespace) -> Config:

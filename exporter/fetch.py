@@ -46,6 +46,8 @@ def list_collaborations(
         token = response.get("nextToken")
         if not token:
             return summaries, page
+        if not isinstance(token, str):
+            raise FetchError("InvalidResponse", "nextToken is not a string")
         if token in seen_tokens:
             raise FetchError("RepeatedNextToken", f"nextToken repeated on page {page}")
         seen_tokens.add(token)

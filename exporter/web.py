@@ -106,6 +106,7 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_POST(self) -> None:
+        self._discard_body()  # keep a keep-alive connection in step
         if self.path.split("?", 1)[0] == "/-/reload" and self.server.app.reload is not None:
             ok, message = self.server.app.reload()
             status = HTTPStatus.OK if ok else HTTPStatus.INTERNAL_SERVER_ERROR
@@ -114,9 +115,17 @@ class Handler(BaseHTTPRequestHandler):
         self._not_allowed()
 
     def do_PUT(self) -> None:
+        self._discard_body()
         self._not_allowed()
 
     do_DELETE = do_PATCH = do_PUT  # noqa: N815
+
+    def _discard_body(self) -> None:
+        length = self.headers.get("Content-Length", "0")
+        if length.isdigit() and 0 < int(length) <= 1 << 20:
+            self.rfile.read(int(length))
+        elif length != "0":
+            self.close_connection = True  # a body we will not read: do not reuse the socket
 
     def _not_allowed(self) -> None:
         self._send(

@@ -231,3 +231,17 @@ def test_external_id_is_never_echoed() -> None:
     )
     assert problems == ["accounts[0].external_id: must be a non-empty string"]
     assert "987654321" not in " ".join(problems)
+
+
+def test_config_check_judges_shard_flags(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("accounts:\n  - role_arn: arn:aws:iam::111111111111:role/R\n")
+    bad = run_cli(
+        "--config.file", str(path), "--config.check", "--shard.count", "2", "--shard.index", "2"
+    )
+    assert bad.returncode == 2
+    assert "shard index 2 is outside 0..1" in bad.stderr
+    auto = run_cli(
+        "--config.file", str(path), "--config.check", "--shard.count", "2", "--shard.index", "auto"
+    )
+    assert auto.returncode == 0, auto.stderr  # the pod name is only known where it runs

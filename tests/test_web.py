@@ -132,3 +132,16 @@ def test_unknown_path_and_method(served) -> None:
     response, body = get(server, "/metrics", method="HEAD")
     assert response.status == 200
     assert body == b""
+
+
+def test_post_body_is_consumed_so_keep_alive_stays_in_step(served) -> None:
+    server, _ = served
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+    conn.request("POST", "/-/reload", body=b"x" * 1000)
+    first = conn.getresponse()
+    first.read()
+    assert first.status == 405  # no reload hook in this server
+    conn.request("GET", "/-/healthy")  # same connection: the body must not be read as a request
+    second = conn.getresponse()
+    assert (second.status, second.read()) == (200, b"Healthy\n")
+    conn.close()

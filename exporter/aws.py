@@ -69,11 +69,17 @@ SessionFactory = Callable[..., botocore.session.Session]
 # Organizations is a global service whose endpoint lives in us-east-1.
 ORGANIZATIONS_REGION = "us-east-1"
 # What makes two accounts share credentials: same id, role, external id and profile.
-CredentialKey = tuple[str, str | None, str | None, str | None]
+# The STS region (the account's first region) is part of it: AssumeRole is counted there,
+# and after a reload that changes it the counts must follow to a configured target.
+CredentialKey = tuple[str, str | None, str | None, str | None, str]
 
 
 def credential_key(account: AccountConfig, account_id: str) -> CredentialKey:
-    return (account_id, account.role_arn, account.external_id, account.profile)
+    return (account_id, account.role_arn, account.external_id, account.profile, sts_region(account))
+
+
+def sts_region(account: AccountConfig) -> str:
+    return account.regions[0] if account.regions else "us-east-1"
 
 
 def lenient_timestamp(value: Any) -> Any:
@@ -210,9 +216,7 @@ class AwsClients:
         cached = self._resolved.get(account.profile)
         if cached is None:
             session = self._new_session(account.profile)
-            sts = self._create(
-                session, "sts", account.regions[0] if account.regions else "us-east-1"
-            )
+            sts = self._create(session, "sts", sts_region(account))
             cached = self._resolved[account.profile] = str(sts.get_caller_identity()["Account"])
         return cached
 
@@ -262,7 +266,7 @@ class AwsClients:
         return self._credentials[key]
 
     def _role_credentials(self, account: AccountConfig) -> Credentials:
-        region = account.regions[0] if account.regions else "us-east-1"
+        region = sts_region(account)
         return DeferredRefreshableCredentials(
             refresh_using=partial(self._assume_role, account, region), method="assume-role"
         )

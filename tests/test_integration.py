@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.app import App
 from exporter.config import ConfigError, parse_config
 from tests.conftest import require_tool
-from tests.faultproxy import FaultProxy, Reply, always, first_n
+from tests.faultproxy import FaultProxy, Reply, always, first_n, wait_for
 from tests.helpers import Seeder
 
 REGIONS = ("us-east-1", "eu-west-2")
@@ -296,3 +296,30 @@ def test_default_chain_and_profile_resolve_ids_through_standard_endpoint_env(
     both = parse_config("accounts: [{profile: analytics}, {}]\nregions: [eu-west-1]", {})
     with pytest.raises(ConfigError, match=r"accounts\[1\]: duplicate target \(123456789012"):
         App(both)
+
+
+def test_assume_role_counts_follow_a_reload_that_drops_the_first_region(
+    proxy: FaultProxy, seeder: Seeder, new_account: Callable[[], str]
+) -> None:
+    account = new_account()
+    seeder.statuses(account, "eu-west-2", ACTIVE=1)
+    texts = iter(
+        [
+            f"aws: {{endpoint_url: '{proxy.url}'}}\npoll_interval: 200ms\n"
+            f"accounts: [{{role_arn: '{role(account)}', regions: [{region}]}}]\n"
+            for region in ("us-east-1, eu-west-2", "eu-west-2")
+        ]
+    )
+    app = App(parse_config(next(texts), {}), lambda: parse_config(next(texts), {}))
+    app.start()
+    try:
+        assert app.wait_ready(30)
+        assert app.reload()[0]
+        key = (account, "eu-west-2")
+        polls = app.poller.snapshot.states[key].polls
+        wait_for(lambda: app.poller.snapshot.states[key].polls > polls + 1)
+        labels = {"account_id": account, "region": "eu-west-2", "operation": "AssumeRole"}
+        assert value(app, "cleanrooms_api_requests_total", **labels) == 1
+        assert len(proxy.calls("AssumeRole", account)) == 2  # new credentials for the new region
+    finally:
+        app.stop()

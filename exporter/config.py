@@ -123,14 +123,18 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
     return parse_config(text, env)
 
 
-def parse_config(text: str, env: Mapping[str, str]) -> Config:
-    """Validate YAML text; raise ``ConfigError`` listing every problem."""
+def read_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with a syntax error as a ``ConfigError``; an empty file is ``{}``."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError([f"yaml: {' '.join(str(err).split())}"]) from err
-    if raw is None:
-        raw = {}
+    return {} if raw is None else raw
+
+
+def parse_config(text: str, env: Mapping[str, str]) -> Config:
+    """Validate YAML text; raise ``ConfigError`` listing every problem."""
+    raw = read_yaml(text)
     problems: list[str] = []
     raw = _expand_env(raw, env, "", problems)
     if not isinstance(raw, dict):

@@ -125,7 +125,6 @@ class DiscoveryStatus:
     """What the metrics say about discovery."""
 
     up: bool = False
-    attempted: bool = False
     accounts: int = 0
     runs: int = 0
     failures: int = 0
@@ -169,7 +168,6 @@ class Discoverer:
             )
             self.status = DiscoveryStatus(
                 False,
-                True,
                 status.accounts,
                 status.runs + 1,
                 status.failures + 1,
@@ -178,7 +176,7 @@ class Discoverer:
             self.attempted.set()
             return False
         self.status = DiscoveryStatus(
-            True, True, len(accounts), status.runs + 1, status.failures, self._clock()
+            True, len(accounts), status.runs + 1, status.failures, self._clock()
         )
         if accounts != self._last:
             self._last = accounts

@@ -23,9 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
-from exporter.config import ConfigError
+from exporter.config import ConfigError, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -117,12 +115,7 @@ def load_web_config(path: str | Path) -> WebConfig:
 
 def parse_web_config(text: str, base_dir: Path) -> WebConfig:
     """Validate YAML text; relative file names resolve against ``base_dir``."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ConfigError([f"yaml: {' '.join(str(err).split())}"]) from err
-    if raw is None:
-        raw = {}
+    raw = read_yaml(text)
     if not isinstance(raw, dict):
         raise ConfigError(["top level: must be a mapping"])
     problems: list[str] = []

@@ -96,6 +96,8 @@ def config_text(endpoint: str, shard: tuple[int, int] = (0, 1)) -> str:
         f"aws: {{endpoint_url: '{endpoint}', max_attempts: 2}}\n"
         f"sharding: {{index: {shard[0]}, count: {shard[1]}}}\n"
         "discovery: {organizations: {role_name: CleanRoomsReadOnly}}\n"
+        # The collaborations path alone, so figures compare across releases.
+        "collectors: {memberships: {enabled: false}}\n"
     )
 
 

@@ -15,11 +15,13 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from exporter.aws import ORGANIZATIONS_REGION, AwsClients, credential_key
 from exporter.collector import CleanRoomsCollector, CollectorSettings
+from exporter.collectors import BY_NAME, collaborations
+from exporter.collectors.base import CollectorSpec
 from exporter.config import AccountConfig, Config, ConfigError
 from exporter.discovery import Discoverer, discover
 from exporter.exposition import ExpositionRenderer
-from exporter.model import Target, TargetKey
-from exporter.poller import Poller
+from exporter.model import COLLABORATIONS, Target, TargetKey
+from exporter.poller import CollectorJob, Poller
 from exporter.sharding import Shard, resolve_shard
 from exporter.stats import ApiStats
 from exporter.targets import TargetPoller, build_targets
@@ -41,6 +43,7 @@ def collector_settings(config: Config) -> CollectorSettings:
         stale_after=config.stale_after,
         per_collaboration_metrics=config.per_collaboration_metrics,
         trusted_creator_accounts=config.trusted_creator_accounts,
+        collectors=tuple(s for s in config.schedules() if s.name != COLLABORATIONS),
     )
 
 
@@ -75,6 +78,7 @@ class App:
         self.poller = Poller(
             self._poll_function(config, targets), config.poll_interval, config.concurrency
         )
+        self.poller.set_collectors(self._collector_jobs(config, targets))
         self.poller.set_targets(t for t, _ in targets.values())
         self.config = config
         self.settings = collector_settings(config)
@@ -125,11 +129,31 @@ class App:
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         return self.poller.wait_ready(remaining)
 
-    def _poll_function(self, config: Config, targets: Targets) -> TargetPoller:
+    def _poll_function(
+        self, config: Config, targets: Targets, spec: CollectorSpec = collaborations.SPEC
+    ) -> TargetPoller:
         accounts = {key: account for key, (_, account) in targets.items()}
         return TargetPoller(
-            self.clients, accounts, self.stats, config.member_status, config.max_pages_per_poll
+            self.clients,
+            accounts,
+            self.stats,
+            config.member_status,
+            config.max_pages_per_poll,
+            spec=spec,
         )
+
+    def _collector_jobs(self, config: Config, targets: Targets) -> list[CollectorJob]:
+        """The enabled collectors besides collaborations, each on its own schedule."""
+        jobs = []
+        for schedule in config.schedules():
+            if schedule.name == COLLABORATIONS:
+                continue
+            spec = BY_NAME[schedule.name]
+            poll = self._poll_function(config, targets, spec)
+            jobs.append(
+                CollectorJob(spec.name, poll, schedule.interval, spec.fan_out, spec.operations[0])
+            )
+        return jobs
 
     def _start_discovery(self, config: Config) -> None:
         settings = config.discovery
@@ -222,7 +246,10 @@ class App:
         """Point the poller at the targets of ``config`` plus ``discovered`` (lock held)."""
         targets = build_targets(config.accounts, self.clients, discovered, self.shard)
         self.poller.reconfigure(
-            self._poll_function(config, targets), config.poll_interval, config.concurrency
+            self._poll_function(config, targets),
+            config.poll_interval,
+            config.concurrency,
+            self._collector_jobs(config, targets),
         )
         self.poller.set_targets(t for t, _ in targets.values())
         keep = set(targets) | ({self._discovery_key} if self._discovery_key else set())

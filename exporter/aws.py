@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 import botocore.session
+from botocore import xform_name
 from botocore.config import Config as BotoConfig
 from botocore.credentials import (
     CredentialResolver,
@@ -386,6 +387,11 @@ class TargetClient:
         self._target = target
         self._credentials = credentials
 
-    def list_collaborations(self, **params: Any) -> Any:
+    def call(self, operation: str, **params: Any) -> Any:
+        """One AWS request, ``operation`` by its API name (``ListMembers``)."""
+        method = getattr(self._client, xform_name(operation))
         with self._context.acting_for(self._target, self._credentials):
-            return self._client.list_collaborations(**params)
+            return method(**params)
+
+    def list_collaborations(self, **params: Any) -> Any:
+        return self.call("ListCollaborations", **params)

@@ -22,8 +22,11 @@ from prometheus_client.exposition import generate_latest
 
 from exporter import __version__, demo
 from exporter.app import App
+from exporter.collectors import REGISTRY
 from exporter.config import Config, ConfigError, load_config, parse_duration
+from exporter.config_collectors import with_overrides
 from exporter.logs import FORMATS, LEVELS, setup_logging
+from exporter.model import COLLABORATIONS
 from exporter.sharding import resolve_shard
 from exporter.web import ExporterServer, WebApp
 from exporter.webconfig import WebConfig, load_web_config
@@ -93,8 +96,39 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="poll every target once, print the metrics, exit 0 if all succeeded, else 1",
     )
+    _add_collector_flags(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
+
+
+def _add_collector_flags(parser: argparse.ArgumentParser) -> None:
+    """``--collector.NAME`` / ``--no-collector.NAME`` per optional collector (node_exporter's)."""
+    group = parser.add_argument_group("collectors (flags override collectors.NAME.enabled)")
+    for spec in REGISTRY:
+        if spec.name == COLLABORATIONS:
+            continue  # always on
+        default = "on" if spec.default_enabled else "off"
+        dest = f"collector_{spec.name}"
+        group.add_argument(
+            f"--collector.{spec.name}",
+            dest=dest,
+            action="store_const",
+            const=True,
+            help=f"{spec.doc} (default {default})",
+        )
+        group.add_argument(
+            f"--no-collector.{spec.name}", dest=dest, action="store_const", const=False
+        )
+
+
+def collector_overrides(args: argparse.Namespace) -> dict[str, bool]:
+    """The collectors a flag switched on or off."""
+    overrides = {}
+    for spec in REGISTRY:
+        value = getattr(args, f"collector_{spec.name}", None)
+        if value is not None:
+            overrides[spec.name] = bool(value)
+    return overrides
 
 
 def parse_listen_address(text: str) -> tuple[str, int]:
@@ -128,13 +162,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("cannot resolve account ids at start-up: %s", err)
         return 1
     if world is not None:
-        _start_demo_changes()
+        _start_demo_changes(world)
     if args.once:
         return _run_once(app)
     return _serve(app, address, web)
 
 
-def _load(args: argparse.Namespace) -> tuple[Config, object | None]:
+def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:
     if not args.demo:
         return _with_shard_flags(load_config(args.config_file), args), None
     if args.config_file:
@@ -162,11 +196,15 @@ def _check(config: Config) -> int:
     targets = sum(len(a.regions) for a in config.accounts)
     discovery = " plus discovered accounts" if config.discovery else ""
     print(f"configuration valid: {len(config.accounts)} accounts, {targets} targets{discovery}")
+    enabled = ", ".join(f"{s.name} (every {s.interval:g}s)" for s in config.schedules())
+    print(f"collectors enabled: {enabled}")
     return 0
 
 
 def _with_shard_flags(config: Config, args: argparse.Namespace) -> Config:
-    """Flags win over the config file, like Prometheus' own flags."""
+    """Flags win over the config file, like Prometheus' own flags: shards and collectors."""
+    collectors = with_overrides(config.collectors, collector_overrides(args))
+    config = replace(config, collectors=collectors)
     sharding = config.sharding
     if args.shard_count is not None:
         sharding = replace(sharding, count=args.shard_count)
@@ -176,9 +214,9 @@ def _with_shard_flags(config: Config, args: argparse.Namespace) -> Config:
     return replace(config, sharding=sharding)
 
 
-def _start_demo_changes() -> None:
+def _start_demo_changes(world: demo.DemoWorld) -> None:
     stop = threading.Event()
-    simulation = demo.Simulation(random.Random())
+    simulation = demo.Simulation(random.Random(), fake=world.fake)
     threading.Thread(target=simulation.run, args=(stop,), name="demo-changes", daemon=True).start()
 
 

@@ -15,6 +15,12 @@ from typing import Any
 
 import yaml
 
+from exporter.config_collectors import (
+    CollectorConfig,
+    CollectorSchedule,
+    parse_collectors,
+    schedules,
+)
 from exporter.config_scale import (
     OrganizationsDiscovery,
     RateLimit,
@@ -23,9 +29,10 @@ from exporter.config_scale import (
     parse_rate_limit,
     parse_sharding,
 )
+from exporter.model import MEMBER_STATUSES
 from exporter.regions import cleanrooms_regions
 
-MEMBER_STATUSES = ("INVITED", "ACTIVE", "LEFT", "REMOVED")
+__all__ = ["MEMBER_STATUSES", "CollectorConfig", "Config", "ConfigError", "load_config"]
 SECRET_KEYS = frozenset({"external_id"})
 FILTER_STATUSES = ("INVITED", "ACTIVE")
 RETRY_MODES = ("legacy", "standard", "adaptive")
@@ -94,6 +101,11 @@ class Config:
     discovery: OrganizationsDiscovery | None = None
     sharding: Sharding = field(default_factory=Sharding)
     rate_limit: RateLimit = field(default_factory=RateLimit)
+    collectors: tuple[CollectorConfig, ...] = ()  # as written; see schedules()
+
+    def schedules(self) -> tuple[CollectorSchedule, ...]:
+        """The enabled collectors with their effective interval and staleness."""
+        return schedules(self.collectors, self.poll_interval, self.stale_after)
 
 
 def parse_duration(text: str) -> float:
@@ -188,6 +200,7 @@ _TOP_KEYS = frozenset(
         "rate_limit",
         "aws",
         "accounts",
+        "collectors",
     }
 )
 _AWS_KEYS = frozenset(
@@ -217,8 +230,9 @@ class _Parser:
         self.unknown_keys(raw, _TOP_KEYS, "")
         defaults = Config()
         regions = self.regions(raw.get("regions", list(defaults.regions)), "regions")
+        poll_interval = self.duration(raw, "poll_interval", defaults.poll_interval, "")
         config = Config(
-            poll_interval=self.duration(raw, "poll_interval", defaults.poll_interval, ""),
+            poll_interval=poll_interval,
             stale_after=self.duration(raw, "stale_after", defaults.stale_after, ""),
             concurrency=self.positive_int(raw, "concurrency", defaults.concurrency, ""),
             regions=regions,
@@ -233,6 +247,7 @@ class _Parser:
             discovery=parse_discovery(self, raw.get("discovery")),
             sharding=parse_sharding(self, raw.get("sharding")),
             rate_limit=parse_rate_limit(self, raw.get("rate_limit")),
+            collectors=parse_collectors(self, raw.get("collectors"), poll_interval),
         )
         if config.stale_after < config.poll_interval:
             self.problem("stale_after", "must be at least poll_interval")

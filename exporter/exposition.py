@@ -13,16 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from exporter import families
+from exporter import collector_families, families
 from exporter.collector import CleanRoomsCollector, CollectorSettings, ScrapeView
-from exporter.model import PollData, TargetKey, TargetState
+from exporter.collectors import BY_NAME, collaborations
+from exporter.collectors.base import AgeSpec, CollectorSpec, Fresh
+from exporter.model import CollectorState, PollData, TargetKey, TargetState
 from exporter.stats import TargetApiCounts
 
 Encoder = Callable[..., bytes]
@@ -81,7 +83,33 @@ class _TargetLines:
 @dataclass(frozen=True)
 class _ApiLines:
     counts: TargetApiCounts | None
+    operations: tuple[str, ...]
     lines: list[bytes]
+
+
+@dataclass(frozen=True)
+class _HealthLines:
+    """One (collector, target)'s ``cleanrooms_collector_*`` lines; they follow the state."""
+
+    state: CollectorState[Any]
+    lines: list[bytes]
+    stale: tuple[bytes, bytes]  # its stale line when fresh, when stale
+
+
+@dataclass(frozen=True)
+class _DataLines:
+    """One (collector, target)'s data lines, and its age lines cut before their values."""
+
+    state: CollectorState[Any]
+    collaborations: PollData | None  # whose ACTIVE ids filtered the lines
+    lines: list[bytes]  # one entry per data family
+    ages: list[list[tuple[bytes, float | None]]]  # per age family: (line prefix, timestamp)
+
+    def age_lines(self, index: int, now: float) -> bytes:
+        return b"".join(
+            prefix + _go_float(max(0.0, now - first) if first else 0.0).encode() + b"\n"
+            for prefix, first in self.ages[index]
+        )
 
 
 class _FormatCache:
@@ -91,6 +119,8 @@ class _FormatCache:
         self.encoder = encoder
         self.targets: dict[TargetKey, _TargetLines] = {}
         self.api: dict[TargetKey, _ApiLines] = {}
+        self.health: dict[tuple[str, TargetKey], _HealthLines] = {}
+        self.data: dict[tuple[str, TargetKey], _DataLines] = {}
 
     def target(self, state: TargetState, settings: CollectorSettings) -> _TargetLines:
         key = state.target.key
@@ -99,7 +129,7 @@ class _FormatCache:
             return cached
         data: list[bytes] = []
         if state.data is not None:
-            built = families.data_families(
+            built = collaborations.data_families(
                 [state], settings.trusted, settings.per_collaboration_metrics
             )
             data = _samples_by_family(self.encoder, built)
@@ -116,20 +146,62 @@ class _FormatCache:
                 families.account_info([state]),
                 families.stale_family([state], {key}),
                 families.stale_family([state], set()),
-                families.age_family([TargetState(state.target, data=_NO_INVITATION)], 0.0),
+                collaborations.age_family([TargetState(state.target, data=_NO_INVITATION)], 0.0),
             ],
         )
         # The age line as rendered for value 0, cut before its value (the last field).
         return account, (fresh, stale), age.rstrip(b"\n").rsplit(b" ", 1)[0] + b" "
 
-    def api_lines(self, key: TargetKey, counts: TargetApiCounts | None) -> list[bytes]:
+    def api_lines(
+        self, key: TargetKey, counts: TargetApiCounts | None, operations: tuple[str, ...]
+    ) -> list[bytes]:
         cached = self.api.get(key)
-        if cached is not None and cached.counts is counts:
+        if cached is not None and cached.counts is counts and cached.operations == operations:
             return cached.lines
         present = {key: counts} if counts is not None else {}
-        lines = _samples_by_family(self.encoder, families.api_families(present, [key]))
-        self.api[key] = _ApiLines(counts, lines)
+        built = families.api_families(present, [key], operations)
+        lines = _samples_by_family(self.encoder, built)
+        self.api[key] = _ApiLines(counts, operations, lines)
         return lines
+
+    def health_lines(self, name: str, state: CollectorState[Any]) -> _HealthLines:
+        job = (name, state.target.key)
+        cached = self.health.get(job)
+        if cached is not None and cached.state is state:
+            return cached
+        *lines, fresh, stale = _samples_by_family(
+            self.encoder,
+            [
+                *collector_families.health_families([(name, state, False)]),
+                collector_families.stale_family([(name, state, False)]),
+                collector_families.stale_family([(name, state, True)]),
+            ],
+        )
+        built = _HealthLines(state, lines, (fresh, stale))
+        self.health[job] = built
+        return built
+
+    def data_lines(
+        self, spec: CollectorSpec, state: CollectorState[Any], owner: PollData | None
+    ) -> _DataLines:
+        job = (spec.name, state.target.key)
+        cached = self.data.get(job)
+        if cached is not None and cached.state is state and cached.collaborations is owner:
+            return cached
+        fresh = Fresh(state.target.key, state.data, collector_families.active_ids(owner))
+        lines = _samples_by_family(self.encoder, spec.families([fresh]))
+        ages = [self._age_prefixes(age, fresh) for age in spec.ages]
+        built = _DataLines(state, owner, lines, ages)
+        self.data[job] = built
+        return built
+
+    def _age_prefixes(self, age: AgeSpec, fresh: Fresh) -> list[tuple[bytes, float | None]]:
+        # Rendered at value 0 (now=0 clamps every age), then cut before each value.
+        (block,) = _samples_by_family(
+            self.encoder, [collector_families.age_family(age, [fresh], 0.0)]
+        )
+        prefixes = [line.rsplit(b" ", 1)[0] + b" " for line in block.splitlines()]
+        return list(zip(prefixes, (first for _, first in age.points(fresh)), strict=True))
 
     def prune(self, keep: set[TargetKey]) -> None:
         for cache in (self.targets, self.api):
@@ -137,6 +209,11 @@ class _FormatCache:
                 # list() copies in one step; other scrapes may be adding entries meanwhile.
                 for key in [k for k in list(cache) if k not in keep]:
                     cache.pop(key, None)
+
+    def prune_jobs(self, keep: set[tuple[str, TargetKey]]) -> None:
+        for jobs in (self.health, self.data):
+            for job in [j for j in list(jobs) if j not in keep]:
+                jobs.pop(job, None)
 
 
 class ExpositionRenderer:
@@ -164,11 +241,13 @@ class ExpositionRenderer:
         fresh = [k for k in keys if k in view.fresh]
         parts = _sections(
             cache.encoder,
-            families.data_families([], settings.trusted, settings.per_collaboration_metrics),
+            collaborations.data_families([], settings.trusted, settings.per_collaboration_metrics),
             lambda i: [lines[k].data[i] for k in fresh],
         )
         parts += _section(
-            cache.encoder, families.age_family([], 0.0), [lines[k].age(view.now) for k in fresh]
+            cache.encoder,
+            collaborations.age_family([], 0.0),
+            [lines[k].age(view.now) for k in fresh],
         )
         parts += _section(
             cache.encoder, families.account_info([]), _first_of_each_account(lines, keys)
@@ -183,6 +262,9 @@ class ExpositionRenderer:
             families.stale_family([], set()),
             [lines[k].stale[k not in view.fresh] for k in keys],
         )
+        for name in view.collectors:
+            parts += self._collector_sections(cache, view, BY_NAME[name])
+        parts += self._health_sections(cache, view)
         parts += self._api_sections(cache, view, keys)
         tail = [families.duration_family(view.api), *families.exporter_families(len(keys))]
         tail += [m for c in self._extra for m in c.collect()]
@@ -190,11 +272,41 @@ class ExpositionRenderer:
         cache.prune(set(keys) | set(view.api.targets))
         return b"".join(parts)
 
+    def _collector_sections(
+        self, cache: _FormatCache, view: ScrapeView, spec: CollectorSpec
+    ) -> list[bytes]:
+        owners = {s.target.key: s.data for s in view.states}
+        fresh = view.collector_fresh[spec.name]
+        lines = [
+            cache.data_lines(spec, s, owners.get(s.target.key))
+            for s in view.collectors[spec.name]
+            if s.target.key in fresh
+        ]
+        parts = _sections(cache.encoder, spec.families([]), lambda i: [d.lines[i] for d in lines])
+        for index, age in enumerate(spec.ages):
+            empty = collector_families.age_family(age, [], 0.0)
+            parts += _section(cache.encoder, empty, [d.age_lines(index, view.now) for d in lines])
+        return parts
+
+    def _health_sections(self, cache: _FormatCache, view: ScrapeView) -> list[bytes]:
+        rows = view.health_rows()
+        health = [cache.health_lines(name, state) for name, state, _ in rows]
+        parts = _sections(
+            cache.encoder,
+            collector_families.health_families([]),
+            lambda i: [h.lines[i] for h in health],
+        )
+        stale = [h.stale[is_stale] for h, (_, _, is_stale) in zip(health, rows, strict=True)]
+        parts += _section(cache.encoder, collector_families.stale_family([]), stale)
+        cache.prune_jobs({(name, state.target.key) for name, state, _ in rows})
+        return parts
+
     def _api_sections(
         self, cache: _FormatCache, view: ScrapeView, keys: list[TargetKey]
     ) -> list[bytes]:
         api_keys = sorted({*keys, *view.api.targets})
-        per_key = [cache.api_lines(k, view.api.targets.get(k)) for k in api_keys]
+        operations = view.settings.operations
+        per_key = [cache.api_lines(k, view.api.targets.get(k), operations) for k in api_keys]
         return _sections(
             cache.encoder, families.api_families({}, []), lambda i: [p[i] for p in per_key]
         )

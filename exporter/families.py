@@ -36,102 +36,14 @@ def label(value: str) -> str:
     return safe
 
 
-def _gauge(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> GaugeMetricFamily:
+def gauge(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> GaugeMetricFamily:
     return GaugeMetricFamily(name, f"{doc} {POLLED}", labels=list(labels))
 
 
-def _counter(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> CounterMetricFamily:
+def counter(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> CounterMetricFamily:
     return CounterMetricFamily(
         name, f"{doc} Counted by the background poller.", labels=list(labels)
     )
-
-
-def data_families(
-    states: Iterable[TargetState], trusted: Collection[str] | None, per_collaboration: bool
-) -> list[Metric]:
-    """Collaboration state of targets with fresh data; ``trusted`` None: no allow-list set."""
-    states = list(states)
-    counts = _gauge(
-        "cleanrooms_collaborations",
-        "Collaborations of this member by member status.",
-        (*TARGET_LABELS, "member_status"),
-    )
-    for state in states:
-        assert state.data is not None  # only fresh targets are passed in
-        for status, count in state.data.counts.items():
-            counts.add_metric([*state.target.key, label(status)], count)
-    families: list[Metric] = [counts]
-    if trusted is not None:
-        families.append(_untrusted(states, frozenset(trusted)))
-    if per_collaboration:
-        families.extend(_per_collaboration(states))
-    return families
-
-
-def age_family(states: Iterable[TargetState], now: float) -> Metric:
-    """Oldest invitation age at ``now``: it grows between polls, so it is never cached."""
-    oldest = _gauge(
-        "cleanrooms_pending_invitations_oldest_age_seconds",
-        "Age of the oldest collaboration whose member status is INVITED; 0 when none.",
-    )
-    for state in states:
-        assert state.data is not None
-        first = state.data.oldest_invitation
-        # Clamped: a clock behind AWS's would otherwise give a negative age.
-        oldest.add_metric(list(state.target.key), max(0.0, now - first) if first else 0.0)
-    return oldest
-
-
-def _untrusted(states: list[TargetState], trusted: frozenset[str]) -> Metric:
-    family = _gauge(
-        "cleanrooms_untrusted_pending_invitations",
-        "INVITED collaborations whose creator account is not in trusted_creator_accounts.",
-    )
-    for state in states:
-        assert state.data is not None
-        untrusted = sum(
-            1
-            for c in state.data.collaborations
-            if c.member_status == "INVITED" and c.creator_account_id not in trusted
-        )
-        family.add_metric(list(state.target.key), untrusted)
-    return family
-
-
-def _per_collaboration(states: list[TargetState]) -> list[Metric]:
-    keys = (*TARGET_LABELS, "collaboration_id", "member_status")
-    info = InfoMetricFamily(
-        "cleanrooms_collaboration",
-        f"Descriptive labels of each collaboration, value 1. {POLLED}",
-        labels=[*TARGET_LABELS, "collaboration_id"],
-    )
-    created = _gauge(
-        "cleanrooms_collaboration_created_timestamp_seconds",
-        "When the collaboration was created, in Unix seconds.",
-        keys,
-    )
-    updated = _gauge(
-        "cleanrooms_collaboration_updated_timestamp_seconds",
-        "When the collaboration was last updated, in Unix seconds.",
-        keys,
-    )
-    for state in states:
-        assert state.data is not None
-        for c in state.data.collaborations:
-            ids = [*state.target.key, label(c.id)]
-            info.add_metric(
-                ids,
-                {
-                    "collaboration_name": label(c.name),
-                    "creator_account_id": label(c.creator_account_id),
-                    "creator_display_name": label(c.creator_display_name),
-                    "member_status": label(c.member_status),
-                    "membership_id": label(c.membership_id),
-                },
-            )
-            created.add_metric([*ids, label(c.member_status)], c.create_time)
-            updated.add_metric([*ids, label(c.member_status)], c.update_time)
-    return [info, created, updated]
 
 
 def account_info(states: Iterable[TargetState]) -> Metric:
@@ -150,29 +62,29 @@ def account_info(states: Iterable[TargetState]) -> Metric:
 
 def health_families(states: Iterable[TargetState]) -> list[Metric]:
     """Polling health of every target; these depend on the state alone, not on the clock."""
-    up = _gauge("cleanrooms_target_up", "1 if the last poll of the target succeeded, else 0.")
-    success = _gauge(
+    up = gauge("cleanrooms_target_up", "1 if the last poll of the target succeeded, else 0.")
+    success = gauge(
         "cleanrooms_target_last_success_timestamp_seconds",
         "Unix time of the last successful poll; 0 if none yet.",
     )
-    duration = _gauge(
+    duration = gauge(
         "cleanrooms_target_poll_duration_seconds", "Wall time the last poll took, retries included."
     )
-    invalid = _gauge(
+    invalid = gauge(
         "cleanrooms_target_invalid_collaborations",
         "Malformed collaboration summaries skipped in the last successful poll.",
     )
-    streak = _gauge(
+    streak = gauge(
         "cleanrooms_target_consecutive_failures",
         "Polls failed in a row; the poll interval doubles with each (capped) as a back-off.",
     )
-    last_error = _gauge(
+    last_error = gauge(
         "cleanrooms_target_last_error_info",
         "Why the last poll failed, value 1; absent when it succeeded.",
         (*TARGET_LABELS, "operation", "error_code"),
     )
-    polls = _counter("cleanrooms_target_polls", "Polls of the target, finished.")
-    failures = _counter("cleanrooms_target_poll_failures", "Polls of the target that failed.")
+    polls = counter("cleanrooms_target_polls", "Polls of the target, finished.")
+    failures = counter("cleanrooms_target_poll_failures", "Polls of the target that failed.")
     for state in states:
         key = list(state.target.key)
         up.add_metric(key, 1.0 if state.up else 0.0)
@@ -190,7 +102,7 @@ def health_families(states: Iterable[TargetState]) -> list[Metric]:
 
 def stale_family(states: Iterable[TargetState], fresh: Collection[TargetKey]) -> Metric:
     """Which targets have no data newer than stale_after (this changes with time alone)."""
-    stale = _gauge(
+    stale = gauge(
         "cleanrooms_target_stale",
         "1 if the target has no data newer than stale_after; its collaboration series are hidden.",
     )
@@ -200,23 +112,25 @@ def stale_family(states: Iterable[TargetState], fresh: Collection[TargetKey]) ->
 
 
 def api_families(
-    counts: Mapping[TargetKey, TargetApiCounts], configured: Iterable[TargetKey]
+    counts: Mapping[TargetKey, TargetApiCounts],
+    configured: Iterable[TargetKey],
+    operations: Iterable[str] = ("ListCollaborations",),
 ) -> list[Metric]:
-    """Per-target API counters; ListCollaborations starts at 0 for every configured target."""
+    """Per-target API counters; the enabled collectors' operations start at 0 per target."""
     op_labels = (*TARGET_LABELS, "operation")
-    requests = _counter("cleanrooms_api_requests", "AWS API attempts, retries included.", op_labels)
-    throttles = _counter(
+    requests = counter("cleanrooms_api_requests", "AWS API attempts, retries included.", op_labels)
+    throttles = counter(
         "cleanrooms_api_throttles",
         "AWS API attempts throttled (HTTP 429 or a throttling code).",
         op_labels,
     )
-    errors = _counter(
+    errors = counter(
         "cleanrooms_api_errors",
         "AWS API attempts that failed, by error code.",
         (*op_labels, "error_code"),
     )
     # Zero-initialised so rate() sees the first increment.
-    zero = {"ListCollaborations": 0}
+    zero = dict.fromkeys(operations, 0)
     empty = TargetApiCounts()
     for key in sorted({*counts, *configured}):
         target = counts.get(key, empty)

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 TargetKey = tuple[str, str]  # (account_id, region)
+MEMBER_STATUSES = ("INVITED", "ACTIVE", "LEFT", "REMOVED")
+COLLABORATIONS = "collaborations"  # the collector every other one fans out from
+D = TypeVar("D")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +61,14 @@ class PollData:
 
 
 @dataclass(frozen=True, slots=True)
-class TargetState:
-    """Everything known about one target after its latest poll. Replaced whole, never mutated."""
+class CollectorState(Generic[D]):
+    """One collector's knowledge of one target after its latest poll. Replaced whole.
+
+    ``data`` is the collector's own frozen model: ``PollData`` for collaborations.
+    """
 
     target: Target
-    data: PollData | None = None  # last good data, possibly stale
+    data: D | None = None  # last good data, possibly stale
     up: bool = False
     polled: bool = False
     polls: int = 0
@@ -74,13 +81,32 @@ class TargetState:
     last_error: PollError | None = None
 
 
+# The collaborations collector's state is the target's own (``cleanrooms_target_*``).
+if TYPE_CHECKING:
+    TargetState = CollectorState[PollData]
+else:  # a subscripted alias cannot construct a slotted frozen dataclass
+    TargetState = CollectorState
+CollectorStates = Mapping[TargetKey, CollectorState[Any]]
+
+
+def _empty() -> Mapping[Any, Any]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The state of every target at one moment; the collector reads one snapshot per scrape."""
+    """The state of every target at one moment; the collector reads one snapshot per scrape.
 
-    states: Mapping[TargetKey, TargetState] = field(default_factory=lambda: MappingProxyType({}))
+    ``states`` is the collaborations collector (the target's own health); ``collectors``
+    holds every other enabled collector's states by collector name.
+    """
+
+    states: Mapping[TargetKey, TargetState] = field(default_factory=_empty)
+    collectors: Mapping[str, CollectorStates] = field(default_factory=_empty)
 
     @property
     def ready(self) -> bool:
-        """True once every target has finished at least one poll."""
-        return all(state.polled for state in self.states.values())
+        """True once every enabled collector has finished at least one poll of every target."""
+        return all(state.polled for state in self.states.values()) and all(
+            state.polled for states in self.collectors.values() for state in states.values()
+        )

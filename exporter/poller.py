@@ -1,8 +1,10 @@
-"""Background polling: per-target schedules, bounded concurrency, immutable snapshots.
+"""Background polling: per-target, per-collector schedules, bounded concurrency, snapshots.
 
-Each target has its own next-due time on the monotonic clock (so wall-clock
-jumps do not bunch or skip polls) and is never polled twice at once. Workers
-build a new ``TargetState`` outside the lock and swap the snapshot reference.
+Each (collector, target) job has its own next-due time on the monotonic clock (so
+wall-clock jumps do not bunch or skip polls), its own back-off, and is never run
+twice at once. Workers build a new ``TargetState`` outside the lock and swap the
+snapshot reference. Collectors that fan out from the collaborations wait for the
+target's first collaborations poll; after that, no collector waits for another.
 """
 
 from __future__ import annotations
@@ -13,11 +15,20 @@ import random
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from types import MappingProxyType
+from typing import Any
 
-from exporter.model import PollData, PollError, Snapshot, Target, TargetKey, TargetState
+from exporter.model import (
+    COLLABORATIONS,
+    CollectorState,
+    PollData,
+    PollError,
+    Snapshot,
+    Target,
+    TargetKey,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +42,21 @@ class PollFailed(Exception):
 
 
 PollFunction = Callable[[Target], PollData]
+# A collector's poll: the target and the collaborations collector's last good data.
+CollectorPoll = Callable[[Target, PollData | None], Any]
+JobKey = tuple[str, TargetKey]  # (collector name, target)
+
+
+@dataclass(frozen=True)
+class CollectorJob:
+    """How one collector other than collaborations is polled."""
+
+    name: str
+    poll: CollectorPoll
+    interval: float
+    fan_out: bool  # waits for the target's first collaborations poll
+    operation: str  # named in the error of a poll that failed on a bug
+
 
 BACKOFF_FACTOR_CAP = 8  # a failing target waits at most 8 intervals ...
 BACKOFF_SECONDS_CAP = 1800.0  # ... and at most 30 minutes (never less than one interval)
@@ -45,7 +71,11 @@ def backoff_delay(interval: float, consecutive_failures: int) -> float:
 
 
 class Poller:
-    """Polls every target every ``interval`` seconds with at most ``concurrency`` at once."""
+    """Polls every target every ``interval`` seconds with at most ``concurrency`` at once.
+
+    ``poll`` is the collaborations collector; ``set_collectors`` adds the others, each
+    with its own interval.
+    """
 
     def __init__(
         self,
@@ -68,9 +98,11 @@ class Poller:
         self._lock = threading.Lock()
         self._snapshot = Snapshot()
         self._targets: dict[TargetKey, Target] = {}
-        self._next_due: dict[TargetKey, float] = {}
-        self._in_flight: set[TargetKey] = set()
-        self._queue: queue.Queue[Target | None] = queue.Queue()
+        self._jobs: dict[str, CollectorJob] = {}
+        self._states: dict[str, dict[TargetKey, CollectorState[Any]]] = {COLLABORATIONS: {}}
+        self._next_due: dict[JobKey, float] = {}
+        self._in_flight: set[JobKey] = set()
+        self._queue: queue.Queue[JobKey | None] = queue.Queue()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._ready = threading.Event()
@@ -87,37 +119,80 @@ class Poller:
         """Replace the target list: new targets are due at once, removed ones vanish."""
         wanted = {t.key: t for t in targets}
         with self._lock:
-            states = {
-                key: (
-                    replace(self._snapshot.states[key], target=target)
-                    if key in self._snapshot.states
-                    else TargetState(target=target)
-                )
-                for key, target in wanted.items()
-            }
-            now = self._mono()
-            self._next_due = {key: self._next_due.get(key, now) for key in wanted}
             self._targets = wanted
-            self._publish(states)
+            for name in self._states:
+                self._states[name] = self._kept_states(name, wanted)
+            self._reschedule()
+            self._publish()
         self._wake.set()
 
-    def reconfigure(self, poll: PollFunction, interval: float, concurrency: int) -> None:
-        """Swap the poll function and interval; grow or shrink the worker pool (on reload)."""
+    def set_collectors(self, jobs: Sequence[CollectorJob]) -> None:
+        """Replace the collectors besides collaborations: new ones are due at once."""
+        with self._lock:
+            self._set_jobs(jobs)
+            self._publish()
+        self._wake.set()
+
+    def _set_jobs(self, jobs: Sequence[CollectorJob]) -> None:
+        old = self._jobs
+        self._jobs = {job.name: job for job in jobs}
+        self._states = {name: self._states.get(name, {}) for name in (COLLABORATIONS, *self._jobs)}
+        for name in self._jobs:
+            self._states[name] = self._kept_states(name, self._targets)
+            previous = old.get(name)
+            if previous is not None and self._jobs[name].interval < previous.interval:
+                self._shorten(name, self._jobs[name].interval)
+        self._reschedule()
+
+    def _kept_states(
+        self, name: str, wanted: dict[TargetKey, Target]
+    ) -> dict[TargetKey, CollectorState[Any]]:
+        current = self._states.get(name, {})
+        return {
+            key: replace(current[key], target=target) if key in current else CollectorState(target)
+            for key, target in wanted.items()
+        }
+
+    def _reschedule(self) -> None:
+        """One next-due time per (collector, target); new jobs are due now."""
+        now = self._mono()
+        self._next_due = {
+            (name, key): self._next_due.get((name, key), now)
+            for name in self._states
+            for key in self._targets
+        }
+
+    def _shorten(self, name: str, interval: float) -> None:
+        # A shorter interval applies now, not after the next poll of the old one.
+        latest = self._mono() + interval
+        for job, at in self._next_due.items():
+            if job[0] == name:
+                self._next_due[job] = min(at, latest)
+
+    def reconfigure(
+        self,
+        poll: PollFunction,
+        interval: float,
+        concurrency: int,
+        collectors: Sequence[CollectorJob] | None = None,
+    ) -> None:
+        """Swap the poll functions and intervals; grow or shrink the worker pool (on reload)."""
         with self._lock:
             self._poll = poll
             if interval < self._interval:
-                # A shorter interval applies now, not after the next poll of the old one.
-                latest = self._mono() + interval
-                self._next_due = {k: min(at, latest) for k, at in self._next_due.items()}
+                self._shorten(COLLABORATIONS, interval)
             self._interval = interval
             self._concurrency = concurrency
+            if collectors is not None:
+                self._set_jobs(collectors)
+                self._publish()
             started = self._started
         if started:
             self._resize_pool()
         self._wake.set()
 
     def poll_all_now(self) -> None:
-        """Make every target due at once (benchmarks use it to time one full round)."""
+        """Make every job due at once (benchmarks use it to time one full round)."""
         with self._lock:
             now = self._mono()
             self._next_due = dict.fromkeys(self._next_due, now)
@@ -153,76 +228,92 @@ class Poller:
             thread.join(max(0.0, deadline - self._mono()))
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        """Block until every target has been polled once (or the timeout passes)."""
+        """Block until every collector has polled every target once (or the timeout passes)."""
         return self._ready.wait(timeout)
 
     def _schedule(self) -> None:
         while not self._stop.is_set():
             now = self._mono()
             with self._lock:
-                due = [
-                    self._targets[key]
-                    for key, at in self._next_due.items()
-                    if at <= now and key not in self._in_flight
-                ]
-                self._in_flight.update(t.key for t in due)
-                waiting = [at for key, at in self._next_due.items() if key not in self._in_flight]
-            for target in due:
-                self._queue.put(target)
+                due, waiting = self._due(now)
+                self._in_flight.update(due)
+            for job in due:
+                self._queue.put(job)
             # Wake at the next due time, but at least every second so a stop,
             # a reload or a finished poll is noticed promptly.
             delay = min([1.0, *(at - now for at in waiting)])
             self._wake.wait(max(delay, 0.01))
             self._wake.clear()
 
+    def _due(self, now: float) -> tuple[list[JobKey], list[float]]:
+        """Jobs to start now, and the due times of the others (lock held)."""
+        due: list[JobKey] = []
+        waiting: list[float] = []
+        collaborations = self._states[COLLABORATIONS]
+        for job, at in self._next_due.items():
+            if job in self._in_flight:
+                continue
+            name, key = job
+            spec = self._jobs.get(name)
+            if spec is not None and spec.fan_out and not _polled(collaborations.get(key)):
+                continue  # a finished collaborations poll wakes the scheduler again
+            if at <= now:
+                due.append(job)
+            else:
+                waiting.append(at)
+        return due, waiting
+
     def _work(self) -> None:
         while True:
-            target = self._queue.get()
-            if target is None or self._stop.is_set():
+            job = self._queue.get()
+            if job is None or self._stop.is_set():
                 return
+            name, key = job
             with self._lock:
-                current = self._targets.get(target.key)
-                if current is None:  # removed by a reload while it waited in the queue
-                    self._in_flight.discard(target.key)
+                target = self._targets.get(key)
+                known = name == COLLABORATIONS or name in self._jobs
+                if target is None or not known:  # removed by a reload while it waited
+                    self._in_flight.discard(job)
                     continue
             started = self._mono()
-            state = self._poll_one(current, started)
-            self._finish(state, started)
+            state = self._poll_one(name, target, started)
+            self._finish(name, state, started)
             self._wake.set()
 
-    def _finish(self, state: TargetState, started: float) -> None:
+    def _finish(self, name: str, state: CollectorState[Any], started: float) -> None:
         key = state.target.key
         finished = self._mono()
         with self._lock:
-            self._in_flight.discard(key)
+            self._in_flight.discard((name, key))
             current = self._targets.get(key)
-            if current is None:
+            states = self._states.get(name)
+            if current is None or states is None:
                 return  # removed while it was polled: its result has nowhere to go
-            delay = self._next_delay(state.consecutive_failures)
-            self._next_due[key] = max(finished, started + delay)
-            states = dict(self._snapshot.states)
+            delay = self._next_delay(name, state.consecutive_failures)
+            self._next_due[(name, key)] = max(finished, started + delay)
             # The configured target wins: a rename by a reload during the poll stays.
             states[key] = replace(state, target=current)
-            self._publish(states)
+            self._publish(name)
 
-    def _poll_one(self, target: Target, started: float) -> TargetState:
-        old = self._snapshot.states.get(target.key) or TargetState(target=target)
-        poll = self._poll  # read once: a reload may swap it mid-poll
+    def _poll_one(self, name: str, target: Target, started: float) -> CollectorState[Any]:
+        old = self._states.get(name, {}).get(target.key) or CollectorState(target)
         try:
-            data = poll(target)
+            data = self._run(name, target)
         except PollFailed as failed:
-            return self._failed(old, failed.error, started)
+            return self._failed(name, old, failed.error, started)
         except Exception as err:  # a worker thread must survive any bug or library surprise
             # The frames, not the message: a library's message can quote a raw response.
             frames = "".join(traceback.format_tb(err.__traceback__))
             log.error(
-                "unexpected error polling account=%s region=%s error=%s\n%s",
+                "unexpected error polling collector=%s account=%s region=%s error=%s\n%s",
+                name,
                 *target.key,
                 type(err).__name__,
                 frames,
             )
-            error = PollError("ListCollaborations", type(err).__name__, "unexpected error")
-            return self._failed(old, error, started)
+            operation = self._operation(name)
+            error = PollError(operation, type(err).__name__, "unexpected error")
+            return self._failed(name, old, error, started)
         return replace(
             old,
             data=data,
@@ -236,10 +327,25 @@ class Poller:
             last_error=None,
         )
 
-    def _failed(self, old: TargetState, error: PollError, started: float) -> TargetState:
+    def _run(self, name: str, target: Target) -> Any:
+        if name == COLLABORATIONS:
+            poll = self._poll  # read once: a reload may swap it mid-poll
+            return poll(target)
+        job = self._jobs[name]
+        collaborations = self._states[COLLABORATIONS].get(target.key)
+        return job.poll(target, collaborations.data if collaborations else None)
+
+    def _operation(self, name: str) -> str:
+        job = self._jobs.get(name)
+        return job.operation if job is not None else "ListCollaborations"
+
+    def _failed(
+        self, name: str, old: CollectorState[Any], error: PollError, started: float
+    ) -> CollectorState[Any]:
         account_id, region = old.target.key
         log.warning(
-            "poll failed account=%s region=%s operation=%s error_code=%s message=%r",
+            "poll failed collector=%s account=%s region=%s operation=%s error_code=%s message=%r",
+            name,
             account_id,
             region,
             error.operation,
@@ -257,16 +363,38 @@ class Poller:
             last_error=error,
         )
 
-    def _next_delay(self, consecutive_failures: int) -> float:
+    def _next_delay(self, name: str, consecutive_failures: int) -> float:
         # Jitter spreads targets apart so they do not all hit AWS in the same second.
-        delay = backoff_delay(self._interval, consecutive_failures)
+        job = self._jobs.get(name)
+        interval = job.interval if job is not None else self._interval
+        delay = backoff_delay(interval, consecutive_failures)
         return delay * (1 + self._rng.uniform(-self._jitter, self._jitter))
 
-    def _publish(self, states: dict[TargetKey, TargetState]) -> None:
-        # Called with the lock held: only the reference swap is shared.
-        self._snapshot = Snapshot(MappingProxyType(states))
+    def _publish(self, changed: str | None = None) -> None:
+        # Called with the lock held: only the reference swap is shared. Collectors
+        # other than ``changed`` keep their published (immutable) views.
+        old = self._snapshot
+        views = {
+            name: (
+                old.collectors[name]
+                if name != changed and changed is not None and name in old.collectors
+                else MappingProxyType(dict(states))
+            )
+            for name, states in self._states.items()
+            if name != COLLABORATIONS
+        }
+        collaborations = (
+            old.states
+            if changed is not None and changed != COLLABORATIONS
+            else MappingProxyType(dict(self._states[COLLABORATIONS]))
+        )
+        self._snapshot = Snapshot(collaborations, MappingProxyType(views))
         # Tracks the current snapshot: targets added later (reload, discovery) unset it.
         if self._snapshot.ready:
             self._ready.set()
         else:
             self._ready.clear()
+
+
+def _polled(state: CollectorState[Any] | None) -> bool:
+    return state is not None and state.polled

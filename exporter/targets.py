@@ -1,16 +1,19 @@
-"""Expand accounts into (account, region) targets and poll one target through AWS."""
+"""Expand accounts into (account, region) targets and poll one target's collector through AWS."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exporter.aws import AssumeRoleFailed, classify_attempt, client_error_code
+from exporter.collectors import collaborations
+from exporter.collectors.base import CollectorSpec, PollContext
 from exporter.config import AccountConfig, ConfigError
-from exporter.fetch import MAX_PAGES, FetchError, build_poll_data, list_collaborations
 from exporter.model import PollData, PollError, Target, TargetKey
+from exporter.paging import MAX_PAGES, FetchError
 from exporter.poller import PollFailed
 from exporter.sharding import Shard
 from exporter.stats import ApiStats
@@ -74,7 +77,11 @@ def _add(
 
 
 class TargetPoller:
-    """The poll function handed to ``Poller``: one full ListCollaborations listing."""
+    """A collector's poll function for ``Poller``: client, context, and errors as ``PollError``.
+
+    Called with a target alone it is the collaborations poll; collectors that fan out
+    get the collaborations collector's last good data as well.
+    """
 
     def __init__(
         self,
@@ -83,35 +90,45 @@ class TargetPoller:
         stats: ApiStats,
         member_status: str | None = None,
         max_pages: int = MAX_PAGES,
+        *,
+        spec: CollectorSpec = collaborations.SPEC,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._clients = clients
         self._accounts = accounts
         self._stats = stats
         self._member_status = member_status
         self._max_pages = max_pages
+        self._spec = spec
+        self._clock = clock
 
-    def __call__(self, target: Target) -> PollData:
+    def __call__(self, target: Target, collaborations: PollData | None = None) -> Any:
+        operation = self._spec.operations[0]
         account = self._accounts.get(target.key)
         if account is None:  # removed by a reload after the poll was scheduled
-            raise PollFailed(
-                PollError("ListCollaborations", "TargetRemoved", "no longer configured")
-            )
+            raise PollFailed(PollError(operation, "TargetRemoved", "no longer configured"))
+        if self._spec.fan_out and collaborations is None:
+            # Nothing to fan out from: say so rather than report an empty, healthy result.
+            message = "the collaborations collector has no data for this target"
+            raise PollFailed(PollError(operation, "NoCollaborationData", message))
         try:
             client = self._clients.cleanrooms(account, target.account_id, target.region)
-            summaries, pages = list_collaborations(client, self._member_status, self._max_pages)
+            context = PollContext(
+                client, collaborations, self._member_status, self._max_pages, self._clock()
+            )
+            return self._spec.poll(context)
         except ClientError as err:
             raise PollFailed(_client_error(err)) from err
         except FetchError as err:
             # botocore saw a good HTTP answer; the API-level error is ours to count.
-            self._stats.outcome((*target.key, "ListCollaborations"), None, err.code, False)
-            raise PollFailed(PollError("ListCollaborations", err.code, str(err))) from err
+            self._stats.outcome((*target.key, err.operation), None, err.code, False)
+            raise PollFailed(PollError(err.operation, err.code, str(err))) from err
         except AssumeRoleFailed as err:
             error = PollError("AssumeRole", err.kwargs["code"], _short(err.kwargs["message"]))
             raise PollFailed(error) from err
         except BotoCoreError as err:
             code = classify_attempt(err, None, None)[0] or type(err).__name__
-            raise PollFailed(PollError("ListCollaborations", code, _short(str(err)))) from err
-        return build_poll_data(summaries, pages, self._member_status)
+            raise PollFailed(PollError(operation, code, _short(str(err)))) from err
 
 
 def _client_error(err: ClientError) -> PollError:

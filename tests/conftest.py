@@ -10,6 +10,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from moto.server import ThreadedMotoServer
 
+from exporter.app import App
+from exporter.config import parse_config
+from exporter.fake_cleanrooms import FakeCleanRooms
 from tests.faultproxy import FaultProxy
 from tests.helpers import Seeder
 
@@ -41,10 +44,26 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def fake_server(moto_server: str) -> Iterator[FakeCleanRooms]:
+    """The fake of what moto lacks, in front of moto; every response it sends is checked."""
+    server = FakeCleanRooms(moto_server).start()
+    yield server
+    server.close()
+
+
 @pytest.fixture
-def proxy(moto_server: str) -> Iterator[FaultProxy]:
-    """A fault-injecting proxy in front of the session's moto server; no faults until told."""
-    server = FaultProxy(moto_server)
+def fake(fake_server: FakeCleanRooms) -> Iterator[FakeCleanRooms]:
+    """The session's fake; a test fails if the fake sent anything off the service model."""
+    fake_server.violations.clear()
+    yield fake_server
+    assert fake_server.violations == [], "the fake answered off botocore's service model"
+
+
+@pytest.fixture
+def proxy(fake: FakeCleanRooms) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the fake and moto; no faults until told."""
+    server = FaultProxy(fake.url)
     yield server
     server.close()
 
@@ -70,3 +89,20 @@ def require_tool(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture
+def run_exporter() -> Iterator[Callable[..., App]]:
+    started: list[App] = []
+
+    def start(endpoint: str, body: str, **env: str) -> App:
+        config = parse_config(f"aws: {{endpoint_url: '{endpoint}', max_attempts: 3}}\n{body}", env)
+        exporter = App(config)
+        started.append(exporter)
+        exporter.poller.start()
+        assert exporter.poller.wait_ready(30), "first poll round did not finish"
+        return exporter
+
+    yield start
+    for exporter in started:
+        exporter.poller.stop()

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from exporter.fake_cleanrooms import operation_for
+
 _AKID = re.compile(r"Credential=([A-Z0-9]+)/")
 _HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
@@ -135,7 +137,8 @@ class _Handler(BaseHTTPRequestHandler):
             match = re.search(r":iam::(\d{12}):", form.get("RoleArn", [""])[0])
             account = match.group(1) if match else None
         else:
-            operation = "ListCollaborations" if split.path == "/collaborations" else split.path
+            found = operation_for(self.command, split.path)
+            operation = found[0] if found else split.path
             key = _AKID.search(self.headers.get("Authorization", ""))
             account = self.server.key_accounts.get(key.group(1)) if key else None
         return Seen(operation, account, self.command, split.path, query, body)

@@ -7,6 +7,8 @@ from typing import Any
 
 from moto.cleanrooms.models import cleanrooms_backends
 
+from exporter.app import App
+
 
 class Seeder:
     """Creates collaborations with chosen status, creator and age in moto's backends."""
@@ -44,12 +46,59 @@ class Seeder:
         collaboration.create_time = created
         collaboration.update_time = created + 60
         collaboration.member_status = status
-        if status == "ACTIVE":
-            collaboration.membership_id = f"{self.created:032x}"
+        if status == "ACTIVE":  # a real moto membership, so ListMemberships lists it
+            backend.create_membership(
+                collaboration_identifier=collaboration.id,
+                query_log_status="DISABLED",
+                payment_configuration=None,
+                default_result_configuration=None,
+                tags=None,
+            )
         return collaboration
+
+    def membership(
+        self, account_id: str, region: str, status: str = "ACTIVE", payer: bool = True
+    ) -> Any:
+        """A membership (of a new ACTIVE collaboration) with the given status and payer flag."""
+        collaboration = self.add(account_id, region, "ACTIVE")
+        membership = cleanrooms_backends[account_id][region].memberships[
+            collaboration.membership_id
+        ]
+        membership.status = status
+        membership.payment_configuration = {"queryCompute": {"isResponsible": payer}}
+        return membership
 
     def statuses(self, account_id: str, region: str, **counts: int) -> None:
         """Add ``counts`` collaborations per status, e.g. ``ACTIVE=3, INVITED=2``."""
         for status, count in counts.items():
             for _ in range(count):
                 self.add(account_id, region, status)
+
+
+def set_members(collaboration: Any, **counts: int) -> None:
+    """Make ListMembers of ``collaboration`` answer ``counts`` members per status.
+
+    moto lists every invited member as INVITED; tests need the other statuses too.
+    """
+    members = []
+    for status, count in counts.items():
+        for _ in range(count):
+            members.append(
+                {
+                    "accountId": f"{700000000000 + len(members):012d}",
+                    "status": status,
+                    "displayName": f"member {len(members)}",
+                    "abilities": ["CAN_QUERY"],
+                    "createTime": collaboration.create_time,
+                    "updateTime": collaboration.update_time,
+                    "paymentConfiguration": {"queryCompute": {"isResponsible": False}},
+                }
+            )
+    collaboration.member_summaries = lambda: list(members)
+
+def role(account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/CleanRoomsReadOnly"
+
+
+def value(exporter: App, name: str, **labels: str) -> float | None:
+    return exporter.registry.get_sample_value(name, labels)

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from exporter.collector import CleanRoomsCollector, CollectorSettings
-from exporter.fetch import build_poll_data
+from exporter.collectors.collaborations import build_poll_data
 from exporter.model import PollError, Snapshot, Target, TargetState
 from exporter.stats import ApiStats
 

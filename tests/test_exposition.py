@@ -94,7 +94,8 @@ def test_unchanged_targets_are_not_rendered_again(monkeypatch: pytest.MonkeyPatc
     states[key] = replace(states[key], polls=3)
     world.snapshot = Snapshot(MappingProxyType(states))
     world.assert_same(TEXT)
-    assert len(calls) == 2  # only that target: its health families, then its one-line series
+    # Only that target: its health families, its one-line series, its collector health.
+    assert calls == [8, 4, 9]
 
 
 def test_empty_exporter_renders_headers_only() -> None:

@@ -35,7 +35,9 @@ def start_app() -> Iterator[Callable[..., App]]:
             f"aws: {{endpoint_url: '{endpoint}', max_attempts: 1, read_timeout: 1s{aws}}}\n"
             f"poll_interval: {interval}\nstale_after: 2h\naccounts: [{roles}]\n"
             # The client-side rate limit would cap the healthy target's polls in these tests.
-            f"rate_limit: {{requests_per_second: 0}}\n{extra}"
+            f"rate_limit: {{requests_per_second: 0}}\n"
+            # The matrix is about the collaborations path: one collector, so exact counts.
+            f"collectors: {{memberships: {{enabled: false}}}}\n{extra}"
         )
         app = App(parse_config(text, {}))
         apps.append(app)
@@ -228,6 +230,7 @@ def test_wrong_external_id_fails_only_that_account(
         "poll_interval: 1h\nstale_after: 2h\n"
         f"accounts:\n  - {{role_arn: 'arn:aws:iam::{good}:role/R', external_id: right}}\n"
         f"  - {{role_arn: 'arn:aws:iam::{bad}:role/R', external_id: wrong}}\n"
+        "collectors: {memberships: {enabled: false}}\n"  # one poll, so one AssumeRole
     )
     app = App(parse_config(text, {}))
     app.poller.start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,34 +15,9 @@ from exporter.app import App
 from exporter.config import ConfigError, parse_config
 from tests.conftest import require_tool
 from tests.faultproxy import FaultProxy, Reply, always, first_n, wait_for
-from tests.helpers import Seeder
+from tests.helpers import Seeder, role, value
 
 REGIONS = ("us-east-1", "eu-west-2")
-
-
-@pytest.fixture
-def run_exporter() -> Iterator[Callable[..., App]]:
-    started: list[App] = []
-
-    def start(endpoint: str, body: str, **env: str) -> App:
-        config = parse_config(f"aws: {{endpoint_url: '{endpoint}', max_attempts: 3}}\n{body}", env)
-        exporter = App(config)
-        started.append(exporter)
-        exporter.poller.start()
-        assert exporter.poller.wait_ready(30), "first poll round did not finish"
-        return exporter
-
-    yield start
-    for exporter in started:
-        exporter.poller.stop()
-
-
-def role(account_id: str) -> str:
-    return f"arn:aws:iam::{account_id}:role/CleanRoomsReadOnly"
-
-
-def value(exporter: App, name: str, **labels: str) -> float | None:
-    return exporter.registry.get_sample_value(name, labels)
 
 
 def test_two_role_accounts_two_regions_all_statuses_and_pagination(
@@ -178,7 +153,9 @@ def test_assume_role_failure_counted_and_isolated(
     proxy.rules.append(always(Reply.sts_error(403, "AccessDenied"), "AssumeRole", bad))
     exporter = run_exporter(
         proxy.url,
-        f"accounts: [{{role_arn: '{role(good)}'}}, {{role_arn: '{role(bad)}'}}]",
+        f"accounts: [{{role_arn: '{role(good)}'}}, {{role_arn: '{role(bad)}'}}]\n"
+        # One collector, so the one failed AssumeRole per poll is counted exactly.
+        "collectors: {memberships: {enabled: false}}",
     )
     bad_target = {"account_id": bad, "region": "us-east-1"}
     assert value(exporter, "cleanrooms_target_up", **bad_target) == 0

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from exporter.fetch import build_poll_data
+from exporter.collectors.collaborations import build_poll_data
 from exporter.model import PollData, PollError, Target
 from exporter.poller import Poller, PollFailed
 from tests.faultproxy import wait_for

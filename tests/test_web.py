@@ -12,8 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.collector import CleanRoomsCollector, CollectorSettings
+from exporter.collectors.collaborations import build_poll_data
 from exporter.exposition import ExpositionRenderer
-from exporter.fetch import build_poll_data
 from exporter.model import PollError, Snapshot, Target, TargetState
 from exporter.stats import ApiStats
 from exporter.web import ExporterServer, WebApp

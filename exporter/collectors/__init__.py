@@ -1,0 +1,20 @@
+"""The collector registry: one module per Clean Rooms resource, listed here in output order.
+
+Adding a resource means adding its module here; config keys, ``--collector.NAME``
+flags, scheduling, health series and API counting follow from its ``SPEC``.
+"""
+
+from __future__ import annotations
+
+from exporter.collectors import change_requests, collaborations, members, memberships
+from exporter.collectors.base import CollectorSpec
+
+REGISTRY: tuple[CollectorSpec, ...] = (
+    collaborations.SPEC,
+    memberships.SPEC,
+    members.SPEC,
+    change_requests.SPEC,
+)
+BY_NAME = {spec.name: spec for spec in REGISTRY}
+
+__all__ = ["BY_NAME", "REGISTRY", "CollectorSpec"]

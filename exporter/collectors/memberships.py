@@ -1,0 +1,128 @@
+"""The memberships collector: ListMemberships, every status, one listing per target.
+
+Sample output::
+
+    # HELP cleanrooms_memberships Memberships of the account by status. Polled ...
+    # TYPE cleanrooms_memberships gauge
+    cleanrooms_memberships{account_id="111111111111",region="us-east-1",status="ACTIVE"} 2
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client.core import InfoMetricFamily, Metric
+
+from exporter.collectors.base import CollectorSpec, Fresh, PollContext
+from exporter.families import POLLED, TARGET_LABELS, gauge, label
+from exporter.paging import list_all
+
+log = logging.getLogger(__name__)
+
+OPERATION = "ListMemberships"
+STATUSES = ("ACTIVE", "REMOVED", "COLLABORATION_DELETED")
+_STRING_FIELDS = ("id", "collaborationId", "collaborationName", "status")
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """The fields of one MembershipSummary that the exporter uses."""
+
+    id: str
+    collaboration_id: str
+    collaboration_name: str
+    status: str
+    query_compute_payer: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipsData:
+    """One target's memberships, with counts by status computed once."""
+
+    memberships: tuple[Membership, ...]
+    counts: Mapping[str, int]
+    invalid_items: int = 0
+
+
+def poll(context: PollContext) -> MembershipsData:
+    """ListMemberships without a status filter: ceil(memberships/100) calls, at least one."""
+    summaries, _ = list_all(context.client, OPERATION, "membershipSummaries", {}, context.max_pages)
+    return build(summaries)
+
+
+def build(summaries: Iterable[Any]) -> MembershipsData:
+    """Validate summaries; a malformed one is skipped and counted, never guessed."""
+    items = list(summaries)
+    memberships = [m for m in map(parse_summary, items) if m is not None]
+    invalid = len(items) - len(memberships)
+    if invalid:
+        log.warning("skipped %d malformed membership summaries", invalid)
+    counts: Counter[str] = Counter(m.status for m in memberships)
+    for status in STATUSES:
+        counts.setdefault(status, 0)
+    return MembershipsData(tuple(memberships), dict(sorted(counts.items())), invalid)
+
+
+def parse_summary(item: Any) -> Membership | None:
+    """One MembershipSummary, or None when a field the metrics need is missing or wrong."""
+    if not isinstance(item, Mapping):
+        return None
+    if not all(isinstance(item.get(k), str) and item.get(k) for k in _STRING_FIELDS):
+        return None
+    payment = item.get("paymentConfiguration")
+    compute = payment.get("queryCompute") if isinstance(payment, Mapping) else None
+    payer = compute.get("isResponsible") if isinstance(compute, Mapping) else None
+    if not isinstance(payer, bool):
+        return None
+    return Membership(
+        id=item["id"],
+        collaboration_id=item["collaborationId"],
+        collaboration_name=item["collaborationName"],
+        status=item["status"],
+        query_compute_payer=payer,
+    )
+
+
+def families(fresh: Sequence[Fresh]) -> list[Metric]:
+    """Counts by status and one info series per membership."""
+    counts = gauge(
+        "cleanrooms_memberships",
+        "Memberships of the account by status.",
+        (*TARGET_LABELS, "status"),
+    )
+    info = InfoMetricFamily(
+        "cleanrooms_membership",
+        f"Each membership of the account, value 1. {POLLED}",
+        labels=[*TARGET_LABELS, "membership_id"],
+    )
+    for item in fresh:
+        data: MembershipsData = item.data
+        for status, count in data.counts.items():
+            counts.add_metric([*item.key, label(status)], count)
+        for m in sorted(data.memberships, key=lambda m: m.id):
+            info.add_metric(
+                [*item.key, label(m.id)],
+                {
+                    "collaboration_id": label(m.collaboration_id),
+                    "collaboration_name": label(m.collaboration_name),
+                    "status": label(m.status),
+                    "query_compute_payer": "true" if m.query_compute_payer else "false",
+                },
+            )
+    return [counts, info]
+
+
+SPEC = CollectorSpec(
+    name="memberships",
+    doc="Memberships of the account by status, with who pays for query compute.",
+    operations=(OPERATION,),
+    default_enabled=True,
+    default_interval=None,
+    fan_out=False,
+    poll=poll,
+    families=families,
+)

@@ -1,0 +1,290 @@
+"""A small fake of the Clean Rooms operations moto lacks, in front of moto, on loopback.
+
+Requests for operations the fake implements are answered from its own store; all
+others go to moto unchanged. The account comes from the signing key, looked up in
+moto (which issued it), the region from the signature's scope. Every response the
+fake sends is checked against botocore's service model first (``fake_validate``):
+a response that does not fit is never sent, but recorded in ``violations`` and
+answered with HTTP 500, so a test fails loudly.
+
+Used by the tests and by ``--demo``; needs moto (the demo extra).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from exporter.fake_validate import service_model, validate_output
+
+_SCOPE = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/")
+_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+PAGE_MAX = 100
+
+Handler = Callable[["Request"], dict[str, Any]]
+
+
+class ApiError(Exception):
+    """An error answer in the API's own format."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API request the fake answers: who sent it, and its parameters."""
+
+    operation: str
+    account_id: str
+    region: str
+    path: dict[str, str]
+    query: dict[str, str]
+
+
+@dataclass
+class Region:
+    """One (account, region)'s resources that moto does not model."""
+
+    change_requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def route_table(service: str = "cleanrooms") -> list[tuple[str, re.Pattern[str], str]]:
+    """(HTTP method, path regex, operation) for every operation of the service model."""
+    model = service_model(service)
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        path = http["requestUri"].split("?", 1)[0]
+        regex = re.sub(r"\{(\w+)\+?\}", r"(?P<\1>[^/]+)", path)
+        routes.append((http["method"], re.compile(f"^{regex}$"), name))
+    return routes
+
+
+_ROUTES = route_table()
+
+
+def operation_for(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """The Clean Rooms operation a request is for, with its path parameters."""
+    plain = urllib.parse.urlsplit(path).path
+    for route_method, regex, name in _ROUTES:
+        match = regex.match(plain)
+        if route_method == method and match:
+            return name, {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
+    return None
+
+
+class FakeCleanRooms(ThreadingHTTPServer):
+    """The fake's store and its HTTP server; start it with ``start()``."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str) -> None:
+        parsed = urllib.parse.urlsplit(upstream)
+        self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
+        self.lock = threading.Lock()
+        self.regions: dict[tuple[str, str], Region] = {}
+        self.violations: list[str] = []
+        self.handlers: dict[str, Handler] = {
+            "ListCollaborationChangeRequests": self._list_change_requests,
+        }
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> FakeCleanRooms:
+        threading.Thread(target=self.serve_forever, name="fake-cleanrooms", daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def region(self, account_id: str, region: str) -> Region:
+        with self.lock:
+            return self.regions.setdefault((account_id, region), Region())
+
+    # --- change requests -------------------------------------------------------------
+
+    def add_change_request(
+        self,
+        account_id: str,
+        region: str,
+        collaboration_id: str,
+        created: float,
+        status: str = "PENDING",
+    ) -> str:
+        """A change request that adds a member; returns its id."""
+        request_id = str(uuid.uuid4())
+        summary = {
+            "id": request_id,
+            "collaborationId": collaboration_id,
+            "createTime": created,
+            "updateTime": created,
+            "status": status,
+            "isAutoApproved": False,
+            "changes": [
+                {
+                    "specificationType": "MEMBER",
+                    "specification": {
+                        "member": {
+                            "accountId": "666666666666",
+                            "memberAbilities": ["CAN_RECEIVE_RESULTS"],
+                            "displayName": "New partner",
+                        }
+                    },
+                    "types": ["ADD_MEMBER"],
+                }
+            ],
+        }
+        with self.lock:
+            found = self.regions.setdefault((account_id, region), Region())
+            found.change_requests.setdefault(collaboration_id, []).append(summary)
+        return request_id
+
+    def set_change_request_status(
+        self, account_id: str, region: str, request_id: str, status: str, when: float
+    ) -> None:
+        with self.lock:
+            for summaries in self.regions[(account_id, region)].change_requests.values():
+                for summary in summaries:
+                    if summary["id"] == request_id:
+                        summary.update(status=status, updateTime=when)
+
+    def pending_change_requests(
+        self, account_id: str, region: str, collaboration_id: str
+    ) -> list[str]:
+        """Ids of the collaboration's PENDING change requests, oldest first."""
+        with self.lock:
+            found = self.regions.get((account_id, region), Region())
+            summaries = found.change_requests.get(collaboration_id, [])
+            pending = [s for s in summaries if s["status"] == "PENDING"]
+        return [s["id"] for s in sorted(pending, key=lambda s: s["createTime"])]
+
+    def _list_change_requests(self, request: Request) -> dict[str, Any]:
+        collaboration_id = request.path["collaborationIdentifier"]
+        _known_collaboration(request, collaboration_id)
+        status = request.query.get("status")
+        with self.lock:
+            found = self.regions.get((request.account_id, request.region), Region())
+            summaries = [
+                dict(s)
+                for s in found.change_requests.get(collaboration_id, [])
+                if status is None or s["status"] == status
+            ]
+        return paginate(summaries, request.query, "collaborationChangeRequestSummaries")
+
+    # --- dispatch --------------------------------------------------------------------
+
+    def answer(self, request: Request) -> tuple[int, dict[str, Any]]:
+        """Status and body for a request the fake implements, checked against the model."""
+        try:
+            body = self.handlers[request.operation](request)
+        except ApiError as err:
+            return err.status, {"message": str(err), "__type": err.code}
+        problems = validate_output(request.operation, body)
+        if problems:
+            with self.lock:
+                self.violations.extend(problems)
+            return 500, {"message": "fake response does not fit the model", "__type": "Fake"}
+        return 200, body
+
+
+def paginate(items: list[Any], query: dict[str, str], key: str) -> dict[str, Any]:
+    """One page of ``items`` under ``key``; the token is the next offset, as a string."""
+    try:
+        size = int(query.get("maxResults", PAGE_MAX))
+        start = int(query.get("nextToken", "0"))
+    except ValueError as err:
+        raise ApiError(400, "ValidationException", "invalid maxResults or nextToken") from err
+    if not 1 <= size <= PAGE_MAX or start < 0:
+        raise ApiError(400, "ValidationException", "maxResults must be between 1 and 100")
+    page: dict[str, Any] = {key: items[start : start + size]}
+    if start + size < len(items):
+        page["nextToken"] = str(start + size)
+    return page
+
+
+def _known_collaboration(request: Request, collaboration_id: str) -> None:
+    from moto.cleanrooms.models import cleanrooms_backends  # noqa: PLC0415 (demo extra)
+
+    backend = cleanrooms_backends[request.account_id][request.region]
+    if collaboration_id not in backend.collaborations:
+        raise ApiError(404, "ResourceNotFoundException", f"collaboration {collaboration_id}")
+
+
+def account_of(access_key: str) -> str:
+    """The account moto issued ``access_key`` for (moto's default account if unknown)."""
+    from moto.iam.models import get_account_id_from  # noqa: PLC0415 (demo extra)
+
+    return str(get_account_id_from(access_key))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeCleanRooms
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def handle_any(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        request = self._request()
+        if request is None:
+            self._forward(body)
+            return
+        status, payload = self.server.answer(request)
+        headers = {"Content-Type": "application/json"}
+        if status >= 400:
+            headers["x-amzn-ErrorType"] = payload["__type"]
+        self._reply(status, json.dumps(payload).encode(), headers)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any  # noqa: N815
+
+    def _request(self) -> Request | None:
+        found = operation_for(self.command, self.path)
+        if found is None or found[0] not in self.server.handlers:
+            return None
+        scope = _SCOPE.search(self.headers.get("Authorization", ""))
+        if scope is None:
+            return None  # unsigned: let moto answer as it would
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        return Request(
+            found[0],
+            account_of(scope.group(1)),
+            scope.group(2),
+            found[1],
+            {k: v[0] for k, v in query.items()},
+        )
+
+    def _forward(self, body: bytes) -> None:
+        conn = http.client.HTTPConnection(*self.server.upstream, timeout=30)
+        try:
+            conn.request(self.command, self.path, body, dict(self.headers))
+            response = conn.getresponse()
+            payload = response.read()
+            headers = {k: v for k, v in response.getheaders() if k.lower() not in _HOP}
+        finally:
+            conn.close()
+        self._reply(response.status, payload, headers)
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass

@@ -96,6 +96,7 @@ def set_members(collaboration: Any, **counts: int) -> None:
             )
     collaboration.member_summaries = lambda: list(members)
 
+
 def role(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:role/CleanRoomsReadOnly"
 

@@ -130,7 +130,11 @@ class App:
         return self.poller.wait_ready(remaining)
 
     def _poll_function(
-        self, config: Config, targets: Targets, spec: CollectorSpec = collaborations.SPEC
+        self,
+        config: Config,
+        targets: Targets,
+        spec: CollectorSpec = collaborations.SPEC,
+        options: tuple[tuple[str, float], ...] = (),
     ) -> TargetPoller:
         accounts = {key: account for key, (_, account) in targets.items()}
         return TargetPoller(
@@ -140,6 +144,7 @@ class App:
             config.member_status,
             config.max_pages_per_poll,
             spec=spec,
+            options=dict(options),
         )
 
     def _collector_jobs(self, config: Config, targets: Targets) -> list[CollectorJob]:
@@ -149,7 +154,7 @@ class App:
             if schedule.name == COLLABORATIONS:
                 continue
             spec = BY_NAME[schedule.name]
-            poll = self._poll_function(config, targets, spec)
+            poll = self._poll_function(config, targets, spec, schedule.options)
             jobs.append(
                 CollectorJob(spec.name, poll, schedule.interval, spec.fan_out, spec.operations[0])
             )

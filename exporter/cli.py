@@ -94,7 +94,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--once",
         action="store_true",
-        help="poll every target once, print the metrics, exit 0 if all succeeded, else 1",
+        help="poll every target once with every enabled collector, print the metrics, "
+        "exit 0 if all succeeded, else 1",
     )
     _add_collector_flags(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -225,7 +226,9 @@ def _run_once(app: App) -> int:
     app.wait_ready()
     app.stop()
     sys.stdout.write(generate_latest(app.registry).decode("utf-8"))
-    states = app.poller.snapshot.states.values()
+    snapshot = app.poller.snapshot
+    states = [*snapshot.states.values()]
+    states += [s for collector in snapshot.collectors.values() for s in collector.values()]
     return 0 if all(state.up for state in states) else 1
 
 

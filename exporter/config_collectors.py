@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from exporter.collectors import BY_NAME, REGISTRY
+from exporter.collectors.base import CollectorSpec
 from exporter.config_scale import Parser
 from exporter.model import COLLABORATIONS
 
@@ -25,6 +26,7 @@ class CollectorConfig:
     enabled: bool | None = None
     interval: float | None = None
     stale_after: float | None = None
+    options: tuple[tuple[str, float], ...] = ()  # the collector's own keys that were set
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class CollectorSchedule:
     name: str
     interval: float
     stale_after: float
+    options: tuple[tuple[str, float], ...] = ()  # every option of the collector, resolved
+
+    def option(self, name: str) -> float:
+        return dict(self.options)[name]
 
 
 def parse_collectors(parser: Parser, raw: Any, poll_interval: float) -> tuple[CollectorConfig, ...]:
@@ -58,7 +64,8 @@ def parse_collectors(parser: Parser, raw: Any, poll_interval: float) -> tuple[Co
 def _entry(
     parser: Parser, name: str, raw: dict[str, Any], path: str, poll_interval: float
 ) -> CollectorConfig:
-    parser.unknown_keys(raw, _KEYS, path)
+    spec = BY_NAME[name]
+    parser.unknown_keys(raw, _KEYS | {o.name for o in spec.options}, path)
     enabled = raw.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
         parser.problem(f"{path}.enabled", f"must be true or false, got {enabled!r}")
@@ -73,7 +80,22 @@ def _entry(
     stale = parser.duration(raw, "stale_after", 0.0, path) if "stale_after" in raw else None
     if stale is not None and stale < (interval or poll_interval):
         parser.problem(f"{path}.stale_after", "must be at least the collector's interval")
-    return CollectorConfig(name, enabled, interval, stale)
+    return CollectorConfig(name, enabled, interval, stale, _options(parser, spec, raw, path))
+
+
+def _options(
+    parser: Parser, spec: CollectorSpec, raw: dict[str, Any], path: str
+) -> tuple[tuple[str, float], ...]:
+    found = []
+    for option in spec.options:
+        if option.name not in raw:
+            continue
+        if option.kind == "duration":
+            value = parser.duration(raw, option.name, option.default, path)
+        else:
+            value = float(parser.positive_int(raw, option.name, int(option.default), path))
+        found.append((option.name, value))
+    return tuple(found)
 
 
 def with_overrides(
@@ -103,5 +125,6 @@ def schedules(
             continue
         interval = entry.interval or spec.default_interval or poll_interval
         stale = entry.stale_after or max(stale_after, STALE_INTERVALS * interval)
-        enabled.append(CollectorSchedule(spec.name, interval, stale))
+        options = {o.name: o.default for o in spec.options} | dict(entry.options)
+        enabled.append(CollectorSchedule(spec.name, interval, stale, tuple(options.items())))
     return tuple(enabled)

@@ -42,8 +42,9 @@ class PollFailed(Exception):
 
 
 PollFunction = Callable[[Target], PollData]
-# A collector's poll: the target and the collaborations collector's last good data.
-CollectorPoll = Callable[[Target, PollData | None], Any]
+# A collector's poll: the target, the collaborations collector's last good data, and
+# the collector's own last good data for the target (None before its first success).
+CollectorPoll = Callable[[Target, PollData | None, Any], Any]
 JobKey = tuple[str, TargetKey]  # (collector name, target)
 
 
@@ -298,7 +299,7 @@ class Poller:
     def _poll_one(self, name: str, target: Target, started: float) -> CollectorState[Any]:
         old = self._states.get(name, {}).get(target.key) or CollectorState(target)
         try:
-            data = self._run(name, target)
+            data = self._run(name, target, old.data)
         except PollFailed as failed:
             return self._failed(name, old, failed.error, started)
         except Exception as err:  # a worker thread must survive any bug or library surprise
@@ -327,13 +328,13 @@ class Poller:
             last_error=None,
         )
 
-    def _run(self, name: str, target: Target) -> Any:
+    def _run(self, name: str, target: Target, previous: Any) -> Any:
         if name == COLLABORATIONS:
             poll = self._poll  # read once: a reload may swap it mid-poll
             return poll(target)
         job = self._jobs[name]
         collaborations = self._states[COLLABORATIONS].get(target.key)
-        return job.poll(target, collaborations.data if collaborations else None)
+        return job.poll(target, collaborations.data if collaborations else None, previous)
 
     def _operation(self, name: str) -> str:
         job = self._jobs.get(name)
@@ -389,6 +390,8 @@ class Poller:
             else MappingProxyType(dict(self._states[COLLABORATIONS]))
         )
         self._snapshot = Snapshot(collaborations, MappingProxyType(views))
+        if changed is not None and self._ready.is_set():
+            return  # a finished poll never makes a ready snapshot unready: skip the O(n) check
         # Tracks the current snapshot: targets added later (reload, discovery) unset it.
         if self._snapshot.ready:
             self._ready.set()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -92,6 +92,7 @@ class TargetPoller:
         max_pages: int = MAX_PAGES,
         *,
         spec: CollectorSpec = collaborations.SPEC,
+        options: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._clients = clients
@@ -100,9 +101,12 @@ class TargetPoller:
         self._member_status = member_status
         self._max_pages = max_pages
         self._spec = spec
+        self._options = dict(options or {})
         self._clock = clock
 
-    def __call__(self, target: Target, collaborations: PollData | None = None) -> Any:
+    def __call__(
+        self, target: Target, collaborations: PollData | None = None, previous: Any = None
+    ) -> Any:
         operation = self._spec.operations[0]
         account = self._accounts.get(target.key)
         if account is None:  # removed by a reload after the poll was scheduled
@@ -114,7 +118,13 @@ class TargetPoller:
         try:
             client = self._clients.cleanrooms(account, target.account_id, target.region)
             context = PollContext(
-                client, collaborations, self._member_status, self._max_pages, self._clock()
+                client,
+                collaborations,
+                self._member_status,
+                self._max_pages,
+                self._clock(),
+                previous,
+                self._options,
             )
             return self._spec.poll(context)
         except ClientError as err:

@@ -179,12 +179,14 @@ class Calls:
         self.counts: dict[str, int] = {}
         self.failing: set[str] = set()
         self.seen_collaborations: list[Any] = []
+        self.previous: list[tuple[str, Any]] = []
 
     def job(self, name: str, interval: float, fan_out: bool = False) -> CollectorJob:
-        def poll(target: Target, collaborations: PollData | None) -> str:
+        def poll(target: Target, collaborations: PollData | None, previous: Any) -> str:
             with self.lock:
                 self.counts[name] = self.counts.get(name, 0) + 1
                 self.seen_collaborations.append(collaborations)
+                self.previous.append((name, previous))
             if name in self.failing:
                 raise PollFailed(PollError("ListMembers", "AccessDeniedException", "no"))
             return f"{name} data"
@@ -230,6 +232,10 @@ def test_each_collector_keeps_its_own_schedule_and_a_failing_one_delays_no_other
         assert poller.snapshot.collectors["memberships"][key].data == "memberships data"
         assert poller.snapshot.states[key].up
         assert EMPTY in calls.seen_collaborations  # fan-out gets the collaborations data
+        # Each poll gets the collector's own last good data (none before the first success).
+        assert [p for n, p in calls.previous if n == "memberships"][0] is None
+        assert ("memberships", "memberships data") in calls.previous
+        assert ("members", "members data") not in calls.previous  # it never succeeded
     finally:
         poller.stop()
 
@@ -239,7 +245,7 @@ def test_ready_waits_for_every_collector_and_reload_drops_one() -> None:
     gate = threading.Event()
     slow = calls.job("members", 60)
     blocked = CollectorJob(
-        "members", lambda t, c: gate.wait(5) and slow.poll(t, c), 60, False, "ListMembers"
+        "members", lambda t, c, p: gate.wait(5) and slow.poll(t, c, p), 60, False, "ListMembers"
     )
     poller = Poller(lambda target: EMPTY, 60, concurrency=2)
     poller.set_collectors([blocked])

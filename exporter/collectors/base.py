@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,8 @@ class PollContext:
     member_status: str | None
     max_pages: int
     now: float  # wall clock at the start of the poll
+    previous: Any = None  # this collector's last good data for the target, if any
+    options: Mapping[str, Any] = field(default_factory=dict)  # its own config keys, resolved
 
     def active_collaborations(self) -> tuple[Collaboration, ...]:
         """The ACTIVE collaborations to fan out to, from data already polled: no extra call."""
@@ -61,6 +63,16 @@ class AgeSpec:
 
 
 @dataclass(frozen=True)
+class Option:
+    """A config key of one collector beyond enabled/interval/stale_after."""
+
+    name: str
+    kind: str  # "duration" (seconds) or "count" (a positive integer)
+    default: float
+    doc: str
+
+
+@dataclass(frozen=True)
 class CollectorSpec:
     """One collector: its name, schedule defaults, API cost, poll and metric families."""
 
@@ -73,6 +85,7 @@ class CollectorSpec:
     poll: Callable[[PollContext], Any]
     families: Callable[[Sequence[Fresh]], list[Metric]]  # from data alone: cached per poll
     ages: tuple[AgeSpec, ...] = ()  # grow with the clock: computed per scrape
+    options: tuple[Option, ...] = ()
 
 
 def active_only(fresh: Fresh, by_collaboration: dict[str, Any]) -> list[tuple[str, Any]]:

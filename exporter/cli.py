@@ -89,7 +89,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         dest="demo_throttle_ratio",
         type=float,
         default=0.03,
-        help="share of demo ListCollaborations requests answered with HTTP 429 (default 0.03)",
+        help="share of demo Clean Rooms requests answered with HTTP 429 (default 0.03)",
     )
     parser.add_argument(
         "--once",

@@ -1,20 +1,18 @@
 """The embedded simulated Clean Rooms behind ``--demo``: moto and the fake on loopback.
 
-Requests go through a small proxy that throttles a few with a real HTTP 429 (so the
-throttle and error panels have something to show), then to the fake of what moto
-lacks, which passes everything else to moto. The world itself is ``demo_world``.
+Requests go to the fake of what moto lacks, which answers a few Clean Rooms requests
+with a real HTTP 429 (so the throttle and error panels have something to show) and
+passes what it does not implement to moto. The world itself is ``demo_world``.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import logging
 import os
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from exporter.collectors import REGISTRY
@@ -35,11 +33,9 @@ class DemoWorld:
     endpoint_url: str
     moto: Any
     fake: FakeCleanRooms
-    proxy: ThreadingHTTPServer
     throttle_ratio: float
 
     def stop(self) -> None:
-        self.proxy.shutdown()
         self.fake.close()
         self.moto.stop()
 
@@ -85,80 +81,29 @@ def isolate_credentials() -> None:
 
 
 def start_world(throttle_ratio: float = 0.03, seed: int | None = None) -> DemoWorld:
-    """Start moto, the fake and the throttling proxy on loopback; seed every demo target."""
+    """Start moto and the fake in front of it on loopback; seed every demo target."""
     # moto is the optional demo extra: import it only when the demo runs.
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     host, port = moto.get_host_and_port()
-    fake = FakeCleanRooms(f"http://{host}:{port}").start()
-    upstream = ("127.0.0.1", fake.server_address[1])
-    proxy = _ThrottlingProxy(("127.0.0.1", 0), upstream, throttle_ratio, random.Random(seed))
-    threading.Thread(target=proxy.serve_forever, name="demo-proxy", daemon=True).start()
-    url = f"http://127.0.0.1:{proxy.server_address[1]}"
-    world = DemoWorld(url, moto, fake, proxy, throttle_ratio)
+    fake = FakeCleanRooms(f"http://{host}:{port}")
+    fake.throttle = _throttle(throttle_ratio, random.Random(seed))
+    fake.start()
+    world = DemoWorld(fake.url, moto, fake, throttle_ratio)
     Simulation(random.Random(seed), fake=fake).seed()
     return world
 
 
-class _ThrottlingProxy(ThreadingHTTPServer):
-    daemon_threads = True
+def _throttle(ratio: float, rng: random.Random) -> Callable[[str], bool]:
+    """Answer about ``ratio`` of Clean Rooms requests with a 429 (STS is never throttled)."""
+    lock = threading.Lock()
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        upstream: tuple[str, int],
-        ratio: float,
-        rng: random.Random,
-    ) -> None:
-        self.upstream = upstream
-        self.ratio = ratio
-        self.rng = rng
-        self.lock = threading.Lock()
-        super().__init__(address, _ProxyHandler)
+    def throttle(path: str) -> bool:
+        if not path.startswith(("/collaborations", "/memberships")):
+            return False
+        with lock:
+            return rng.random() < ratio
 
-    def throttle_now(self) -> bool:
-        with self.lock:
-            return self.rng.random() < self.ratio
-
-
-class _ProxyHandler(BaseHTTPRequestHandler):
-    server: _ThrottlingProxy
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def _forward(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.startswith("/collaborations") and self.server.throttle_now():
-            payload = json.dumps({"message": "Rate exceeded"}).encode()
-            self._reply(
-                429,
-                payload,
-                {"x-amzn-ErrorType": "ThrottlingException", "Content-Type": "application/json"},
-            )
-            return
-        conn = http.client.HTTPConnection(*self.server.upstream, timeout=30)
-        try:
-            conn.request(self.command, self.path, body, dict(self.headers))
-            response = conn.getresponse()
-            headers = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS}
-            self._reply(response.status, response.read(), headers)
-        finally:
-            conn.close()
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward  # noqa: N815
-
-    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        log.debug("demo proxy: " + format, *args)
-
-
-_HOP_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+    return throttle

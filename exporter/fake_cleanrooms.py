@@ -99,6 +99,8 @@ class FakeCleanRooms(ThreadingHTTPServer):
             "ListCollaborationChangeRequests": self._list_change_requests,
         }
         super().__init__(("127.0.0.1", 0), _Handler)
+        # Given a request path, whether to answer it with a 429 (the demo sets it).
+        self.throttle: Callable[[str], bool] | None = None
 
     @property
     def url(self) -> str:
@@ -239,15 +241,18 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle_any(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        throttle = self.server.throttle
+        if throttle is not None and throttle(self.path):
+            error = {"message": "Rate exceeded", "__type": "ThrottlingException"}
+            send(self, 429, json.dumps(error).encode(), _error_headers("ThrottlingException"))
+            return
         request = self._request()
         if request is None:
-            self._forward(body)
+            send(self, *forward(self, self.server.upstream, body))
             return
         status, payload = self.server.answer(request)
-        headers = {"Content-Type": "application/json"}
-        if status >= 400:
-            headers["x-amzn-ErrorType"] = payload["__type"]
-        self._reply(status, json.dumps(payload).encode(), headers)
+        headers = _error_headers(payload["__type"]) if status >= 400 else _JSON
+        send(self, status, json.dumps(payload).encode(), headers)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any  # noqa: N815
 
@@ -267,24 +272,46 @@ class _Handler(BaseHTTPRequestHandler):
             {k: v[0] for k, v in query.items()},
         )
 
-    def _forward(self, body: bytes) -> None:
-        conn = http.client.HTTPConnection(*self.server.upstream, timeout=30)
-        try:
-            conn.request(self.command, self.path, body, dict(self.headers))
-            response = conn.getresponse()
-            payload = response.read()
-            headers = {k: v for k, v in response.getheaders() if k.lower() not in _HOP}
-        finally:
-            conn.close()
-        self._reply(response.status, payload, headers)
-
-    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def _error_headers(code: str) -> dict[str, str]:
+    return {**_JSON, "x-amzn-ErrorType": code}
+
+
+def forward(
+    handler: BaseHTTPRequestHandler, upstream: tuple[str, int], body: bytes
+) -> tuple[int, bytes, dict[str, str]]:
+    """Send the handler's request on to ``upstream``; its status, body and end-to-end headers."""
+    conn = http.client.HTTPConnection(*upstream, timeout=30)
+    try:
+        conn.request(handler.command, handler.path, body, dict(handler.headers))
+        response = conn.getresponse()
+        payload = response.read()
+        headers = {k: v for k, v in response.getheaders() if k.lower() not in _HOP}
+    finally:
+        conn.close()
+    return response.status, payload, headers
+
+
+def send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    length: int | None = None,
+) -> None:
+    """Answer with a body of known length, so keep-alive connections stay usable.
+
+    ``length`` announces another length than the body's (fault injection only).
+    """
+    handler.send_response(status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body) if length is None else length))
+    handler.end_headers()
+    handler.wfile.write(body)

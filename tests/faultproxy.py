@@ -7,7 +7,6 @@ a hang. Requests no rule answers go to moto unchanged. Every request is logged.
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import threading
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from exporter.fake_cleanrooms import operation_for
+from exporter.fake_cleanrooms import forward, operation_for, send
 
 _AKID = re.compile(r"Credential=([A-Z0-9]+)/")
 _HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
@@ -144,17 +143,10 @@ class _Handler(BaseHTTPRequestHandler):
         return Seen(operation, account, self.command, split.path, query, body)
 
     def _forward(self, body: bytes, seen: Seen) -> None:
-        conn = http.client.HTTPConnection(*self.server.upstream, timeout=30)
-        try:
-            conn.request(self.command, self.path, body, dict(self.headers))
-            response = conn.getresponse()
-            payload = response.read()
-            headers = {k: v for k, v in response.getheaders() if k.lower() not in _HOP}
-        finally:
-            conn.close()
+        status, payload, headers = forward(self, self.server.upstream, body)
         if seen.operation == "AssumeRole" and seen.account_id:
             self._learn_key(payload.decode(), seen.account_id)
-        self._reply(Reply(response.status, payload, headers))
+        self._reply(Reply(status, payload, headers))
 
     def _learn_key(self, xml: str, account_id: str) -> None:
         match = re.search(r"<AccessKeyId>([A-Z0-9]+)</AccessKeyId>", xml)
@@ -173,18 +165,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.hang.wait(60)
             self.close_connection = True
             return
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        if reply.action == "truncate":
-            self.wfile.write(reply.body[: len(reply.body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(2)
+        if reply.action != "truncate":
+            send(self, reply.status, reply.body, reply.headers)
             return
-        self.wfile.write(reply.body)
+        # Announce the whole body, send half of it, and hang up.
+        half = reply.body[: len(reply.body) // 2]
+        send(self, reply.status, half, reply.headers, length=len(reply.body))
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(2)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass

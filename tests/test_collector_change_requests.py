@@ -9,7 +9,7 @@ from exporter.app import App
 from exporter.collectors.change_requests import summarize
 from exporter.fake_cleanrooms import FakeCleanRooms
 from tests.faultproxy import FaultProxy
-from tests.helpers import Seeder, role, value
+from tests.helpers import Seeder, one_target, value
 
 HOUR = 3600.0
 
@@ -33,8 +33,7 @@ def test_pending_requests_and_oldest_age_per_active_collaboration(
     fake.add_change_request(a, "us-east-1", invited.id, now - HOUR)
     exporter = run_exporter(
         proxy.url,
-        f"accounts: [{{role_arn: '{role(a)}', regions: [us-east-1]}}]\n"
-        "collectors: {change_requests: {enabled: true}}\n",
+        one_target(a, "collectors: {change_requests: {enabled: true}}\n"),
     )
     target = {"account_id": a, "region": "us-east-1"}
     pending = "cleanrooms_change_requests_pending"
@@ -64,8 +63,7 @@ def test_pages_of_pending_requests_cost_one_call_per_hundred(
         fake.add_change_request(a, "us-east-1", busy.id, time.time() - index)
     exporter = run_exporter(
         proxy.url,
-        f"accounts: [{{role_arn: '{role(a)}', regions: [us-east-1]}}]\n"
-        "collectors: {change_requests: {enabled: true}}\n",
+        one_target(a, "collectors: {change_requests: {enabled: true}}\n"),
     )
     labels = {"account_id": a, "region": "us-east-1", "collaboration_id": busy.id}
     assert value(exporter, "cleanrooms_change_requests_pending", **labels) == 230

@@ -9,7 +9,7 @@ from moto.cleanrooms.models import cleanrooms_backends
 from exporter.app import App
 from exporter.collectors.members import count_statuses
 from tests.faultproxy import FaultProxy, wait_for
-from tests.helpers import Seeder, role, set_members, value
+from tests.helpers import Seeder, one_target, set_members, value
 
 MEMBERS_ON = "collectors: {members: {enabled: true}}\n"
 
@@ -27,9 +27,7 @@ def test_member_counts_per_active_collaboration_and_calls_per_poll(
     set_members(big, ACTIVE=140, REMOVED=10)  # two pages
     invited = seeder.add(a, "us-east-1", "INVITED")
     seeder.add(a, "us-east-1", "LEFT")
-    exporter = run_exporter(
-        proxy.url, f"accounts: [{{role_arn: '{role(a)}', regions: [us-east-1]}}]\n{MEMBERS_ON}"
-    )
+    exporter = run_exporter(proxy.url, one_target(a, MEMBERS_ON))
     target = {"account_id": a, "region": "us-east-1"}
 
     def members(collaboration: str, status: str) -> float | None:
@@ -65,9 +63,11 @@ def test_series_vanish_with_their_collaboration_before_the_next_members_poll(
     set_members(stays, ACTIVE=1)
     exporter = run_exporter(
         proxy.url,
-        f"accounts: [{{role_arn: '{role(a)}', regions: [us-east-1]}}]\n"
-        "poll_interval: 1s\nstale_after: 1h\n"
-        "collectors: {members: {enabled: true, interval: 1h}}\n",
+        one_target(
+            a,
+            "poll_interval: 1s\nstale_after: 1h\n"
+            "collectors: {members: {enabled: true, interval: 1h}}\n",
+        ),
     )
     labels = {"account_id": a, "region": "us-east-1", "status": "ACTIVE"}
     name = "cleanrooms_collaboration_members"

@@ -7,11 +7,7 @@ from collections.abc import Callable
 from exporter.app import App
 from exporter.collectors.memberships import build, parse_summary
 from tests.faultproxy import FaultProxy
-from tests.helpers import Seeder, role, value
-
-
-def config(account: str, collectors: str = "") -> str:
-    return f"accounts: [{{role_arn: '{role(account)}', regions: [us-east-1]}}]\n{collectors}"
+from tests.helpers import Seeder, one_target, role, value
 
 
 def test_counts_by_status_and_one_info_series_per_membership(
@@ -25,7 +21,7 @@ def test_counts_by_status_and_one_info_series_per_membership(
     seeder.membership(a, "us-east-1", "ACTIVE", payer=False)
     removed = seeder.membership(a, "us-east-1", "REMOVED", payer=False)
     seeder.membership(a, "us-east-1", "SUSPENDED")  # a status AWS may add: kept as received
-    exporter = run_exporter(proxy.url, config(a))
+    exporter = run_exporter(proxy.url, one_target(a))
     target = {"account_id": a, "region": "us-east-1"}
     counts = {
         s: value(exporter, "cleanrooms_memberships", **target, status=s)
@@ -77,7 +73,7 @@ def test_disabled_memberships_make_no_call_and_no_series(
 ) -> None:
     a = new_account()
     seeder.membership(a, "us-east-1")
-    exporter = run_exporter(proxy.url, config(a, "collectors: {memberships: {enabled: false}}"))
+    exporter = run_exporter(proxy.url, one_target(a, "collectors: {memberships: {enabled: false}}"))
     target = {"account_id": a, "region": "us-east-1"}
     assert proxy.calls("ListMemberships", a) == []
     assert value(exporter, "cleanrooms_memberships", **target, status="ACTIVE") is None

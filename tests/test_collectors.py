@@ -26,7 +26,7 @@ from exporter.exposition import ExpositionRenderer
 from exporter.model import CollectorState, PollData, PollError, Snapshot, Target
 from exporter.poller import CollectorJob, Poller, PollFailed
 from tests.faultproxy import FaultProxy, Reply, always, wait_for
-from tests.helpers import Seeder, role, set_members, value
+from tests.helpers import Seeder, one_target, set_members, value
 from tests.test_collector import NOW, snapshot, stats
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +48,7 @@ def test_access_denied_on_one_operation_leaves_the_others_alone(
     seeder.add(a, "us-east-1", "INVITED")
     denied = Reply.aws_error(403, "AccessDeniedException", "not authorized: cleanrooms:ListMembers")
     proxy.rules.append(always(denied, "ListMembers"))
-    exporter = run_exporter(
-        proxy.url, f"accounts: [{{role_arn: '{role(a)}', regions: [us-east-1]}}]\n{ALL_ON}"
-    )
+    exporter = run_exporter(proxy.url, one_target(a, ALL_ON))
     target = {"account_id": a, "region": "us-east-1"}
     up = {
         name: value(exporter, "cleanrooms_collector_up", **target, collector=name)
@@ -85,8 +83,7 @@ def test_reload_enables_and_disables_a_collector(
     set_members(collaboration, ACTIVE=1, LEFT=1)
     base = (
         f"aws: {{endpoint_url: '{proxy.url}', max_attempts: 1}}\n"
-        "poll_interval: 1h\nstale_after: 2h\n"
-        f"accounts: [{{role_arn: '{role(a)}', regions: [us-east-1]}}]\n"
+        "poll_interval: 1h\nstale_after: 2h\n" + one_target(a)
     )
     text = {"now": base}
     app = App(parse_config(base, {}), lambda: parse_config(text["now"], {}))
@@ -233,7 +230,7 @@ def test_each_collector_keeps_its_own_schedule_and_a_failing_one_delays_no_other
         assert poller.snapshot.states[key].up
         assert EMPTY in calls.seen_collaborations  # fan-out gets the collaborations data
         # Each poll gets the collector's own last good data (none before the first success).
-        assert [p for n, p in calls.previous if n == "memberships"][0] is None
+        assert next(p for n, p in calls.previous if n == "memberships") is None
         assert ("memberships", "memberships data") in calls.previous
         assert ("members", "members data") not in calls.previous  # it never succeeded
     finally:

@@ -98,6 +98,16 @@ class Running:
 
         wait_for(ready, timeout=60)
 
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+        """``wait_for``, but a timeout stops the exporter and shows the end of its log."""
+        try:
+            wait_for(predicate, timeout)
+        except AssertionError:
+            _, err, _ = self.stop()
+            raise AssertionError(
+                f"condition not met in time; exporter log:\n{err[-4000:]}"
+            ) from None
+
     def stop(self) -> tuple[int, str, float]:
         began = time.monotonic()
         self.proc.send_signal(signal.SIGTERM)
@@ -145,7 +155,7 @@ def test_reload_by_sighup_and_http_keeps_counters_and_rejects_bad_config(
 
     run.write([a, c])
     run.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: run.accounts_up() == {a, c})
+    run.wait_for(lambda: run.accounts_up() == {a, c})
     assert listing_requests(run, a) >= before  # kept target: counters not reset
     assert all(dict(k)["account_id"] != b for k in run.samples("cleanrooms_api_requests_total"))
     wait_for(

@@ -444,6 +444,7 @@ def test_dashboard_has_queries_for_cleanrooms_metrics(path: Path) -> None:
 # Values Grafana would put in place of the variables, so promtool can parse the queries.
 GRAFANA_VARIABLES = {
     "$__rate_interval": "4m",
+    "$__interval": "1m",
     "$job": ".*",
     "$instance": ".*",
     "$account_id": ".*",

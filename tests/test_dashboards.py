@@ -29,6 +29,7 @@ PROVISIONING_MOUNT = "/etc/grafana/provisioning"
 # labels (not counting job and instance, which Prometheus adds). Dashboards
 # and rules may only use these.
 TARGET = frozenset({"account_id", "region"})
+COLLECTOR = TARGET | {"collector"}
 CONTRACT: dict[str, tuple[str, frozenset[str]]] = {
     "cleanrooms_collaborations": ("gauge", TARGET | {"member_status"}),
     "cleanrooms_collaboration_info": (
@@ -74,10 +75,39 @@ CONTRACT: dict[str, tuple[str, frozenset[str]]] = {
     "cleanrooms_exporter_targets": ("gauge", frozenset()),
     "cleanrooms_exporter_config_last_reload_successful": ("gauge", frozenset()),
     "cleanrooms_exporter_config_last_reload_success_timestamp_seconds": ("gauge", frozenset()),
+    # The collectors beyond collaborations: memberships, members, change_requests.
+    "cleanrooms_memberships": ("gauge", TARGET | {"status"}),
+    "cleanrooms_membership_info": (
+        "gauge",
+        TARGET
+        | {
+            "membership_id",
+            "collaboration_id",
+            "collaboration_name",
+            "status",
+            "query_compute_payer",
+        },
+    ),
+    "cleanrooms_collaboration_members": ("gauge", TARGET | {"collaboration_id", "status"}),
+    "cleanrooms_change_requests_pending": ("gauge", TARGET | {"collaboration_id"}),
+    "cleanrooms_change_request_oldest_pending_age_seconds": (
+        "gauge",
+        TARGET | {"collaboration_id"},
+    ),
+    # Health of each collector of each target.
+    "cleanrooms_collector_up": ("gauge", COLLECTOR),
+    "cleanrooms_collector_last_success_timestamp_seconds": ("gauge", COLLECTOR),
+    "cleanrooms_collector_poll_duration_seconds": ("gauge", COLLECTOR),
+    "cleanrooms_collector_consecutive_failures": ("gauge", COLLECTOR),
+    "cleanrooms_collector_stale": ("gauge", COLLECTOR),
+    "cleanrooms_collector_last_error_info": ("gauge", COLLECTOR | {"operation", "error_code"}),
+    "cleanrooms_collector_polls_total": ("counter", COLLECTOR),
+    "cleanrooms_collector_poll_failures_total": ("counter", COLLECTOR),
 }
 
 DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
 FILTER_LABELS = ("job", "instance", "account_id", "region")
+SCRAPE_LABELS = frozenset({"job", "instance"})  # added by Prometheus, not the exporter
 RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
 DASHBOARD_RANGE = "$__rate_interval"
 MIN_SCHEMA_VERSION = 36
@@ -237,6 +267,7 @@ def expr_problems(expr: str, *, dashboard: bool) -> list[str]:
             problems.append(f"{sel.metric} is not in the metric contract")
             continue
         is_counter, labels = SERIES[sel.metric]
+        problems.extend(_label_problems(sel, labels))
         if is_counter:
             problems.extend(_counter_problems(sel, dashboard=dashboard))
         if dashboard:
@@ -245,6 +276,12 @@ def expr_problems(expr: str, *, dashboard: bool) -> list[str]:
         if "instance" in {label.strip() for label in labels.split(",")}:
             problems.append(f"aggregates by instance: {expr!r}")
     return problems
+
+
+def _label_problems(sel: Selector, labels: frozenset[str]) -> list[str]:
+    """Matchers on labels the series does not have (e.g. member_status for status)."""
+    unknown = set(sel.matchers or {}) - labels - SCRAPE_LABELS
+    return [f"{sel.metric} has no label {name!r}" for name in sorted(unknown)]
 
 
 def _counter_problems(sel: Selector, *, dashboard: bool) -> list[str]:
@@ -407,6 +444,7 @@ def test_dashboard_has_queries_for_cleanrooms_metrics(path: Path) -> None:
 # Values Grafana would put in place of the variables, so promtool can parse the queries.
 GRAFANA_VARIABLES = {
     "$__rate_interval": "4m",
+    "$__interval": "1m",
     "$job": ".*",
     "$instance": ".*",
     "$account_id": ".*",
@@ -572,6 +610,11 @@ F4 = 'job=~"$job",instance=~"$instance",account_id=~"$account_id",region=~"$regi
         (f"sum by (instance) (cleanrooms_target_up{{{F4}}})", "aggregates by instance"),
         ('{__name__="cleanrooms_target_up"}', "without a metric name"),
         ("cleanrooms_target_up{job=~$job}", "cannot parse matchers"),
+        (
+            f'cleanrooms_collaboration_members{{member_status="LEFT",{F4}}}',
+            "has no label 'member_status'",
+        ),
+        (f'cleanrooms_memberships{{collector="members",{F4}}}', "has no label 'collector'"),
     ],
 )
 def test_expression_lint_reports(expr: str, expected: str) -> None:
@@ -584,6 +627,13 @@ def test_expression_lint_ignores_strings_and_label_names() -> None:
         f'label_replace(cleanrooms_target_up{{{F4}}}, "cleanrooms_x", "$1", "account_id", "(.*)")'
     )
     assert expr_problems(expr, dashboard=True) == []
+
+
+def test_rule_lint_checks_label_names_too() -> None:
+    ok = 'cleanrooms_collaboration_members{status="LEFT"} offset 15m'
+    assert expr_problems(ok, dashboard=False) == []
+    problems = expr_problems(ok.replace("status", "member_status"), dashboard=False)
+    assert any("has no label 'member_status'" in p for p in problems), problems
 
 
 def test_rule_lint_allows_any_range_but_still_wants_rate() -> None:

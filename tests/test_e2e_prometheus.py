@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -33,7 +34,9 @@ RULE_FILES = (ROOT / "prometheus" / "rules.yaml", ROOT / "prometheus" / "alerts.
 JOB = "cleanrooms-exporter"
 
 # Template variables as Grafana would expand them with "All" selected
-# (allValue ".*", used with =~) and a short time range.
+# (allValue ".*", used with =~) and a short time range. A panel may look
+# $__interval back with `offset`: the series must be older than that when
+# the first test runs, a few seconds of warm-up after start.
 VARIABLES = {
     "job": JOB,
     "instance": ".*",
@@ -41,7 +44,7 @@ VARIABLES = {
     "region": ".*",
     "__rate_interval": "1m",
     "__range": "5m",
-    "__interval": "15s",
+    "__interval": "5s",
 }
 _VARIABLE = re.compile(r"\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)\]\]|\$(\w+)")
 _LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(.*\S)\s*,\s*)?(\w+)\s*\)\s*$", re.S)
@@ -433,3 +436,209 @@ def test_rule_groups_load_and_evaluate_without_errors(stack: Stack) -> None:
         if rule["health"] != "ok"
     ]
     assert not unhealthy, "rules fail to evaluate:\n" + "\n".join(unhealthy)
+
+
+def test_panel_legends_and_table_columns_name_labels_the_results_have(stack: Stack) -> None:
+    """A legend's {{label}} or a table's renamed column that no series carries shows blank."""
+    problems = []
+    for name, dashboard in dashboards():
+        for panel in panels(dashboard.get("panels", [])):
+            columns = table_columns(panel)
+            for target in panel.get("targets", []):
+                where = f"dashboard {name} panel {panel.get('title')!r} ({target.get('refId')})"
+                result, _ = run(stack.prometheus, expand(target.get("expr", "")))
+                if not result:
+                    continue  # reported by test_every_dashboard_query_parses_and_returns_data
+                metrics = [series["metric"] for series in result]
+                legend = target.get("legendFormat", "")
+                problems.extend(f"{where}: {p}" for p in naming_problems(legend, columns, metrics))
+    report(problems, "panels name labels their queries do not return")
+
+
+def naming_problems(legend: str, columns: set[str], metrics: list[dict[str, str]]) -> list[str]:
+    """Legend labels some series lack, and table columns no series has."""
+    problems = [
+        f"legend label {label!r} missing from a series"
+        for label in re.findall(r"\{\{\s*(\w+)\s*\}\}", legend)
+        if any(label not in metric for metric in metrics)
+    ]
+    problems.extend(
+        f"table column {column!r} is in no series"
+        for column in sorted(columns)
+        if not any(column in metric for metric in metrics)
+    )
+    return problems
+
+
+def test_naming_problems_reports_missing_labels() -> None:
+    metrics = [{"account_id": "1", "status": "ACTIVE"}, {"account_id": "2"}]
+    assert naming_problems("{{account_id}}", {"status"}, metrics) == []
+    assert naming_problems("{{ status }}", set(), metrics) == [
+        "legend label 'status' missing from a series"
+    ]
+    assert naming_problems("__auto", {"member_status"}, metrics) == [
+        "table column 'member_status' is in no series"
+    ]
+
+
+def table_columns(panel: dict[str, Any]) -> set[str]:
+    """Label columns an organize transformation renames (the value and time columns aside)."""
+    columns: set[str] = set()
+    for transformation in panel.get("transformations", []):
+        if transformation.get("id") == "organize":
+            columns |= set(transformation.get("options", {}).get("renameByName", {}))
+    return {c for c in columns if c not in {"Time", "Value", "__name__"} and " #" not in c}
+
+
+# --- the collectors beyond collaborations -----------------------------------------------
+#
+# These need a demo that enables every collector, polls each at --demo.poll-interval and
+# whose world has memberships in every status, collaborations with several members, a
+# member who leaves now and then and a change request that is pending and then settled.
+
+COLLECTORS = ("collaborations", "memberships", "members", "change_requests")
+MEMBERSHIP_STATUSES = frozenset({"ACTIVE", "REMOVED", "COLLABORATION_DELETED"})
+MEMBER_STATUSES = frozenset({"INVITED", "ACTIVE", "LEFT", "REMOVED"})
+# Seconds to wait for the demo world to show an event (a departure, a settled request);
+# the world changes every 20 seconds.
+EVENT_TIMEOUT = 60.0
+LOOKBACK = "10m"  # longer than any test run: "at any time since the stack started"
+
+
+def series(base: str, expr: str) -> list[dict[str, Any]]:
+    result, error = run(base, expr)
+    assert result is not None, f"{expr}: {error}"
+    return result
+
+
+def labels_of(base: str, expr: str) -> list[dict[str, str]]:
+    return [s["metric"] for s in series(base, expr)]
+
+
+def eventually(base: str, expr: str, what: str) -> list[dict[str, Any]]:
+    """The series ``expr`` has had at any time since start, waiting up to EVENT_TIMEOUT."""
+    ever = f"max_over_time(({expr})[{LOOKBACK}:1s])"
+    deadline = time.monotonic() + EVENT_TIMEOUT
+    while not (found := series(base, ever)):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the demo never showed {what} in {EVENT_TIMEOUT:g}s: {ever}")
+        time.sleep(1)
+    return found
+
+
+def alert_expr(name: str) -> str:
+    [rule] = [rule for _, rule in rules() if rule.get("alert") == name]
+    return str(rule["expr"])
+
+
+def shortened(expr: str, old: str, new: str) -> str:
+    """``expr`` with a window or threshold a short test can reach; it must be there to replace."""
+    assert old in expr, f"{old!r} is no longer in {expr!r}: update this test"
+    return expr.replace(old, new)
+
+
+def panel_expr(title: str) -> str:
+    [expr] = [q.expr for q in panel_queries() if f"panel {title!r}" in q.where]
+    return expr
+
+
+@pytest.fixture(scope="module")
+def collectors(stack: Stack) -> Stack:
+    """The stack once every collector of every target has polled a few times."""
+    expr = f'min by (collector) (cleanrooms_collector_polls_total{{job="{JOB}"}})'
+
+    def polled() -> dict[str, float]:
+        return {
+            s["metric"]["collector"]: float(s["value"][1]) for s in series(stack.prometheus, expr)
+        }
+
+    deadline = time.monotonic() + EVENT_TIMEOUT
+    while any(polled().get(c, 0) < MIN_POLLS for c in COLLECTORS):
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"every collector should have polled {MIN_POLLS}+ times: {polled()} "
+                "(the demo enables every collector at --demo.poll-interval)"
+            )
+        time.sleep(1)
+    return stack
+
+
+def test_every_collector_reports_health_for_every_target(collectors: Stack) -> None:
+    base = collectors.prometheus
+    up = labels_of(base, f'cleanrooms_target_up{{job="{JOB}"}}')
+    targets = {(m["account_id"], m["region"]) for m in up}
+    assert targets
+    for collector in COLLECTORS:
+        selector = f'{{job="{JOB}",collector="{collector}"}}'
+        for metric in ("up", "stale", "last_success_timestamp_seconds", "polls_total"):
+            found = labels_of(base, f"cleanrooms_collector_{metric}{selector}")
+            assert {(m["account_id"], m["region"]) for m in found} == targets, (collector, metric)
+        assert series(base, f"cleanrooms_collector_stale{selector} == 1") == [], collector
+
+
+def test_memberships_in_every_status_agree_with_the_table(collectors: Stack) -> None:
+    base = collectors.prometheus
+    statuses: dict[tuple[str, str], set[str]] = {}
+    for m in labels_of(base, f'cleanrooms_memberships{{job="{JOB}"}}'):
+        statuses.setdefault((m["account_id"], m["region"]), set()).add(m["status"])
+    assert statuses
+    assert all(s >= MEMBERSHIP_STATUSES for s in statuses.values()), statuses
+    # Demo data: at least one membership in each status, over all targets.
+    present = labels_of(base, f'sum by (status) (cleanrooms_memberships{{job="{JOB}"}}) > 0')
+    assert {m["status"] for m in present} >= MEMBERSHIP_STATUSES
+
+    rows = labels_of(base, f'cleanrooms_membership_info{{job="{JOB}"}}')
+    assert rows
+    for row in rows:
+        assert row["status"] in MEMBERSHIP_STATUSES, row
+        assert row["query_compute_payer"] in {"true", "false"}, row
+        assert all(row.get(label) for label in ("membership_id", "collaboration_id")), row
+        assert row.get("collaboration_name"), row
+    # The status counts and the table come from one poll: they agree at any instant.
+    on = "on (job, instance, account_id, region, status)"
+    rows_by_status = (
+        "count by (job, instance, account_id, region, status) "
+        f'(cleanrooms_membership_info{{job="{JOB}"}})'
+    )
+    counts = f'cleanrooms_memberships{{job="{JOB}"}}'
+    assert series(base, f"{rows_by_status} != {on} {counts}") == []
+    assert series(base, f"{counts} > 0 unless {on} {rows_by_status}") == []
+
+
+def test_members_of_every_collaboration_in_every_status(collectors: Stack) -> None:
+    base = collectors.prometheus
+    statuses: dict[tuple[str, str, str], set[str]] = {}
+    for m in labels_of(base, f'cleanrooms_collaboration_members{{job="{JOB}"}}'):
+        key = (m["account_id"], m["region"], m["collaboration_id"])
+        statuses.setdefault(key, set()).add(m["status"])
+    assert statuses
+    assert all(s >= MEMBER_STATUSES for s in statuses.values()), statuses
+    # Demo data: a collaboration with several active members.
+    crowded = f'cleanrooms_collaboration_members{{job="{JOB}",status="ACTIVE"}} >= 2'
+    assert series(base, crowded)
+
+
+def test_a_member_leaving_shows_in_the_panel_and_the_alert(collectors: Stack) -> None:
+    base = collectors.prometheus
+    # Demo data: a member leaves or is removed while the test runs.
+    panel = expand(panel_expr("Members who left or were removed"))
+    eventually(base, f"({panel}) > 0", "a member leaving, on the dashboard")
+    alert = shortened(alert_expr("CleanRoomsCollaborationMemberLeft"), "offset 15m", "offset 5s")
+    fired = eventually(base, alert, "CleanRoomsCollaborationMemberLeft firing")
+    assert {s["metric"]["status"] for s in fired} <= {"LEFT", "REMOVED"}
+
+
+def test_a_change_request_is_pending_then_settled(collectors: Stack) -> None:
+    base = collectors.prometheus
+    pending = f'cleanrooms_change_requests_pending{{job="{JOB}"}}'
+    age = f'cleanrooms_change_request_oldest_pending_age_seconds{{job="{JOB}"}}'
+    # Demo data: a change request that is pending and later approved.
+    eventually(base, f"{pending} > 0", "a pending change request")
+    settled = f"{pending} < {pending} offset 3s"
+    eventually(base, settled, "a pending change request being settled")
+    alert = shortened(alert_expr("CleanRoomsChangeRequestPending"), "24 * 3600", "0")
+    eventually(base, alert, "CleanRoomsChangeRequestPending's expression (threshold 0) matching")
+    # The count and the age come from one poll: never a count without an age, or the reverse.
+    on = "on (job, instance, account_id, region, collaboration_id)"
+    for expr in (f"{pending} > 0 and {on} {age} == 0", f"{pending} == 0 and {on} {age} > 0"):
+        assert series(base, f"max_over_time(({expr})[{LOOKBACK}:1s])") == [], expr

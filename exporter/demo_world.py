@@ -29,6 +29,8 @@ UNTRUSTED = (("999999999999", "Unknown Data Broker"),)
 PARTNERS = (*TRUSTED, ("777777777777", "Media Network"), ("888888888888", "Loyalty Program"))
 DAY = 86400.0
 HOUR = 3600.0
+# One change every few seconds, in this order: each kind within a minute.
+_KINDS = ("invite", "leave", "file", "accept", "approve", "leave", "end", "file", "approve")
 
 
 def _backend(account_id: str, region: str) -> Any:
@@ -63,6 +65,7 @@ class Simulation:
         self._clock = clock
         self._fake = fake
         self._counter = 0
+        self._steps = 0
 
     def targets(self) -> list[tuple[str, str]]:
         return [(a, r) for a, _, regions in DEMO_ACCOUNTS for r in regions]
@@ -157,31 +160,41 @@ class Simulation:
         del backend.collaborations[collaboration.id]
 
     def step(self) -> str:
-        """One random change somewhere in the world."""
+        """The next change, in a fixed rotation so every kind shows up within a minute."""
+        kind = _KINDS[self._steps % len(_KINDS)]
+        self._steps += 1
         account_id, region = self._rng.choice(self.targets())
-        collaborations = list(_backend(account_id, region).collaborations.values())
-        by_status = {
-            s: [c for c in collaborations if c.member_status == s] for s in ("INVITED", "ACTIVE")
-        }
-        roll = self._rng.random()
-        if roll < 0.25 or not by_status["INVITED"]:
+        active = [
+            c
+            for c in _backend(account_id, region).collaborations.values()
+            if c.member_status == "ACTIVE"
+        ]
+        if kind in ("invite", "accept", "end"):
+            return self._membership_step(account_id, region, kind, active)
+        if not active:
+            return "no change"
+        collaboration = self._rng.choice(active)
+        if kind == "leave":
+            return self._partner_leaves(collaboration)
+        return self._change_request_step(account_id, region, collaboration, kind)
+
+    def _membership_step(self, account_id: str, region: str, kind: str, active: list[Any]) -> str:
+        """An invitation arrives or is accepted, or this account's membership ends."""
+        where = f"in {account_id} {region}"
+        backend = _backend(account_id, region)
+        invited = [c for c in backend.collaborations.values() if c.member_status == "INVITED"]
+        if kind == "invite" and len(invited) < 8:  # bounded, so a long demo stays readable
             creator = self._rng.choice(TRUSTED + UNTRUSTED)
             self.add(account_id, region, "INVITED", creator, self._clock())
-            return f"new invitation in {account_id} {region}"
-        if roll < 0.45:
-            self.join(account_id, region, self._rng.choice(by_status["INVITED"]))
-            return f"invitation accepted in {account_id} {region}"
-        if not by_status["ACTIVE"]:
-            return "no change"
-        collaboration = self._rng.choice(by_status["ACTIVE"])
-        if roll < 0.6:
-            return self._partner_leaves(collaboration)
-        if roll < 0.85:
-            return self._change_request_step(account_id, region, collaboration)
-        self.end_membership(
-            account_id, region, collaboration, self._rng.choice(("LEFT", "REMOVED"))
-        )
-        return f"membership ended in {account_id} {region}"
+            return f"new invitation {where}"
+        if kind != "end" and invited:
+            self.join(account_id, region, self._rng.choice(invited))
+            return f"invitation accepted {where}"
+        if kind == "end" and len(active) > 2:  # keep a few ACTIVE collaborations everywhere
+            status = self._rng.choice(("LEFT", "REMOVED"))
+            self.end_membership(account_id, region, self._rng.choice(active), status)
+            return f"membership ended {where}"
+        return "no change"
 
     def _partner_leaves(self, collaboration: Any) -> str:
         active = [m for m in collaboration.demo_members if m["status"] == "ACTIVE"]
@@ -192,20 +205,28 @@ class Simulation:
         leaver["updateTime"] = self._clock()
         return f"{leaver['displayName']} {leaver['status'].lower()} {collaboration.name}"
 
-    def _change_request_step(self, account_id: str, region: str, collaboration: Any) -> str:
-        """Approve the collaboration's oldest pending request, or file a new one."""
+    def _change_request_step(
+        self, account_id: str, region: str, collaboration: Any, kind: str
+    ) -> str:
+        """File a change request, or approve the oldest pending one of the target."""
         if self._fake is None:
             return "no change"
-        pending = self._fake.pending_change_requests(account_id, region, collaboration.id)
-        if pending and self._rng.random() < 0.5:
-            self._fake.set_change_request_status(
-                account_id, region, pending[0], "APPROVED", self._clock()
-            )
-            return f"change request approved in {collaboration.name}"
-        self._fake.add_change_request(account_id, region, collaboration.id, self._clock())
-        return f"change request filed in {collaboration.name}"
+        if kind == "file":
+            self._fake.add_change_request(account_id, region, collaboration.id, self._clock())
+            return f"change request filed in {collaboration.name}"
+        # Approve somewhere, this target first: the demo shows an approval every rotation.
+        targets = [(account_id, region), *self.targets()]
+        for account, where in targets:
+            for candidate in _backend(account, where).collaborations.values():
+                pending = self._fake.pending_change_requests(account, where, candidate.id)
+                if pending and candidate.member_status == "ACTIVE":
+                    self._fake.set_change_request_status(
+                        account, where, pending[0], "APPROVED", self._clock()
+                    )
+                    return f"change request approved in {candidate.name}"
+        return "no change"
 
-    def run(self, stop: threading.Event, every: float = 20.0) -> None:
+    def run(self, stop: threading.Event, every: float = 5.0) -> None:
         """Change the world every ``every`` seconds until ``stop`` is set."""
         while not stop.wait(every):
             log.info("demo: %s", self.step())

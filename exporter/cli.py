@@ -22,6 +22,7 @@ from prometheus_client.exposition import generate_latest
 
 from exporter import __version__, demo
 from exporter.app import App
+from exporter.aws import classify_attempt, client_error_code
 from exporter.config import Config, ConfigError, load_config, parse_duration
 from exporter.logs import FORMATS, LEVELS, setup_logging
 from exporter.sharding import resolve_shard
@@ -125,13 +126,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError) as err:
-        log.error("cannot resolve account ids at start-up: %s", err)
+        log.error("cannot resolve account ids at start-up: %s", err, extra=_error_fields(err))
         return 1
     if world is not None:
         _start_demo_changes()
     if args.once:
         return _run_once(app)
     return _serve(app, address, web)
+
+
+def _error_fields(err: BotoCoreError | ClientError) -> dict[str, str]:
+    """The ``operation`` and ``error_code`` log fields of a failed AWS call."""
+    if isinstance(err, ClientError):
+        return {"operation": err.operation_name, "error_code": client_error_code(err)}
+    return {"error_code": classify_attempt(err, None, None)[0] or type(err).__name__}
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, object | None]:

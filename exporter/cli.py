@@ -23,7 +23,15 @@ from prometheus_client.exposition import generate_latest
 from exporter import __version__, demo
 from exporter.app import App
 from exporter.aws import classify_attempt, client_error_code
-from exporter.config import Config, ConfigError, load_config, parse_duration
+from exporter.config import (
+    AccountConfig,
+    Config,
+    ConfigError,
+    load_config,
+    parse_duration,
+    read_text,
+    read_yaml,
+)
 from exporter.logs import FORMATS, LEVELS, setup_logging
 from exporter.sharding import resolve_shard
 from exporter.web import ExporterServer, WebApp
@@ -117,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
     if args.config_check:
-        return _check(config)
+        return _check(config, None if world else args.config_file)
     try:
         # A reload re-reads the file and applies the same flags again.
         source = None if world else (lambda: _with_shard_flags(load_config(args.config_file), args))
@@ -156,7 +164,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, object | None]:
     return _with_shard_flags(demo.demo_config(world.endpoint_url, interval), args), world
 
 
-def _check(config: Config) -> int:
+def _check(config: Config, path: str | None) -> int:
     """--config.check: everything that can be judged without AWS or the pod's name."""
     sharding = config.sharding
     if sharding.index != "auto":
@@ -164,13 +172,48 @@ def _check(config: Config) -> int:
             resolve_shard(sharding.index, sharding.count, {})
         except ValueError as err:
             print(
-                f"cleanrooms-exporter: invalid configuration:\n  sharding: {err}", file=sys.stderr
+                f"cleanrooms-exporter: {ConfigError([f'sharding: {err}'], path)}", file=sys.stderr
             )
             return 2
     targets = sum(len(a.regions) for a in config.accounts)
     discovery = " plus discovered accounts" if config.discovery else ""
     print(f"configuration valid: {len(config.accounts)} accounts, {targets} targets{discovery}")
+    for line in _check_details(config, path):
+        print(line)
     return 0
+
+
+def _check_details(config: Config, path: str | None) -> list[str]:
+    """What --config.check prints after its verdict: each account, and which defaults apply."""
+    lines = [f"  accounts[{i}] {_describe_account(a)}" for i, a in enumerate(config.accounts)]
+    if config.discovery:
+        lines.append(f"  plus every ACTIVE account AWS Organizations lists, in {_regions(config)}")
+    if path is None:
+        lines.append(
+            "note: no --config.file: polling the default credential chain's own account in "
+            f"{_regions(config)} (AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1)"
+        )
+        return lines
+    # The file is valid, so reading it again only tells which keys it sets.
+    keys = set(read_yaml(read_text(path)))
+    if "accounts" not in keys and not config.discovery:
+        lines.append(
+            "note: the file lists no accounts: polling the default credential chain's own "
+            "account (environment, shared config, container or instance role), a default"
+        )
+    if "regions" not in keys:
+        lines.append(f"note: the file sets no regions: using {_regions(config)}, a default")
+    return lines
+
+
+def _describe_account(account: AccountConfig) -> str:
+    who = account.id or "(id from sts:GetCallerIdentity)"
+    name = f" {account.name!r}" if account.name else ""
+    return f"{who}{name} via {account.source}: {', '.join(account.regions)}"
+
+
+def _regions(config: Config) -> str:
+    return ", ".join(config.regions)
 
 
 def _with_shard_flags(config: Config, args: argparse.Namespace) -> Config:

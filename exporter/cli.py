@@ -34,6 +34,7 @@ from exporter.config import (
 )
 from exporter.logs import FORMATS, LEVELS, setup_logging
 from exporter.sharding import resolve_shard
+from exporter.statuspage import PageContext, ReloadRecorder, ReloadState
 from exporter.web import ExporterServer, WebApp
 from exporter.webconfig import WebConfig, load_web_config
 
@@ -140,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _start_demo_changes()
     if args.once:
         return _run_once(app)
-    return _serve(app, address, web)
+    return _serve(app, address, web, None if world else args.config_file)
 
 
 def _error_fields(err: BotoCoreError | ClientError) -> dict[str, str]:
@@ -265,9 +266,10 @@ class _Signals:
         self.wake.set()
 
 
-def _serve(app: App, address: tuple[str, int], web: WebConfig) -> int:
+def _serve(app: App, address: tuple[str, int], web: WebConfig, config_file: str | None) -> int:
+    reload = ReloadRecorder(app.reload)
     try:
-        server = _bind(address, app, web)
+        server = _bind(address, app, web, reload, config_file)
     except OSError as err:
         log.error("cannot listen on %s:%d: %s", *address, err.strerror or err)
         return 1
@@ -289,14 +291,29 @@ def _serve(app: App, address: tuple[str, int], web: WebConfig) -> int:
         if signals.reload and not signals.stop:
             signals.reload = False
             log.info("received SIGHUP, reloading configuration")
-            app.reload()
+            reload()
     server.shutdown()
     app.stop()
     return 0
 
 
-def _bind(address: tuple[str, int], app: App, web: WebConfig) -> ExporterServer:
-    handlers = WebApp(app.renderer.render, lambda: app.poller.snapshot, app.reload, app.ready)
+def _bind(
+    address: tuple[str, int],
+    app: App,
+    web: WebConfig,
+    reload: ReloadRecorder | None = None,
+    config_file: str | None = None,
+) -> ExporterServer:
+    reload = reload or ReloadRecorder(app.reload)
+
+    def page_context() -> PageContext:
+        last_time, last_message = reload.last or (None, "")
+        state = ReloadState(config_file, app.reload_ok, app.reload_time, last_time, last_message)
+        return PageContext(app.config.trusted_creator_accounts, state)
+
+    handlers = WebApp(
+        app.renderer.render, lambda: app.poller.snapshot, reload, app.ready, page_context
+    )
     if ":" in address[0]:
         ExporterServer.address_family = socket.AF_INET6
     return ExporterServer(address, handlers, web)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,21 @@ def test_every_alert_has_a_runbook_section() -> None:
     sections = anchors(ROOT / "docs" / "runbook.md")
     for rule in (r for g in groups for r in g["rules"]):
         assert rule["alert"].lower() in sections
+
+
+def test_documented_check_output_of_an_empty_file_is_the_real_one(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    section = text.split("## What `--config.check` prints", 1)[1]
+    documented = re.search(r"```\n(.*?)```", section, re.S)
+    assert documented
+    empty = tmp_path / "config.yaml"
+    empty.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config.file", str(empty), "--config.check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == documented[1]

@@ -194,6 +194,21 @@ def test_every_rendered_object_is_valid(rendered, variant: str, version: str) ->
             k8s_validate(manifest, version)
 
 
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"replica": 3}, "replica"),  # misspelt: values.schema.json allows no unknown key
+        ({"replicas": 0}, "replicas"),
+        ({"serviceMonitor": {"enabled": True, "interval": "1 min"}}, "interval"),
+        ({"webConfig": {"enabled": "yes"}}, "enabled"),
+        ({"extraArgs": ["log.level=debug"]}, "extraArgs"),
+    ],
+)
+def test_values_schema_refuses_bad_values(values: dict[str, Any], complaint: str) -> None:
+    with pytest.raises(helm.HelmError, match=complaint):
+        render(values)
+
+
 def test_service_account_without_a_name_is_refused() -> None:
     with pytest.raises(helm.HelmError, match=r"serviceAccount\.name is required"):
         render({"serviceAccount": {"create": False}})

@@ -77,4 +77,8 @@ def test_documented_check_output_of_an_empty_file_is_the_real_one(tmp_path: Path
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == documented[1]
+    # Every documented line, in order; the real output may say more (so a new line of
+    # output does not make the page wrong, only incomplete).
+    lines = iter(result.stdout.splitlines())
+    for wanted in documented[1].splitlines():
+        assert any(line == wanted for line in lines), f"not in the output: {wanted!r}"

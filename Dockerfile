@@ -19,10 +19,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MALLOC_ARENA_MAX=2 \
     PYTHONUNBUFFERED=1
 COPY --from=build /dist/*.whl /tmp/
-# The auth extra brings bcrypt, for basic_auth_users in --web.config.file. The
+# The auth extra brings bcrypt, for basic_auth_users in --web.config.file; the demo
+# stack (examples/demo-stack) builds with EXTRAS=auth,demo to run --demo. The
 # wheel is this project's own, built above: there is no version to pin.
+ARG EXTRAS=auth
 # hadolint ignore=DL3013
-RUN wheel="$(find /tmp -name '*.whl')" && pip install --no-cache-dir "${wheel}[auth]" && rm "$wheel" \
+RUN wheel="$(find /tmp -name '*.whl')" && pip install --no-cache-dir "${wheel}[${EXTRAS}]" && rm "$wheel" \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin exporter \
     && mkdir -p /etc/cleanrooms-exporter
 COPY config.example.yaml /etc/cleanrooms-exporter/config.yaml

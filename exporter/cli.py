@@ -22,12 +22,22 @@ from prometheus_client.exposition import generate_latest
 
 from exporter import __version__, demo
 from exporter.app import App
+from exporter.aws import classify_attempt, client_error_code
 from exporter.collectors import REGISTRY
-from exporter.config import Config, ConfigError, load_config, parse_duration
+from exporter.config import (
+    AccountConfig,
+    Config,
+    ConfigError,
+    load_config,
+    parse_duration,
+    read_text,
+    read_yaml,
+)
 from exporter.config_collectors import with_overrides
 from exporter.logs import FORMATS, LEVELS, setup_logging
 from exporter.model import COLLABORATIONS
 from exporter.sharding import resolve_shard
+from exporter.statuspage import PageContext, ReloadRecorder, ReloadState
 from exporter.web import ExporterServer, WebApp
 from exporter.webconfig import WebConfig, load_web_config
 
@@ -151,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
     if args.config_check:
-        return _check(config)
+        return _check(config, None if world else args.config_file)
     try:
         # A reload re-reads the file and applies the same flags again.
         source = None if world else (lambda: _with_shard_flags(load_config(args.config_file), args))
@@ -160,13 +170,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
     except (BotoCoreError, ClientError) as err:
-        log.error("cannot resolve account ids at start-up: %s", err)
+        log.error("cannot resolve account ids at start-up: %s", err, extra=_error_fields(err))
         return 1
     if world is not None:
         _start_demo_changes(world)
     if args.once:
         return _run_once(app)
-    return _serve(app, address, web)
+    return _serve(app, address, web, None if world else args.config_file)
+
+
+def _error_fields(err: BotoCoreError | ClientError) -> dict[str, str]:
+    """The ``operation`` and ``error_code`` log fields of a failed AWS call."""
+    if isinstance(err, ClientError):
+        return {"operation": err.operation_name, "error_code": client_error_code(err)}
+    return {"error_code": classify_attempt(err, None, None)[0] or type(err).__name__}
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:
@@ -183,7 +200,7 @@ def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:
     return _with_shard_flags(demo.demo_config(world.endpoint_url, interval), args), world
 
 
-def _check(config: Config) -> int:
+def _check(config: Config, path: str | None) -> int:
     """--config.check: everything that can be judged without AWS or the pod's name."""
     sharding = config.sharding
     if sharding.index != "auto":
@@ -191,15 +208,50 @@ def _check(config: Config) -> int:
             resolve_shard(sharding.index, sharding.count, {})
         except ValueError as err:
             print(
-                f"cleanrooms-exporter: invalid configuration:\n  sharding: {err}", file=sys.stderr
+                f"cleanrooms-exporter: {ConfigError([f'sharding: {err}'], path)}", file=sys.stderr
             )
             return 2
     targets = sum(len(a.regions) for a in config.accounts)
     discovery = " plus discovered accounts" if config.discovery else ""
     print(f"configuration valid: {len(config.accounts)} accounts, {targets} targets{discovery}")
+    for line in _check_details(config, path):
+        print(line)
     enabled = ", ".join(f"{s.name} (every {s.interval:g}s)" for s in config.schedules())
     print(f"collectors enabled: {enabled}")
     return 0
+
+
+def _check_details(config: Config, path: str | None) -> list[str]:
+    """What --config.check prints after its verdict: each account, and which defaults apply."""
+    lines = [f"  accounts[{i}] {_describe_account(a)}" for i, a in enumerate(config.accounts)]
+    if config.discovery:
+        lines.append(f"  plus every ACTIVE account AWS Organizations lists, in {_regions(config)}")
+    if path is None:
+        lines.append(
+            "note: no --config.file: polling the default credential chain's own account in "
+            f"{_regions(config)} (AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1)"
+        )
+        return lines
+    # The file is valid, so reading it again only tells which keys it sets.
+    keys = set(read_yaml(read_text(path)))
+    if "accounts" not in keys and not config.discovery:
+        lines.append(
+            "note: the file lists no accounts: polling the default credential chain's own "
+            "account (environment, shared config, container or instance role), a default"
+        )
+    if "regions" not in keys:
+        lines.append(f"note: the file sets no regions: using {_regions(config)}, a default")
+    return lines
+
+
+def _describe_account(account: AccountConfig) -> str:
+    who = account.id or "(id from sts:GetCallerIdentity)"
+    name = f" {account.name!r}" if account.name else ""
+    return f"{who}{name} via {account.source}: {', '.join(account.regions)}"
+
+
+def _regions(config: Config) -> str:
+    return ", ".join(config.regions)
 
 
 def _with_shard_flags(config: Config, args: argparse.Namespace) -> Config:
@@ -255,9 +307,10 @@ class _Signals:
         self.wake.set()
 
 
-def _serve(app: App, address: tuple[str, int], web: WebConfig) -> int:
+def _serve(app: App, address: tuple[str, int], web: WebConfig, config_file: str | None) -> int:
+    reload = ReloadRecorder(app.reload)
     try:
-        server = _bind(address, app, web)
+        server = _bind(address, app, web, reload, config_file)
     except OSError as err:
         log.error("cannot listen on %s:%d: %s", *address, err.strerror or err)
         return 1
@@ -279,14 +332,29 @@ def _serve(app: App, address: tuple[str, int], web: WebConfig) -> int:
         if signals.reload and not signals.stop:
             signals.reload = False
             log.info("received SIGHUP, reloading configuration")
-            app.reload()
+            reload()
     server.shutdown()
     app.stop()
     return 0
 
 
-def _bind(address: tuple[str, int], app: App, web: WebConfig) -> ExporterServer:
-    handlers = WebApp(app.renderer.render, lambda: app.poller.snapshot, app.reload, app.ready)
+def _bind(
+    address: tuple[str, int],
+    app: App,
+    web: WebConfig,
+    reload: ReloadRecorder | None = None,
+    config_file: str | None = None,
+) -> ExporterServer:
+    reload = reload or ReloadRecorder(app.reload)
+
+    def page_context() -> PageContext:
+        last_time, last_message = reload.last or (None, "")
+        state = ReloadState(config_file, app.reload_ok, app.reload_time, last_time, last_message)
+        return PageContext(app.config.trusted_creator_accounts, state)
+
+    handlers = WebApp(
+        app.renderer.render, lambda: app.poller.snapshot, reload, app.ready, page_context
+    )
     if ":" in address[0]:
         ExporterServer.address_family = socket.AF_INET6
     return ExporterServer(address, handlers, web)

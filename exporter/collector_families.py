@@ -12,7 +12,7 @@ from typing import Any
 from prometheus_client.core import Metric
 
 from exporter.collectors.base import AgeSpec, Fresh
-from exporter.families import TARGET_LABELS, counter, gauge, label
+from exporter.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
 from exporter.model import CollectorState, PollData
 
 HealthRow = tuple[str, CollectorState[Any], bool]  # (collector, state, stale)
@@ -28,7 +28,7 @@ def active_ids(data: PollData | None) -> frozenset[str]:
 
 def age_family(spec: AgeSpec, fresh: Iterable[Fresh], now: float) -> Metric:
     """``now - timestamp`` per point, clamped at 0; 0 where there is no timestamp."""
-    family = gauge(spec.name, spec.doc, (*TARGET_LABELS, *spec.labels))
+    family = gauge(spec.name, spec.doc, (*TARGET_LABELS, *spec.labels), polled=COLLECTOR_POLLED)
     for item in fresh:
         for labels, first in spec.points(item):
             value = max(0.0, now - first) if first else 0.0
@@ -42,26 +42,31 @@ def health_families(rows: Iterable[HealthRow]) -> list[Metric]:
         "cleanrooms_collector_up",
         "1 if the collector's last poll succeeded, else 0.",
         COLLECTOR_LABELS,
+        polled=COLLECTOR_POLLED,
     )
     success = gauge(
         "cleanrooms_collector_last_success_timestamp_seconds",
         "Unix time of the collector's last successful poll; 0 if none yet.",
         COLLECTOR_LABELS,
+        polled=COLLECTOR_POLLED,
     )
     duration = gauge(
         "cleanrooms_collector_poll_duration_seconds",
         "Wall time the collector's last poll took, retries included.",
         COLLECTOR_LABELS,
+        polled=COLLECTOR_POLLED,
     )
     streak = gauge(
         "cleanrooms_collector_consecutive_failures",
         "Polls of the collector failed in a row; its interval doubles with each (capped).",
         COLLECTOR_LABELS,
+        polled=COLLECTOR_POLLED,
     )
     last_error = gauge(
         "cleanrooms_collector_last_error_info",
         "Why the collector's last poll failed, value 1; absent when it succeeded.",
         (*COLLECTOR_LABELS, "operation", "error_code"),
+        polled=COLLECTOR_POLLED,
     )
     polls = counter(
         "cleanrooms_collector_polls", "Polls of the collector, finished.", COLLECTOR_LABELS
@@ -91,6 +96,7 @@ def stale_family(rows: Iterable[HealthRow]) -> Metric:
         "cleanrooms_collector_stale",
         "1 if the collector has no data newer than its stale_after; its series are hidden.",
         COLLECTOR_LABELS,
+        polled=COLLECTOR_POLLED,
     )
     for name, state, stale in rows:
         family.add_metric([*state.target.key, name], 1.0 if stale else 0.0)

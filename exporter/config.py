@@ -44,11 +44,20 @@ _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class ConfigError(Exception):
-    """The configuration is invalid; ``problems`` lists each one with its path."""
+    """The configuration is invalid; ``problems`` lists each one with its path.
 
-    def __init__(self, problems: list[str]) -> None:
+    ``source`` names the file the problems were found in, when there is one.
+    """
+
+    def __init__(self, problems: list[str], source: str | Path | None = None) -> None:
         self.problems = problems
-        super().__init__("invalid configuration:\n" + "\n".join(f"  {p}" for p in problems))
+        self.source = None if source is None else str(source)
+        where = f" in {self.source}" if self.source else ""
+        super().__init__(f"invalid configuration{where}:\n" + "\n".join(f"  {p}" for p in problems))
+
+    def in_file(self, source: str | Path) -> ConfigError:
+        """The same problems, naming the file they were found in."""
+        return ConfigError(self.problems, source)
 
 
 @dataclass(frozen=True)
@@ -128,20 +137,51 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
     if path is None:
         regions = (default_region(env),)
         return Config(regions=regions, accounts=(AccountConfig(regions=regions),))
+    text = read_text(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return parse_config(text, env)
+    except ConfigError as err:
+        raise err.in_file(path) from None
+
+
+def read_text(path: str | Path) -> str:
+    """A config file's text; unreadable or non-UTF-8 files are a ``ConfigError`` naming it."""
+    try:
+        data = Path(path).read_bytes()
     except OSError as err:
-        raise ConfigError([f"{path}: cannot read: {err.strerror or err}"]) from err
-    return parse_config(text, env)
+        raise ConfigError([f"cannot read: {err.strerror or err}"], path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        problem = f"line {line}, column {column}: not UTF-8 text (byte {data[err.start]:#04x})"
+        raise ConfigError([problem], path) from None
 
 
 def read_yaml(text: str) -> Any:
-    """``yaml.safe_load`` with a syntax error as a ``ConfigError``; an empty file is ``{}``."""
+    """``yaml.safe_load`` with a syntax error as a ``ConfigError``; an empty file is ``{}``.
+
+    A syntax error gives its line and column (1-based), as an editor counts them.
+    """
     try:
         raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        raise ConfigError([_yaml_problem(err)]) from None
     except yaml.YAMLError as err:
-        raise ConfigError([f"yaml: {' '.join(str(err).split())}"]) from err
+        raise ConfigError([f"yaml: {' '.join(str(err).split())}"]) from None
     return {} if raw is None else raw
+
+
+def _yaml_problem(err: yaml.MarkedYAMLError) -> str:
+    mark = err.problem_mark or err.context_mark
+    problem = " ".join(str(err.problem or err.context or "syntax error").split())
+    if mark is None:
+        return f"yaml: {problem}"
+    context = ""
+    if err.context and err.problem and err.context_mark and err.context_mark.line != mark.line:
+        context = f" ({err.context} at line {err.context_mark.line + 1})"
+    return f"line {mark.line + 1}, column {mark.column + 1}: yaml: {problem}{context}"
 
 
 def parse_config(text: str, env: Mapping[str, str]) -> Config:

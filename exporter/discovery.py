@@ -160,11 +160,10 @@ class Discoverer:
                 (err.operation, err.code) if isinstance(err, DiscoveryError) else _describe(err)
             )
             log.warning(
-                "discovery failed, keeping %d accounts operation=%s error_code=%s message=%r",
+                "discovery failed, keeping %d accounts: %s",
                 status.accounts,
-                operation,
-                code,
                 str(err)[:300],
+                extra={"operation": operation, "error_code": code},
             )
             self.status = DiscoveryStatus(
                 False,

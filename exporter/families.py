@@ -25,6 +25,8 @@ from exporter.stats import ApiStatsView, TargetApiCounts
 
 LABEL_VALUE_LIMIT = 256  # characters; AWS names are user input and may be huge
 POLLED = "Polled in the background every poll_interval, not at scrape time."
+# The other collectors poll on their own interval.
+COLLECTOR_POLLED = "Polled in the background on the collector's own interval, not at scrape time."
 TARGET_LABELS = ("account_id", "region")
 
 
@@ -36,8 +38,10 @@ def label(value: str) -> str:
     return safe
 
 
-def gauge(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, f"{doc} {POLLED}", labels=list(labels))
+def gauge(
+    name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS, polled: str = POLLED
+) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, f"{doc} {polled}", labels=list(labels))
 
 
 def counter(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> CounterMetricFamily:

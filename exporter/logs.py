@@ -9,6 +9,9 @@ from datetime import UTC, datetime
 
 LEVELS = ("debug", "info", "warn", "error")
 FORMATS = ("logfmt", "json")
+# Attributes a call site passes with ``extra={...}``; each becomes a key of its own
+# after ``msg`` (in this order), so log tools can filter on it. Unset or None: left out.
+CONTEXT_FIELDS = ("account", "region", "operation", "error_code", "collector")
 
 
 def _fields(record: logging.LogRecord) -> dict[str, str]:
@@ -18,6 +21,10 @@ def _fields(record: logging.LogRecord) -> dict[str, str]:
         "caller": f"{record.module}:{record.lineno}",
         "msg": record.getMessage(),
     }
+    for name in CONTEXT_FIELDS:
+        value = getattr(record, name, None)
+        if value is not None:
+            fields[name] = str(value)
     if record.exc_info:
         fields["exc"] = logging.Formatter().formatException(record.exc_info)
     return fields

@@ -306,11 +306,10 @@ class Poller:
             # The frames, not the message: a library's message can quote a raw response.
             frames = "".join(traceback.format_tb(err.__traceback__))
             log.error(
-                "unexpected error polling collector=%s account=%s region=%s error=%s\n%s",
-                name,
-                *target.key,
+                "unexpected error polling: %s\n%s",
                 type(err).__name__,
                 frames,
+                extra={"collector": name, "account": target.key[0], "region": target.key[1]},
             )
             operation = self._operation(name)
             error = PollError(operation, type(err).__name__, "unexpected error")
@@ -344,15 +343,9 @@ class Poller:
         self, name: str, old: CollectorState[Any], error: PollError, started: float
     ) -> CollectorState[Any]:
         account_id, region = old.target.key
-        log.warning(
-            "poll failed collector=%s account=%s region=%s operation=%s error_code=%s message=%r",
-            name,
-            account_id,
-            region,
-            error.operation,
-            error.code,
-            error.message,
-        )
+        fields = {"account": account_id, "region": region, "collector": name}
+        fields |= {"operation": error.operation, "error_code": error.code}
+        log.warning("poll failed: %s", error.message, extra=fields)
         return replace(
             old,
             up=False,

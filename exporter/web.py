@@ -1,18 +1,17 @@
-"""HTTP endpoints: /metrics, /-/healthy, /-/ready and the HTML status page at /."""
+"""HTTP endpoints: /metrics, /-/healthy, /-/ready, /-/reload and the status page at /."""
 
 from __future__ import annotations
 
 import gzip
-import html
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from exporter import __version__
-from exporter.model import Snapshot, TargetState
+from exporter.model import Snapshot
+from exporter.statuspage import PageContext, render_status_page
 from exporter.webconfig import (
     AUTH_CHALLENGE,
     BasicAuth,
@@ -34,11 +33,13 @@ class WebApp:
         snapshot: Callable[[], Snapshot],
         reload: Callable[[], tuple[bool, str]] | None = None,
         ready: Callable[[], bool] | None = None,
+        page_context: Callable[[], PageContext] | None = None,
     ) -> None:
         self.metrics = metrics  # Accept header -> (body, content type)
         self.snapshot = snapshot
         self.reload = reload
         self.ready = ready or (lambda: snapshot().ready)
+        self.page_context = page_context or PageContext
 
 
 # The one path open without credentials, so container and load-balancer health
@@ -167,7 +168,7 @@ class Handler(BaseHTTPRequestHandler):
             )
 
     def index(self) -> None:
-        page = render_status_page(self.server.app.snapshot())
+        page = render_status_page(self.server.app.snapshot(), self.server.app.page_context())
         configured = {name.lower() for name in self.server.extra_headers}
         defaults = {
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
@@ -187,72 +188,3 @@ _ROUTES: dict[str, Callable[[Handler], None]] = {
     "/-/ready": Handler.ready,
     "/": Handler.index,
 }
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Clean Rooms exporter</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; }}
-.up {{ color: #1a7f37; }} .down {{ color: #cf222e; }} .pending {{ color: #9a6700; }}
-</style></head><body>
-<h1>Clean Rooms exporter</h1>
-<p>Version {version}. <a href="/metrics">Metrics</a> &middot; <a href="/-/ready">Ready</a>
-&middot; {count} targets &middot; page rendered {now}</p>
-<table id="targets">
-<thead><tr><th>Account</th><th>Region</th><th>Up</th><th>Last success</th>
-<th>Last error</th><th>Collaborations</th></tr></thead>
-<tbody>
-{rows}
-</tbody></table></body></html>
-"""
-
-
-def render_status_page(snapshot: Snapshot, now: datetime | None = None) -> str:
-    """The HTML target table; every value from AWS or config is escaped."""
-    states = sorted(snapshot.states.values(), key=lambda s: s.target.key)
-    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return _PAGE.format(
-        version=html.escape(__version__),
-        count=len(states),
-        now=stamp,
-        rows="\n".join(_row(state) for state in states),
-    )
-
-
-def _row(state: TargetState) -> str:
-    target = state.target
-    account = target.account_id + (f" ({target.account_name})" if target.account_name else "")
-    if not state.polled:
-        up_class, up_text = "pending", "pending"
-    else:
-        up_class, up_text = ("up", "up") if state.up else ("down", "down")
-    error = state.last_error
-    error_text = f"{error.operation}: {error.code}: {error.message}" if error else ""
-    cells = [
-        ("account", account),
-        ("region", target.region),
-        (up_class, up_text),
-        ("last-success", _when(state.last_success)),
-        ("last-error", error_text),
-        ("collaborations", _collaborations(state)),
-    ]
-    tds = "".join(f'<td class="{cls}">{html.escape(text)}</td>' for cls, text in cells)
-    return (
-        f'<tr data-account-id="{html.escape(target.account_id)}" '
-        f'data-region="{html.escape(target.region)}">{tds}</tr>'
-    )
-
-
-def _when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "never"
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _collaborations(state: TargetState) -> str:
-    if state.data is None:
-        return ""
-    counts = state.data.counts
-    detail = ", ".join(f"{status} {n}" for status, n in counts.items())
-    return f"{sum(counts.values())} ({detail})"

@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from exporter.config import ConfigError, read_yaml
+from exporter.config import ConfigError, read_text, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +105,11 @@ class WebConfig:
 def load_web_config(path: str | Path) -> WebConfig:
     """Read and validate a web config file, loading its certificates; raise ``ConfigError``."""
     path = Path(path)
+    text = read_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
-        raise ConfigError([f"{path}: cannot read: {reason or err}"]) from err
-    return parse_web_config(text, path.parent)
+        return parse_web_config(text, path.parent)
+    except ConfigError as err:
+        raise err.in_file(path) from None
 
 
 def parse_web_config(text: str, base_dir: Path) -> WebConfig:

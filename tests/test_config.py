@@ -166,7 +166,9 @@ def test_member_status_filter_and_env_expansion() -> None:
 
 
 def test_yaml_syntax_error_and_non_mapping() -> None:
-    assert problems_of("accounts: [")[0].startswith("yaml: ")
+    assert problems_of("accounts: [") == [
+        "line 1, column 12: yaml: expected the node content, but found '<stream end>'"
+    ]
     assert problems_of("- a\n- b\n") == ["top level: must be a mapping"]
 
 

@@ -523,10 +523,15 @@ def test_dashboard_provisioning_points_at_the_mounted_dashboards() -> None:
 
 
 def test_monitoring_doc_shows_the_mounts_and_env() -> None:
-    doc = MONITORING_DOC.read_text()
-    assert f"grafana/provisioning:{PROVISIONING_MOUNT}" in doc
-    assert f"grafana/dashboards:{DASHBOARDS_MOUNT}" in doc
+    doc = " ".join(MONITORING_DOC.read_text().split())
+    assert f"mount `grafana/provisioning` at `{PROVISIONING_MOUNT}`" in doc
+    assert f"`grafana/dashboards` at `{DASHBOARDS_MOUNT}`" in doc
     assert "PROMETHEUS_URL" in doc
+    # The compose file the doc points to mounts them the same way.
+    assert "examples/demo-stack/compose.yaml" in doc
+    compose = (ROOT / "examples" / "demo-stack" / "compose.yaml").read_text()
+    assert f"../../grafana/provisioning:{PROVISIONING_MOUNT}:ro" in compose
+    assert f"../../grafana/dashboards:{DASHBOARDS_MOUNT}:ro" in compose
 
 
 # --- the lint can fail: broken inputs must be reported ----------------------

@@ -76,8 +76,9 @@ def assert_good_target_fresh(app: App, good: str) -> None:
 
 
 def assert_one_log_line(caplog: pytest.LogCaptureFixture, account: str, operation: str, code: str):
-    wanted = f"account={account} region={REGION} operation={operation} error_code={code}"
-    assert any(wanted in r.getMessage() for r in caplog.records), wanted
+    wanted = {"account": account, "region": REGION, "operation": operation, "error_code": code}
+    fields = [{k: getattr(r, k, None) for k in wanted} for r in caplog.records]
+    assert wanted in fields, wanted
 
 
 @pytest.mark.parametrize(

@@ -171,14 +171,22 @@ def test_reload_by_sighup_and_http_keeps_counters_and_rejects_bad_config(
     status, body = run.post("/-/reload")
     assert status == 500
     assert "poll_interval: invalid duration 'soon'" in body
+    assert f"invalid configuration in {run.config}" in body  # the message names the file
     assert run.samples("cleanrooms_exporter_config_last_reload_successful")[()] == 0
     assert run.accounts_up() == {a, c}  # the old configuration keeps running
+    page = run.get("/")[1]  # the status page says so too
+    assert "last reload failed; the previous configuration runs" in page
+    assert f"File {run.config}" in page
+    assert "invalid duration &#x27;soon&#x27;" in page
 
     run.write([a])
     status, body = run.post("/-/reload")
     assert (status, body.strip()) == (200, "reloaded: 1 targets")
     assert run.samples("cleanrooms_exporter_config_last_reload_successful")[()] == 1
     assert run.accounts_up() == {a}
+    page = run.get("/")[1]
+    assert '<span class="ok">loaded</span>' in page
+    assert "reloaded: 1 targets" in page
     code, err, _ = run.stop()
     assert code == 0
     assert "config reload failed, keeping the running configuration" in err

@@ -265,7 +265,9 @@ def test_discovery_through_a_management_role_counts_its_assume_role(
         app.stop()
 
 
-def test_discovery_survives_an_identity_failure_and_a_bug() -> None:
+def test_discovery_survives_an_identity_failure_and_a_bug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from botocore.exceptions import EndpointConnectionError
 
     from exporter.discovery import Discoverer
@@ -280,7 +282,12 @@ def test_discovery_survives_an_identity_failure_and_a_bug() -> None:
         return outcome
 
     discoverer = Discoverer(run, 3600, lambda accounts: changes.append(len(accounts)))
-    assert not discoverer.run_once()  # the identity look-up failed: counted, not fatal
+    with caplog.at_level("WARNING", logger="exporter.discovery"):
+        assert not discoverer.run_once()  # the identity look-up failed: counted, not fatal
+    (failed,) = caplog.records
+    # The log fields are attributes of their own, not words in the message.
+    assert (failed.operation, failed.error_code) == ("GetCallerIdentity", "ConnectionError")  # type: ignore[attr-defined]
+    assert "ConnectionError" not in failed.getMessage()
     assert discoverer.attempted.is_set()
     assert discoverer.status.failures == 1
     with pytest.raises(KeyError):

@@ -1,8 +1,15 @@
-"""The status page as a real headless Chromium renders it, checked against /metrics."""
+"""The status page as a real headless Chromium renders it, checked against /metrics.
+
+The screenshot it saves is the one the README shows: after a deliberate change to the
+page, `UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_status_page_browser.py` copies it to
+docs/images/status-page.png.
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -27,6 +34,7 @@ from tests.faultproxy import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOT = ROOT / "test-artifacts" / "status-page.png"
+README_SCREENSHOT = ROOT / "docs" / "images" / "status-page.png"
 ACCOUNTS = {"111111111111": "prod", "222222222222": "analytics", "333333333333": "partner-sandbox"}
 TARGETS = {
     ("111111111111", "us-east-1"),
@@ -179,6 +187,32 @@ def utc_stamp(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def invitations(metrics: str) -> dict[str, dict[str, str]]:
+    """INVITED collaborations by id: their info labels plus the creation time."""
+    found: dict[str, dict[str, str]] = {}
+    created: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics):
+        for s in family.samples:
+            if s.labels.get("member_status") != "INVITED":
+                continue
+            if s.name == "cleanrooms_collaboration_info":
+                found[s.labels["collaboration_id"]] = dict(s.labels)
+            elif s.name == "cleanrooms_collaboration_created_timestamp_seconds":
+                created[s.labels["collaboration_id"]] = s.value
+    for cid, labels in found.items():
+        labels["created"] = f"{created[cid]:.3f}"
+    return found
+
+
+def untrusted_counts(metrics: str) -> dict[Target, int]:
+    return {
+        (s.labels["account_id"], s.labels["region"]): int(s.value)
+        for family in text_string_to_metric_families(metrics)
+        for s in family.samples
+        if s.name == "cleanrooms_untrusted_pending_invitations"
+    }
+
+
 def test_status_page_renders_every_target_as_metrics_report_it(
     browser: WebDriver, exporter: Exporter
 ) -> None:
@@ -217,12 +251,63 @@ def test_status_page_renders_every_target_as_metrics_report_it(
         nonzero = {status: n for status, n in counts[target].items() if n}
         assert {status: n for status, n in by_status.items() if n} == nonzero, target
     assert seen == TARGETS
+    check_invitations(browser, metrics)
+    assert browser.find_element(By.ID, "no-failing").text == "Every polled target is up."
+    assert "no reload" in browser.find_element(By.ID, "reload").text  # the demo's built-in config
+    save_screenshot(browser)
 
+
+def check_invitations(browser: WebDriver, metrics: str) -> None:
+    """The pending invitations table holds exactly the INVITED series, oldest first."""
+    expected = invitations(metrics)
+    rows = browser.find_elements(By.CSS_SELECTOR, "table#invitations tbody tr")
+    assert len(rows) == len(expected) > 0
+    created = [float(row.get_attribute("data-created") or "nan") for row in rows]
+    assert created == sorted(created), "oldest first"
+    untrusted: dict[Target, int] = defaultdict(int)
+    for row in rows:
+        cid = row.get_attribute("data-collaboration-id") or ""
+        labels = expected[cid]
+        texts = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+        assert row.get_attribute("data-created") == labels["created"]
+        assert texts[1].splitlines() == [labels["collaboration_name"], cid]
+        assert texts[2:4] == [labels["creator_account_id"], labels["creator_display_name"]]
+        assert texts[4] in {"trusted", "untrusted"}
+        target = (labels["account_id"], labels["region"])
+        untrusted[target] += texts[4] == "untrusted"
+        assert texts[5] == f"{target[0]} ({ACCOUNTS[target[0]]})"
+        assert texts[6] == target[1]
+        assert re.fullmatch(r"\d+d \d+h|\d+h \d+m|\d+m", texts[0]), texts[0]
+    assert {t: n for t, n in untrusted_counts(metrics).items() if n} == {
+        t: n for t, n in untrusted.items() if n
+    }
+    assert sum(untrusted.values()) > 0, "the demo has untrusted invitations"
+
+
+def save_screenshot(browser: WebDriver) -> None:
+    """The whole page at 1280 px wide, with nothing wider than the window."""
+    scroll_width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert scroll_width <= WINDOW_WIDTH, "the page scrolls sideways at 1280 px"
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    # The window includes some browser chrome even headless: leave room for it.
+    browser.set_window_size(WINDOW_WIDTH, max(int(height) + 200, MIN_SCREENSHOT_HEIGHT))
     SCREENSHOT.parent.mkdir(exist_ok=True)
     png = browser.get_screenshot_as_png()
     SCREENSHOT.write_bytes(png)
     assert png.startswith(PNG_MAGIC)
     assert len(png) > MIN_SCREENSHOT_BYTES
-    width, height = struct.unpack(">II", png[16:24])
+    width, shot_height = struct.unpack(">II", png[16:24])
     assert width == WINDOW_WIDTH
-    assert height >= MIN_SCREENSHOT_HEIGHT
+    assert shot_height >= min(int(height), 4000)
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        README_SCREENSHOT.parent.mkdir(exist_ok=True)
+        shutil.copyfile(SCREENSHOT, README_SCREENSHOT)
+
+
+def test_readme_screenshot_is_a_saved_status_page() -> None:
+    png = README_SCREENSHOT.read_bytes()
+    assert png.startswith(PNG_MAGIC)
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height >= MIN_SCREENSHOT_HEIGHT) == (WINDOW_WIDTH, True)
+    readme = (ROOT / "README.md").read_text()
+    assert "](docs/images/status-page.png)" in readme

@@ -374,7 +374,7 @@ def test_a_lone_tls_setting_is_not_dropped(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("a: [", "yaml: "),
+        ("a: [", "line 1, column 5: yaml: "),
         ("- 1\n", "top level: must be a mapping"),
     ],
 )
@@ -384,7 +384,9 @@ def test_unparseable_files(tmp_path: Path, text: str, problem: str) -> None:
 
 def test_missing_config_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yml"
-    assert problems_of(missing) == [f"{missing}: cannot read: No such file or directory"]
+    assert problems_of(missing) == ["cannot read: No such file or directory"]
+    with pytest.raises(ConfigError, match=f"invalid configuration in {missing}:"):
+        load_web_config(missing)
 
 
 def test_headers_are_kept_and_blank_ones_dropped(tmp_path: Path) -> None:

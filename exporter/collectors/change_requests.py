@@ -25,7 +25,7 @@ from exporter.collectors.base import (
     epoch_seconds,
     list_per_collaboration,
 )
-from exporter.families import TARGET_LABELS, gauge, label
+from exporter.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ def families(fresh: Sequence[Fresh]) -> list[Metric]:
         "cleanrooms_change_requests_pending",
         "Change requests waiting for approval, per ACTIVE collaboration.",
         (*TARGET_LABELS, "collaboration_id"),
+        polled=COLLECTOR_POLLED,
     )
     for item in fresh:
         data: ChangeRequestsData = item.data

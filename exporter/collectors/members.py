@@ -24,7 +24,7 @@ from exporter.collectors.base import (
     active_only,
     list_per_collaboration,
 )
-from exporter.families import TARGET_LABELS, gauge, label
+from exporter.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
 from exporter.model import MEMBER_STATUSES
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def families(fresh: Sequence[Fresh]) -> list[Metric]:
         "cleanrooms_collaboration_members",
         "Members of each ACTIVE collaboration by status.",
         (*TARGET_LABELS, "collaboration_id", "status"),
+        polled=COLLECTOR_POLLED,
     )
     for item in fresh:
         data: MembersData = item.data

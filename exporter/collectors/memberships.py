@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client.core import InfoMetricFamily, Metric
 
 from exporter.collectors.base import CollectorSpec, Fresh, PollContext
-from exporter.families import POLLED, TARGET_LABELS, gauge, label
+from exporter.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
 from exporter.paging import list_all
 
 log = logging.getLogger(__name__)
@@ -93,10 +93,11 @@ def families(fresh: Sequence[Fresh]) -> list[Metric]:
         "cleanrooms_memberships",
         "Memberships of the account by status.",
         (*TARGET_LABELS, "status"),
+        polled=COLLECTOR_POLLED,
     )
     info = InfoMetricFamily(
         "cleanrooms_membership",
-        f"Each membership of the account, value 1. {POLLED}",
+        f"Each membership of the account, value 1. {COLLECTOR_POLLED}",
         labels=[*TARGET_LABELS, "membership_id"],
     )
     for item in fresh:

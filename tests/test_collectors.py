@@ -233,7 +233,7 @@ def test_each_collector_keeps_its_own_schedule_and_a_failing_one_delays_no_other
         assert poller.snapshot.states[key].up
         assert EMPTY in calls.seen_collaborations  # fan-out gets the collaborations data
         # Each poll gets the collector's own last good data (none before the first success).
-        assert [p for n, p in calls.previous if n == "memberships"][0] is None
+        assert next(p for n, p in calls.previous if n == "memberships") is None
         assert ("memberships", "memberships data") in calls.previous
         assert ("members", "members data") not in calls.previous  # it never succeeded
     finally:

@@ -20,8 +20,10 @@ from typing import Any
 from exporter.collectors import REGISTRY
 from exporter.config import AccountConfig, AwsSettings, Config
 from exporter.config_collectors import CollectorConfig
+from exporter.demo_analyses import HISTORY as DEMO_LOOKBACK
 from exporter.demo_world import DEMO_ACCOUNTS, TRUSTED, Simulation
 from exporter.fake_cleanrooms import FakeCleanRooms
+from exporter.model import COLLABORATIONS
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,22 @@ def demo_config(endpoint_url: str, poll_interval: float = 15.0) -> Config:
         + tuple(a for a, _, _ in DEMO_ACCOUNTS),
         aws=AwsSettings(endpoint_url=endpoint_url, max_attempts=3),
         accounts=accounts,
-        # The demo shows everything: every collector, on the demo's poll interval.
-        collectors=tuple(CollectorConfig(spec.name, enabled=True) for spec in REGISTRY),
+        collectors=_every_collector(poll_interval),
     )
+
+
+def _every_collector(poll_interval: float) -> tuple[CollectorConfig, ...]:
+    """The demo shows everything: every collector, on the demo's poll interval.
+
+    Its analyses look back two hours, as far as its simulated history goes, which keeps
+    each membership's listing to a few pages however long the demo runs.
+    """
+    collectors = []
+    for spec in REGISTRY:
+        interval = None if spec.name == COLLABORATIONS else poll_interval
+        options = tuple((o.name, DEMO_LOOKBACK) for o in spec.options if o.name == "lookback")
+        collectors.append(CollectorConfig(spec.name, True, interval, options=options))
+    return tuple(collectors)
 
 
 def isolate_credentials() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from exporter.collectors import REGISTRY
 from exporter.config import AccountConfig, AwsSettings, Config
 from exporter.config_collectors import CollectorConfig
+from exporter.config_scale import RateLimit
 from exporter.demo_analyses import HISTORY as DEMO_LOOKBACK
 from exporter.demo_world import DEMO_ACCOUNTS, TRUSTED, Simulation
 from exporter.fake_cleanrooms import FakeCleanRooms
@@ -66,6 +67,9 @@ def demo_config(endpoint_url: str, poll_interval: float = 15.0) -> Config:
         trusted_creator_accounts=tuple(a for a, _ in TRUSTED)
         + tuple(a for a, _, _ in DEMO_ACCOUNTS),
         aws=AwsSettings(endpoint_url=endpoint_url, max_attempts=3),
+        # Every collector polls every membership on the demo's short interval: more calls
+        # per target than the default 2 a second allow. The simulated AWS has no quota.
+        rate_limit=RateLimit(requests_per_second=10.0, burst=20),
         accounts=accounts,
         collectors=_every_collector(poll_interval),
     )

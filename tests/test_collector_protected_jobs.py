@@ -68,9 +68,13 @@ def test_job_counts_finished_once_oldest_running_and_calls_per_poll(
 
     fake.analyses.set_status(JOBS, key, running, "FAILED")
     health = {"account_id": a, "region": "us-east-1", "collector": "protected_jobs"}
+
+    def polled(times: int) -> Callable[[], bool]:
+        return lambda: value(exporter, "cleanrooms_collector_polls_total", **health) == times
+
     for polls in (2, 3):  # the third poll sees nothing new
         exporter.poller.poll_all_now()
-        wait_for(lambda n=polls: value(exporter, "cleanrooms_collector_polls_total", **health) == n)
+        wait_for(polled(polls))
         assert done("FAILED") == 1
         assert jobs("STARTED") == 0
         assert age_of(exporter, where) == 0

@@ -95,9 +95,9 @@ def test_statuses_within_lookback_oldest_running_age_and_one_call_per_membership
     # The first poll is the baseline: what had finished before is not news.
     for status in ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"):
         assert finished(exporter, where, status) == 0
-    age = value(exporter, "cleanrooms_protected_query_oldest_running_age_seconds", **where)
-    assert age is not None
-    assert 3 * HOUR <= age < 3 * HOUR + 60
+    oldest = value(exporter, "cleanrooms_protected_query_oldest_running_age_seconds", **where)
+    assert oldest is not None
+    assert 3 * HOUR <= oldest < 3 * HOUR + 60
     quiet_age = "cleanrooms_protected_query_oldest_running_age_seconds"
     assert value(exporter, quiet_age, **labels(a, quiet)) == 0
     calls = proxy.calls("ListProtectedQueries", a)

@@ -61,11 +61,11 @@ class Simulation:
         clock: Callable[[], float] = time.time,
         fake: FakeCleanRooms | None = None,
     ) -> None:
+        self._analyses = None if fake is None else AnalysesActivity(rng, clock, fake.analyses)
         self._rng = rng
         self._clock = clock
         self._fake = fake
         self._counter = 0
-        self._analyses = None if fake is None else AnalysesActivity(rng, clock, fake.analyses)
 
     def targets(self) -> list[tuple[str, str]]:
         return [(a, r) for a, _, regions in DEMO_ACCOUNTS for r in regions]
@@ -105,6 +105,11 @@ class Simulation:
         ]
         finished = self._analyses.step(memberships)
         return f"{finished} protected queries succeeded in {len(memberships)} memberships"
+
+    def run_analyses(self, stop: threading.Event, tick: float = 5.0) -> None:
+        """Move the analyses on every ``tick`` seconds until ``stop`` is set."""
+        while not stop.wait(tick):
+            log.debug("demo: %s", self.analyses_step())
 
     def add(
         self, account_id: str, region: str, status: str, creator: tuple[str, str], created: float
@@ -227,12 +232,7 @@ class Simulation:
         self._fake.add_change_request(account_id, region, collaboration.id, self._clock())
         return f"change request filed in {collaboration.name}"
 
-    def run(self, stop: threading.Event, every: float = 20.0, tick: float = 5.0) -> None:
-        """Change the world every ``every`` seconds, and its analyses every ``tick``."""
-        waited = 0.0
-        while not stop.wait(tick):
-            log.debug("demo: %s", self.analyses_step())
-            waited += tick
-            if waited >= every:
-                waited = 0.0
-                log.info("demo: %s", self.step())
+    def run(self, stop: threading.Event, every: float = 20.0) -> None:
+        """Change the world every ``every`` seconds until ``stop`` is set."""
+        while not stop.wait(every):
+            log.info("demo: %s", self.step())

@@ -316,3 +316,26 @@ def test_lookback_is_parsed_and_a_bad_value_names_its_path() -> None:
     assert any(
         p.startswith("collectors.protected_queries.lookback: ") for p in caught.value.problems
     ), caught.value.problems
+
+
+def test_a_membership_gone_since_the_collaborations_poll_is_skipped(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    from moto.cleanrooms.models import cleanrooms_backends
+
+    a = new_account()
+    kept = seeder.add(a, "us-east-1", "ACTIVE")
+    gone = seeder.add(a, "us-east-1", "ACTIVE")
+    fake.analyses.add_query((a, "us-east-1", kept.membership_id), time.time(), "STARTED")
+    # The collaboration still lists its membership id; the membership itself is gone.
+    del cleanrooms_backends[a]["us-east-1"].memberships[gone.membership_id]
+    exporter = run_exporter(proxy.url, config(a))
+    health = {"account_id": a, "region": "us-east-1", "collector": "protected_queries"}
+    assert value(exporter, "cleanrooms_collector_up", **health) == 1
+    assert counts(exporter, labels(a, kept))["STARTED"] == 1
+    assert counts(exporter, labels(a, gone))["STARTED"] is None
+    assert len(proxy.calls("ListProtectedQueries", a)) == 2  # asked, answered 404, skipped

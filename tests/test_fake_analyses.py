@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -16,18 +17,22 @@ from tests.helpers import Seeder
 ACCOUNT = "123456789012"  # moto's default: the account of unknown access keys
 
 
-def client(url: str) -> Any:
-    return boto3.client(
+@pytest.fixture
+def cleanrooms(fake: FakeCleanRooms) -> Iterator[Any]:
+    """A client of the fake, closed after the test so no keep-alive socket is left open."""
+    client = boto3.client(
         "cleanrooms",
         region_name="us-east-1",
-        endpoint_url=url,
+        endpoint_url=fake.url,
         aws_access_key_id="AKIAFAKE",
         aws_secret_access_key="fake",
     )
+    yield client
+    client.close()
 
 
 def test_queries_and_jobs_come_newest_first_in_pages_and_filter_by_status(
-    fake: FakeCleanRooms, seeder: Seeder
+    fake: FakeCleanRooms, seeder: Seeder, cleanrooms: Any
 ) -> None:
     membership = seeder.add(ACCOUNT, "us-east-1", "ACTIVE").membership_id
     key = (ACCOUNT, "us-east-1", membership)
@@ -35,7 +40,6 @@ def test_queries_and_jobs_come_newest_first_in_pages_and_filter_by_status(
     for index in range(150):
         fake.analyses.add_query(key, now - index, "SUCCESS" if index % 3 else "FAILED")
         fake.analyses.add_job(key, now - 2 * index, "STARTED")
-    cleanrooms = client(fake.url)
     pages = list(
         cleanrooms.get_paginator("list_protected_queries").paginate(
             membershipIdentifier=membership, PaginationConfig={"PageSize": 100}
@@ -56,7 +60,9 @@ def test_queries_and_jobs_come_newest_first_in_pages_and_filter_by_status(
         assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_privacy_budgets_by_type_and_resource(fake: FakeCleanRooms, seeder: Seeder) -> None:
+def test_privacy_budgets_by_type_and_resource(
+    fake: FakeCleanRooms, seeder: Seeder, cleanrooms: Any
+) -> None:
     collaboration = seeder.add(ACCOUNT, "us-east-1", "ACTIVE")
     membership = collaboration.membership_id
     key = (ACCOUNT, "us-east-1", membership)
@@ -69,7 +75,6 @@ def test_privacy_budgets_by_type_and_resource(fake: FakeCleanRooms, seeder: Seed
         fake.analyses.add_access_budget(
             key, collaboration.id, arn, [("CALENDAR_DAY", 100, 7), ("LIFETIME", 900, 5)], when=1.0
         )
-    cleanrooms = client(fake.url)
 
     def listed(kind: str, **extra: str) -> list[dict[str, Any]]:
         answer = cleanrooms.list_privacy_budgets(
@@ -92,13 +97,15 @@ def test_privacy_budgets_by_type_and_resource(fake: FakeCleanRooms, seeder: Seed
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_a_query_off_the_model_is_never_sent(fake: FakeCleanRooms, seeder: Seeder) -> None:
+def test_a_query_off_the_model_is_never_sent(
+    fake: FakeCleanRooms, seeder: Seeder, cleanrooms: Any
+) -> None:
     membership = seeder.add(ACCOUNT, "us-east-1", "ACTIVE").membership_id
     key = (ACCOUNT, "us-east-1", membership)
     query = fake.analyses.add_query(key, time.time())
     fake.analyses.set_status(QUERIES, key, query, "RUNNING")  # not a ProtectedQueryStatus
     with pytest.raises(ClientError) as caught:
-        client(fake.url).list_protected_queries(membershipIdentifier=membership)
+        cleanrooms.list_protected_queries(membershipIdentifier=membership)
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     assert any("'RUNNING' is not one of" in v for v in fake.violations), fake.violations
     fake.violations.clear()  # seen and asserted: the fixture's own check must not fail

@@ -43,6 +43,7 @@ class DemoWorld:
 
     def stop(self) -> None:
         self.proxy.shutdown()
+        self.proxy.server_close()  # its listening socket too, not only its loop
         self.fake.close()
         self.moto.stop()
 

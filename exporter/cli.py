@@ -271,6 +271,9 @@ def _start_demo_changes(world: demo.DemoWorld) -> None:
     stop = threading.Event()
     simulation = demo.Simulation(random.Random(), fake=world.fake)
     threading.Thread(target=simulation.run, args=(stop,), name="demo-changes", daemon=True).start()
+    threading.Thread(
+        target=simulation.run_analyses, args=(stop,), name="demo-analyses", daemon=True
+    ).start()
 
 
 def _run_once(app: App) -> int:

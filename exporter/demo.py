@@ -18,8 +18,11 @@ from typing import Any
 from exporter.collectors import REGISTRY
 from exporter.config import AccountConfig, AwsSettings, Config
 from exporter.config_collectors import CollectorConfig
+from exporter.config_scale import RateLimit
+from exporter.demo_analyses import HISTORY as DEMO_LOOKBACK
 from exporter.demo_world import DEMO_ACCOUNTS, TRUSTED, Simulation
 from exporter.fake_cleanrooms import FakeCleanRooms
+from exporter.model import COLLABORATIONS
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +63,26 @@ def demo_config(endpoint_url: str, poll_interval: float = 15.0) -> Config:
         trusted_creator_accounts=tuple(a for a, _ in TRUSTED)
         + tuple(a for a, _, _ in DEMO_ACCOUNTS),
         aws=AwsSettings(endpoint_url=endpoint_url, max_attempts=3),
+        # Every collector polls every membership on the demo's short interval: more calls
+        # per target than the default 2 a second allow. The simulated AWS has no quota.
+        rate_limit=RateLimit(requests_per_second=10.0, burst=20),
         accounts=accounts,
-        # The demo shows everything: every collector, on the demo's poll interval.
-        collectors=tuple(CollectorConfig(spec.name, enabled=True) for spec in REGISTRY),
+        collectors=_every_collector(poll_interval),
     )
+
+
+def _every_collector(poll_interval: float) -> tuple[CollectorConfig, ...]:
+    """The demo shows everything: every collector, on the demo's poll interval.
+
+    Its analyses look back two hours, as far as its simulated history goes, which keeps
+    each membership's listing to a few pages however long the demo runs.
+    """
+    collectors = []
+    for spec in REGISTRY:
+        interval = None if spec.name == COLLABORATIONS else poll_interval
+        options = tuple((o.name, DEMO_LOOKBACK) for o in spec.options if o.name == "lookback")
+        collectors.append(CollectorConfig(spec.name, True, interval, options=options))
+    return tuple(collectors)
 
 
 def isolate_credentials() -> None:

@@ -3,7 +3,8 @@
 Each account gets a world of its own (counts and ages drawn per account), so
 per-account graphs differ. Changes arrive every few seconds: invitations come and
 are accepted, memberships end, partners leave collaborations, change requests wait
-and are approved.
+and are approved; every few seconds the ACTIVE memberships run protected queries and
+jobs and spend their privacy budgets (``demo_analyses``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from exporter.demo_analyses import AnalysesActivity
 from exporter.fake_cleanrooms import FakeCleanRooms
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ class Simulation:
         clock: Callable[[], float] = time.time,
         fake: FakeCleanRooms | None = None,
     ) -> None:
+        self._analyses = None if fake is None else AnalysesActivity(rng, clock, fake.analyses)
         self._rng = rng
         self._clock = clock
         self._fake = fake
@@ -86,6 +89,30 @@ class Simulation:
                 self.add(account_id, region, status, creator, now - age * DAY)
         deleted = self.add(account_id, region, "ACTIVE", rng.choice(TRUSTED), now - 120 * DAY)
         self.delete_collaboration(account_id, region, deleted)
+        if self._analyses is not None:
+            self._analyses.seed(account_id, region, self._active(account_id, region))
+
+    def _active(self, account_id: str, region: str) -> list[Any]:
+        """The target's ACTIVE collaborations with a membership, in creation order."""
+        found = _backend(account_id, region).collaborations.values()
+        return [c for c in found if c.member_status == "ACTIVE" and c.membership_id]
+
+    def analyses_step(self) -> str:
+        """Queries and jobs of every ACTIVE membership move on; budgets are spent."""
+        if self._analyses is None:
+            return "no change"
+        memberships = [
+            ((account_id, region, c.membership_id), c.id)
+            for account_id, region in self.targets()
+            for c in self._active(account_id, region)
+        ]
+        finished = self._analyses.step(memberships)
+        return f"{finished} protected queries succeeded in {len(memberships)} memberships"
+
+    def run_analyses(self, stop: threading.Event, tick: float = 5.0) -> None:
+        """Move the analyses on every ``tick`` seconds until ``stop`` is set."""
+        while not stop.wait(tick):
+            log.debug("demo: %s", self.analyses_step())
 
     def add(
         self, account_id: str, region: str, status: str, creator: tuple[str, str], created: float

@@ -23,33 +23,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from exporter.fake_analyses import AnalysesStore
+from exporter.fake_api import ApiError, Handler, Request, known_collaboration, paginate
 from exporter.fake_validate import service_model, validate_output
 
 _SCOPE = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/")
 _HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
-PAGE_MAX = 100
-
-Handler = Callable[["Request"], dict[str, Any]]
-
-
-class ApiError(Exception):
-    """An error answer in the API's own format."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
-@dataclass(frozen=True)
-class Request:
-    """One API request the fake answers: who sent it, and its parameters."""
-
-    operation: str
-    account_id: str
-    region: str
-    path: dict[str, str]
-    query: dict[str, str]
 
 
 @dataclass
@@ -98,6 +77,8 @@ class FakeCleanRooms(ThreadingHTTPServer):
         self.handlers: dict[str, Handler] = {
             "ListCollaborationChangeRequests": self._list_change_requests,
         }
+        self.analyses = AnalysesStore()  # protected queries and jobs, privacy budgets
+        self.handlers.update(self.analyses.handlers())
         super().__init__(("127.0.0.1", 0), _Handler)
         # Given a request path, whether to answer it with a 429 (the demo sets it).
         self.throttle: Callable[[str], bool] | None = None
@@ -177,7 +158,7 @@ class FakeCleanRooms(ThreadingHTTPServer):
 
     def _list_change_requests(self, request: Request) -> dict[str, Any]:
         collaboration_id = request.path["collaborationIdentifier"]
-        _known_collaboration(request, collaboration_id)
+        known_collaboration(request, collaboration_id)
         status = request.query.get("status")
         with self.lock:
             found = self.regions.get((request.account_id, request.region), Region())
@@ -202,29 +183,6 @@ class FakeCleanRooms(ThreadingHTTPServer):
                 self.violations.extend(problems)
             return 500, {"message": "fake response does not fit the model", "__type": "Fake"}
         return 200, body
-
-
-def paginate(items: list[Any], query: dict[str, str], key: str) -> dict[str, Any]:
-    """One page of ``items`` under ``key``; the token is the next offset, as a string."""
-    try:
-        size = int(query.get("maxResults", PAGE_MAX))
-        start = int(query.get("nextToken", "0"))
-    except ValueError as err:
-        raise ApiError(400, "ValidationException", "invalid maxResults or nextToken") from err
-    if not 1 <= size <= PAGE_MAX or start < 0:
-        raise ApiError(400, "ValidationException", "maxResults must be between 1 and 100")
-    page: dict[str, Any] = {key: items[start : start + size]}
-    if start + size < len(items):
-        page["nextToken"] = str(start + size)
-    return page
-
-
-def _known_collaboration(request: Request, collaboration_id: str) -> None:
-    from moto.cleanrooms.models import cleanrooms_backends  # noqa: PLC0415 (demo extra)
-
-    backend = cleanrooms_backends[request.account_id][request.region]
-    if collaboration_id not in backend.collaborations:
-        raise ApiError(404, "ResourceNotFoundException", f"collaboration {collaboration_id}")
 
 
 def account_of(access_key: str) -> str:

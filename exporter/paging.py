@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 PAGE_SIZE = 100  # the API maximum of every Clean Rooms list operation: fewest calls per poll
@@ -40,16 +41,71 @@ def list_all(
         if not isinstance(page_items, list):
             raise FetchError("InvalidResponse", f"response has no {list_key}", operation)
         items.extend(page_items)
-        token = response.get("nextToken")
-        if not token:
+        token = _next_token(response, seen_tokens, page, operation)
+        if token is None:
             return items, page
-        if not isinstance(token, str):
-            raise FetchError("InvalidResponse", "nextToken is not a string", operation)
-        if token in seen_tokens:
-            raise FetchError("RepeatedNextToken", f"nextToken repeated on page {page}", operation)
-        seen_tokens.add(token)
         request["nextToken"] = token
     raise FetchError("TooManyPages", f"more than {max_pages} pages; giving up", operation)
+
+
+@dataclass(frozen=True)
+class Recent:
+    """The newest items of a newest-first listing, down to a cutoff."""
+
+    items: list[Any]
+    pages: int
+    truncated: bool  # max_pages was reached before the cutoff or the last page
+
+
+def list_recent(
+    client: Any,
+    operation: str,
+    list_key: str,
+    params: Mapping[str, Any],
+    *,
+    created: Callable[[Any], float | None],
+    cutoff: float,
+    max_pages: int = MAX_PAGES,
+) -> Recent:
+    """Items of a listing sorted newest first, created at or after ``cutoff``.
+
+    Paging stops at the first item older than ``cutoff`` (everything after it is
+    older still), at the last page, or after ``max_pages`` pages. An item whose
+    ``created`` is None (malformed) is kept for the caller to skip and count.
+    """
+    request: dict[str, Any] = {**params, "maxResults": PAGE_SIZE}
+    items: list[Any] = []
+    seen_tokens: set[str] = set()
+    for page in range(1, max_pages + 1):
+        response = _call(client, operation, request)
+        page_items = response.get(list_key)
+        if not isinstance(page_items, list):
+            raise FetchError("InvalidResponse", f"response has no {list_key}", operation)
+        for item in page_items:
+            when = created(item)
+            if when is not None and when < cutoff:
+                return Recent(items, page, truncated=False)
+            items.append(item)
+        token = _next_token(response, seen_tokens, page, operation)
+        if token is None:
+            return Recent(items, page, truncated=False)
+        request["nextToken"] = token
+    return Recent(items, max_pages, truncated=True)
+
+
+def _next_token(
+    response: Mapping[str, Any], seen_tokens: set[str], page: int, operation: str
+) -> str | None:
+    """The token of the next page, None after the last; a broken token is an error."""
+    token = response.get("nextToken")
+    if not token:
+        return None
+    if not isinstance(token, str):
+        raise FetchError("InvalidResponse", "nextToken is not a string", operation)
+    if token in seen_tokens:
+        raise FetchError("RepeatedNextToken", f"nextToken repeated on page {page}", operation)
+    seen_tokens.add(token)
+    return token
 
 
 def _call(client: Any, operation: str, params: dict[str, Any]) -> Mapping[str, Any]:

@@ -113,6 +113,28 @@ DASHBOARD_RANGE = "$__rate_interval"
 MIN_SCHEMA_VERSION = 36
 UID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
+# The protected_queries, protected_jobs and privacy_budgets collectors.
+MEMBERSHIP = TARGET | {"membership_id", "collaboration_id"}
+CONTRACT.update(
+    {
+        "cleanrooms_protected_queries": ("gauge", MEMBERSHIP | {"status"}),
+        "cleanrooms_protected_queries_finished_total": ("counter", MEMBERSHIP | {"status"}),
+        "cleanrooms_protected_query_oldest_running_age_seconds": ("gauge", MEMBERSHIP),
+        "cleanrooms_protected_jobs": ("gauge", MEMBERSHIP | {"status"}),
+        "cleanrooms_protected_jobs_finished_total": ("counter", MEMBERSHIP | {"status"}),
+        "cleanrooms_protected_job_oldest_running_age_seconds": ("gauge", MEMBERSHIP),
+        "cleanrooms_privacy_budget_remaining_queries": ("gauge", MEMBERSHIP | {"aggregation"}),
+        "cleanrooms_privacy_budget_max_queries": ("gauge", MEMBERSHIP | {"aggregation"}),
+        "cleanrooms_privacy_budget_epsilon": ("gauge", MEMBERSHIP),
+        "cleanrooms_access_budget_remaining": (
+            "gauge",
+            MEMBERSHIP | {"resource_arn", "budget_type"},
+        ),
+        "cleanrooms_access_budget_limit": ("gauge", MEMBERSHIP | {"resource_arn", "budget_type"}),
+        "cleanrooms_access_budget_aggregate_remaining": ("gauge", MEMBERSHIP | {"resource_arn"}),
+    }
+)
+
 
 def exposed_series() -> dict[str, tuple[bool, frozenset[str]]]:
     """Series name -> (is a counter-like series, labels), expanding histograms."""

@@ -6,7 +6,15 @@ flags, scheduling, health series and API counting follow from its ``SPEC``.
 
 from __future__ import annotations
 
-from exporter.collectors import change_requests, collaborations, members, memberships
+from exporter.collectors import (
+    change_requests,
+    collaborations,
+    members,
+    memberships,
+    privacy_budgets,
+    protected_jobs,
+    protected_queries,
+)
 from exporter.collectors.base import CollectorSpec
 
 REGISTRY: tuple[CollectorSpec, ...] = (
@@ -14,6 +22,9 @@ REGISTRY: tuple[CollectorSpec, ...] = (
     memberships.SPEC,
     members.SPEC,
     change_requests.SPEC,
+    protected_queries.SPEC,
+    protected_jobs.SPEC,
+    privacy_budgets.SPEC,
 )
 BY_NAME = {spec.name: spec for spec in REGISTRY}
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 from prometheus_client.core import Metric
@@ -20,6 +20,7 @@ from exporter.model import Collaboration, PollData, TargetKey
 from exporter.paging import list_all
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -121,3 +122,25 @@ def list_per_collaboration(
             continue
         items[collaboration.id] = found
     return items
+
+
+def per_membership(
+    context: PollContext, operation: str, fetch: Callable[[Collaboration], T]
+) -> dict[str, T]:
+    """``fetch`` once per ACTIVE collaboration's membership, results by collaboration id.
+
+    Series stay keyed by collaboration, so they vanish with it (``active_only``). A
+    membership gone since the collaborations poll answers ResourceNotFound: it is
+    skipped, as its series would vanish anyway. Any other error fails the whole poll.
+    """
+    results: dict[str, T] = {}
+    for collaboration in context.active_collaborations():
+        if not collaboration.membership_id:
+            continue  # an ACTIVE summary always names its membership; nothing to ask otherwise
+        try:
+            results[collaboration.id] = fetch(collaboration)
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            log.info("%s: membership %s is gone; skipped", operation, collaboration.membership_id)
+    return results

@@ -1,0 +1,291 @@
+"""The privacy_budgets collector: ListPrivacyBudgets of every ACTIVE membership, both types.
+
+Sample output::
+
+    # HELP cleanrooms_privacy_budget_remaining_queries Differential-privacy queries left ...
+    # TYPE cleanrooms_privacy_budget_remaining_queries gauge
+    cleanrooms_privacy_budget_remaining_queries{account_id="1111",region="...",
+        membership_id="m1",collaboration_id="c1",aggregation="COUNT"} 12
+    cleanrooms_access_budget_remaining{...,resource_arn="arn:...",budget_type="CALENDAR_DAY"} 40
+
+A membership without a budget of a type has no series of that type; that is not an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from prometheus_client.core import Metric
+
+from exporter.collectors.base import (
+    CollectorSpec,
+    Fresh,
+    PollContext,
+    active_only,
+    epoch_seconds,
+    per_membership,
+)
+from exporter.families import COLLECTOR_POLLED, gauge, label
+from exporter.model import Collaboration
+from exporter.paging import list_all
+
+log = logging.getLogger(__name__)
+
+OPERATION = "ListPrivacyBudgets"
+DIFFERENTIAL_PRIVACY = "DIFFERENTIAL_PRIVACY"
+ACCESS_BUDGET = "ACCESS_BUDGET"
+MEMBERSHIP_LABELS = ("account_id", "region", "membership_id", "collaboration_id")
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregation:
+    """Queries of one aggregation type a differential-privacy budget allows and has left."""
+
+    type: str
+    max_count: int
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class Differential:
+    """A membership's differential-privacy budget."""
+
+    epsilon: int
+    aggregations: tuple[Aggregation, ...]
+    updated: float
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """One period of an access budget: its limit and what is left of it."""
+
+    budget_type: str
+    limit: int
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """The access budget of one resource (a configured table association or table)."""
+
+    resource_arn: str
+    periods: tuple[Period, ...]
+    aggregate_remaining: int
+    updated: float
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipBudgets:
+    """One membership's budgets; None or empty when it has none of a type."""
+
+    membership_id: str
+    differential: Differential | None
+    access: tuple[Access, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetsData:
+    """One target's budgets per ACTIVE collaboration id."""
+
+    memberships: Mapping[str, MembershipBudgets]
+    invalid_items: int = 0
+
+
+def poll(context: PollContext) -> BudgetsData:
+    """Two paged ListPrivacyBudgets per ACTIVE membership, one per budget type."""
+    invalid = 0
+
+    def fetch(collaboration: Collaboration) -> MembershipBudgets:
+        nonlocal invalid
+        listed = {}
+        for budget_type in (DIFFERENTIAL_PRIVACY, ACCESS_BUDGET):
+            params = {
+                "membershipIdentifier": collaboration.membership_id,
+                "privacyBudgetType": budget_type,
+            }
+            summaries, _ = list_all(
+                context.client, OPERATION, "privacyBudgetSummaries", params, context.max_pages
+            )
+            listed[budget_type] = summaries
+        budgets, bad = build(collaboration.membership_id, listed)
+        invalid += bad
+        return budgets
+
+    memberships = per_membership(context, OPERATION, fetch)
+    if invalid:
+        log.warning("skipped %d malformed privacy budget summaries", invalid)
+    return BudgetsData(MappingProxyType(memberships), invalid)
+
+
+def build(membership_id: str, listed: Mapping[str, Iterable[Any]]) -> tuple[MembershipBudgets, int]:
+    """Parse both listings. The type filter is applied again (a proxy may ignore it).
+
+    Clean Rooms keeps one differential-privacy budget per membership and one access
+    budget per resource; should a listing hold more, the most recently updated wins.
+    """
+    invalid = 0
+    differential: Differential | None = None
+    for item in listed.get(DIFFERENTIAL_PRIVACY, ()):
+        if _of_type(item, DIFFERENTIAL_PRIVACY) is None:
+            continue
+        parsed = parse_differential(item)
+        if parsed is None:
+            invalid += 1
+        elif differential is None or parsed.updated > differential.updated:
+            differential = parsed
+    access: dict[str, Access] = {}
+    for item in listed.get(ACCESS_BUDGET, ()):
+        if _of_type(item, ACCESS_BUDGET) is None:
+            continue
+        found = parse_access(item)
+        if found is None:
+            invalid += 1
+        elif found.resource_arn not in access or found.updated > access[found.resource_arn].updated:
+            access[found.resource_arn] = found
+    ordered = tuple(access[arn] for arn in sorted(access))
+    return MembershipBudgets(membership_id, differential, ordered), invalid
+
+
+def _of_type(item: Any, budget_type: str) -> Any:
+    """The item if it is (or might be: malformed) of ``budget_type``, else None."""
+    if isinstance(item, Mapping) and isinstance(item.get("type"), str):
+        return item if item["type"] == budget_type else None
+    return item  # no usable type: malformed, counted by the parser
+
+
+def _budget(item: Any, member: str) -> tuple[Mapping[str, Any], float] | None:
+    if not isinstance(item, Mapping) or not isinstance(item.get("budget"), Mapping):
+        return None
+    body = item["budget"].get(member)
+    updated = epoch_seconds(item.get("updateTime"))
+    if not isinstance(body, Mapping) or updated is None:
+        return None
+    return body, updated
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def parse_differential(item: Any) -> Differential | None:
+    """A DIFFERENTIAL_PRIVACY summary, or None if anything it needs is missing or wrong."""
+    found = _budget(item, "differentialPrivacy")
+    if found is None:
+        return None
+    body, updated = found
+    epsilon, raw = _count(body.get("epsilon")), body.get("aggregations")
+    if epsilon is None or not isinstance(raw, list):
+        return None
+    aggregations: dict[str, Aggregation] = {}
+    for entry in raw:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("type"), str):
+            return None
+        max_count, remaining = _count(entry.get("maxCount")), _count(entry.get("remainingCount"))
+        if max_count is None or remaining is None:
+            return None
+        aggregations[entry["type"]] = Aggregation(entry["type"], max_count, remaining)
+    ordered = tuple(aggregations[t] for t in sorted(aggregations))
+    return Differential(epsilon, ordered, updated)
+
+
+def parse_access(item: Any) -> Access | None:
+    """An ACCESS_BUDGET summary, or None if anything it needs is missing or wrong."""
+    found = _budget(item, "accessBudget")
+    if found is None:
+        return None
+    body, updated = found
+    arn, details = body.get("resourceArn"), body.get("details")
+    aggregate = _count(body.get("aggregateRemainingBudget"))
+    if not isinstance(arn, str) or not arn or not isinstance(details, list) or aggregate is None:
+        return None
+    periods: dict[str, Period] = {}
+    for entry in details:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("budgetType"), str):
+            return None
+        limit, remaining = _count(entry.get("budget")), _count(entry.get("remainingBudget"))
+        if limit is None or remaining is None:
+            return None
+        periods[entry["budgetType"]] = Period(entry["budgetType"], limit, remaining)
+    return Access(arn, tuple(periods[t] for t in sorted(periods)), aggregate, updated)
+
+
+def families(fresh: Sequence[Fresh]) -> list[Metric]:
+    per_aggregation = (*MEMBERSHIP_LABELS, "aggregation")
+    remaining = gauge(
+        "cleanrooms_privacy_budget_remaining_queries",
+        "Differential-privacy queries left of each aggregation type (remainingCount).",
+        per_aggregation,
+        polled=COLLECTOR_POLLED,
+    )
+    maximum = gauge(
+        "cleanrooms_privacy_budget_max_queries",
+        "Differential-privacy queries allowed of each aggregation type (maxCount).",
+        per_aggregation,
+        polled=COLLECTOR_POLLED,
+    )
+    epsilon = gauge(
+        "cleanrooms_privacy_budget_epsilon",
+        "Epsilon of the membership's differential-privacy budget.",
+        MEMBERSHIP_LABELS,
+        polled=COLLECTOR_POLLED,
+    )
+    for item in fresh:
+        data: BudgetsData = item.data
+        for collaboration_id, budgets in active_only(item, dict(data.memberships)):
+            key = [*item.key, label(budgets.membership_id), label(collaboration_id)]
+            if budgets.differential is None:
+                continue
+            epsilon.add_metric(key, budgets.differential.epsilon)
+            for aggregation in budgets.differential.aggregations:
+                remaining.add_metric([*key, label(aggregation.type)], aggregation.remaining)
+                maximum.add_metric([*key, label(aggregation.type)], aggregation.max_count)
+    return [remaining, maximum, epsilon, *access_families(fresh)]
+
+
+def access_families(fresh: Sequence[Fresh]) -> list[Metric]:
+    per_resource = (*MEMBERSHIP_LABELS, "resource_arn")
+    remaining = gauge(
+        "cleanrooms_access_budget_remaining",
+        "Access budget left of each resource in the current period (remainingBudget).",
+        (*per_resource, "budget_type"),
+        polled=COLLECTOR_POLLED,
+    )
+    limit = gauge(
+        "cleanrooms_access_budget_limit",
+        "Access budget of each resource per period (budget).",
+        (*per_resource, "budget_type"),
+        polled=COLLECTOR_POLLED,
+    )
+    aggregate = gauge(
+        "cleanrooms_access_budget_aggregate_remaining",
+        "Access budget left of each resource over all its periods (aggregateRemainingBudget).",
+        per_resource,
+        polled=COLLECTOR_POLLED,
+    )
+    for item in fresh:
+        data: BudgetsData = item.data
+        for collaboration_id, budgets in active_only(item, dict(data.memberships)):
+            key = [*item.key, label(budgets.membership_id), label(collaboration_id)]
+            for access in budgets.access:
+                resource = [*key, label(access.resource_arn)]
+                aggregate.add_metric(resource, access.aggregate_remaining)
+                for period in access.periods:
+                    remaining.add_metric([*resource, label(period.budget_type)], period.remaining)
+                    limit.add_metric([*resource, label(period.budget_type)], period.limit)
+    return [remaining, limit, aggregate]
+
+
+SPEC = CollectorSpec(
+    name="privacy_budgets",
+    doc="Differential-privacy and access budgets of each ACTIVE membership: what is left.",
+    operations=(OPERATION,),
+    default_enabled=False,
+    default_interval=300.0,
+    fan_out=True,
+    poll=poll,
+    families=families,
+)

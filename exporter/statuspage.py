@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from exporter import __version__
 from exporter.model import Collaboration, Snapshot, Target, TargetState
+from exporter.statuspage_attention import attention_section
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,8 @@ _PAGE = """<!DOCTYPE html>
 {invitations}
 <h2>Failing targets</h2>
 {failing}
+<h2>Memberships to act on</h2>
+{attention}
 <h2>Configuration</h2>
 {reload}
 <h2>All targets</h2>
@@ -114,6 +117,7 @@ def render_status_page(
         summary=_summary(states, invitations),
         invitations=_invitations_table(invitations, context.trusted_creators, moment),
         failing=_failing_table(states),
+        attention=attention_section(snapshot),
         reload=_reload_section(context.reload),
         rows="\n".join(_row(state) for state in states),
     )

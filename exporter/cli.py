@@ -27,6 +27,7 @@ from exporter.logs import FORMATS, LEVELS, setup_logging
 from exporter.sharding import resolve_shard
 from exporter.web import ExporterServer, WebApp
 from exporter.webconfig import WebConfig, load_web_config
+from exporter.webguard import WebGuard, WebLimits
 
 log = logging.getLogger("exporter")
 
@@ -55,6 +56,35 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--web.config.file",
         dest="web_config_file",
         help="TLS and basic-auth settings in the exporter-toolkit format",
+    )
+    parser.add_argument(
+        "--web.read-timeout",
+        dest="web_read_timeout",
+        default="5s",
+        help="time for a client to send a whole request, from its first byte or from "
+        "connecting (default 5s)",
+    )
+    parser.add_argument(
+        "--web.idle-timeout",
+        dest="web_idle_timeout",
+        default="1m",
+        help="how long a keep-alive connection may wait for its next request (default 1m)",
+    )
+    parser.add_argument(
+        "--web.max-requests",
+        dest="web_max_requests",
+        type=int,
+        default=40,
+        help="requests served at once, beyond which the answer is 503 at once; probes of "
+        "/-/healthy and /-/ready do not count (default 40, 0 for no limit)",
+    )
+    parser.add_argument(
+        "--web.max-connections",
+        dest="web_max_connections",
+        type=int,
+        default=512,
+        help="open connections; beyond it the one waiting longest for a request is closed "
+        "(default 512)",
     )
     parser.add_argument(
         "--shard.count",
@@ -111,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         address = parse_listen_address(args.listen)
         web = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
+        guard = WebGuard(web_limits(args))
         config, world = _load(args)
     except (ConfigError, ValueError) as err:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
@@ -120,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # A reload re-reads the file and applies the same flags again.
         source = None if world else (lambda: _with_shard_flags(load_config(args.config_file), args))
-        app = App(config, source)
+        app = App(config, source, extra_collectors=[guard])
     except ConfigError as err:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
@@ -131,7 +162,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         _start_demo_changes()
     if args.once:
         return _run_once(app)
-    return _serve(app, address, web)
+    return _serve(app, address, web, guard)
+
+
+def web_limits(args: argparse.Namespace) -> WebLimits:
+    """The --web.* bounds; ``ValueError`` names the flag at fault."""
+    timeouts = {}
+    for flag, text in (("read", args.web_read_timeout), ("idle", args.web_idle_timeout)):
+        try:
+            timeouts[flag] = parse_duration(text)
+        except ValueError as err:
+            raise ValueError(f"--web.{flag}-timeout: {err}") from err
+        if timeouts[flag] <= 0:
+            raise ValueError(f"--web.{flag}-timeout must be above 0")
+    if args.web_max_requests < 0:
+        raise ValueError("--web.max-requests must be 0 (no limit) or more")
+    if args.web_max_connections < 1:
+        raise ValueError("--web.max-connections must be 1 or more")
+    return WebLimits(
+        read_timeout=timeouts["read"],
+        idle_timeout=timeouts["idle"],
+        max_requests=args.web_max_requests,
+        max_connections=args.web_max_connections,
+    )
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, object | None]:
@@ -214,9 +267,9 @@ class _Signals:
         self.wake.set()
 
 
-def _serve(app: App, address: tuple[str, int], web: WebConfig) -> int:
+def _serve(app: App, address: tuple[str, int], web: WebConfig, guard: WebGuard) -> int:
     try:
-        server = _bind(address, app, web)
+        server = _bind(address, app, web, guard)
     except OSError as err:
         log.error("cannot listen on %s:%d: %s", *address, err.strerror or err)
         return 1
@@ -244,8 +297,8 @@ def _serve(app: App, address: tuple[str, int], web: WebConfig) -> int:
     return 0
 
 
-def _bind(address: tuple[str, int], app: App, web: WebConfig) -> ExporterServer:
+def _bind(address: tuple[str, int], app: App, web: WebConfig, guard: WebGuard) -> ExporterServer:
     handlers = WebApp(app.renderer.render, lambda: app.poller.snapshot, app.reload, app.ready)
     if ":" in address[0]:
         ExporterServer.address_family = socket.AF_INET6
-    return ExporterServer(address, handlers, web)
+    return ExporterServer(address, handlers, web, guard)

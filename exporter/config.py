@@ -129,6 +129,8 @@ def read_yaml(text: str) -> Any:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ConfigError([f"yaml: {' '.join(str(err).split())}"]) from err
+    except RecursionError as err:  # PyYAML's composer recurses once per level: [[[[...
+        raise ConfigError(["yaml: nested too deeply"]) from err
     return {} if raw is None else raw
 
 

@@ -128,6 +128,8 @@ class Handler(BaseHTTPRequestHandler):
     server: ExporterServer
     server_version = f"cleanrooms-exporter/{__version__}"
     protocol_version = "HTTP/1.1"
+    # Not HTTP/0.9: a request line that does not parse still gets a status line back.
+    default_request_version = "HTTP/1.0"
     error_message_format = "%(code)d %(message)s\n"
     error_content_type = "text/plain; charset=utf-8"
     # Keep-alive scrapers would otherwise wait ~40 ms per response on Nagle and delayed ACKs.

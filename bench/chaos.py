@@ -312,10 +312,25 @@ def phases(chaos: Chaos, args: argparse.Namespace) -> dict[str, Any]:
     chaos.stop.set()
     for thread in [*actors, *scrapers]:
         thread.join()
-    time.sleep(READ_TIMEOUT + IDLE_TIMEOUT + 2)  # every client gone: back to idle?
-    after = proc_status(chaos.running.proc.pid)
+    gone = time.monotonic()
+    settled = gone + READ_TIMEOUT + IDLE_TIMEOUT + 5
+    while time.monotonic() < settled:  # every client gone: back to the idle process?
+        after = proc_status(chaos.running.proc.pid)
+        if after[0] <= idle[0] + 2 and after[1] <= idle[1] + 2:
+            break
+        time.sleep(0.2)
+    else:
+        chaos.checker.violation(f"not back to idle threads and descriptors: {after} vs {idle}")
+    back = time.monotonic() - gone
     final = chaos.checker.scrape()
-    return {"baseline": baseline, "idle": idle, "after": after, "took": took, "final": final}
+    return {
+        "baseline": baseline,
+        "idle": idle,
+        "after": after,
+        "back": back,
+        "took": took,
+        "final": final,
+    }
 
 
 def report(chaos: Chaos, args: argparse.Namespace, result: dict[str, Any]) -> int:
@@ -371,6 +386,7 @@ def report(chaos: Chaos, args: argparse.Namespace, result: dict[str, Any]) -> in
         ("malformed requests cut off before an answer", hostile.unanswered),
         ("rejected (cleanrooms_exporter_http_requests_rejected_total)", rejected),
         *resources,
+        ("seconds until back to idle threads and descriptors", f"{result['back']:.1f}"),
         ("traceback lines in the log", tracebacks),
         ("secrets in the log, /metrics, status answers", leaked),
         ("exit code on SIGTERM", result["exit"]),

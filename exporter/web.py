@@ -182,9 +182,12 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile
         self.rfile = io.BytesIO(head)  # the standard parser reads the bounded head from here
         try:
-            return self.parse_request()
+            parsed = self.parse_request()
         finally:
             self.rfile = body
+        if not parsed:  # answered (400, 401): a kept-alive connection waits for the next one
+            self._served += 1
+        return parsed
 
     def _read_header_lines(self) -> bytes | None:
         limits = self.server.guard.limits
@@ -218,6 +221,10 @@ class Handler(BaseHTTPRequestHandler):
         if auth.check(self.headers.get("Authorization")):
             return True
         self.server.guard.reject("unauthorized")
+        if self.headers.get("Content-Length", "0").strip() != "0" or self.headers.get(
+            "Transfer-Encoding"
+        ):
+            self.close_connection = True  # its body stays unread: do not reuse the socket
         self._send(
             HTTPStatus.UNAUTHORIZED,
             b"unauthorized\n",

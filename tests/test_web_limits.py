@@ -8,13 +8,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import MappingProxyType
 
+import bcrypt
 import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.cli import main, parse_args, web_limits
 from exporter.model import Snapshot
 from exporter.web import ExporterServer, WebApp
+from exporter.webconfig import WebConfig
 from exporter.webguard import REJECT_REASONS, WebGuard, WebLimits
 from tests.faultproxy import wait_for
 
@@ -276,3 +279,27 @@ def test_web_flags_reach_the_limits() -> None:
     assert (limits.read_timeout, limits.idle_timeout) == (3.0, 120.0)
     assert (limits.max_requests, limits.max_connections) == (0, 9)
     assert web_limits(parse_args([])) == WebLimits()
+
+
+def test_a_401_keeps_the_connection_usable_with_a_fresh_deadline() -> None:
+    hashed = bcrypt.hashpw(b"secret", bcrypt.gensalt(rounds=4)).decode()
+    guard = WebGuard(WebLimits(read_timeout=0.5, idle_timeout=5))
+    app = WebApp(lambda _accept: (b"up 1\n", "text/plain"), Snapshot)
+    web = WebConfig(users=MappingProxyType({"ops": hashed}))
+    server = ExporterServer(("127.0.0.1", 0), app, web, guard)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=5)
+        conn.request("GET", "/metrics")
+        first = conn.getresponse()
+        first.read()
+        time.sleep(0.8)  # past the first request's read deadline
+        conn.request("GET", "/-/healthy")  # the same connection
+        second = conn.getresponse()
+        assert (first.status, second.status, second.read()) == (401, 200, b"Healthy\n")
+        conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -397,6 +397,8 @@ def report(chaos: Chaos, args: argparse.Namespace, result: dict[str, Any]) -> in
         print(f"| {name} | {value} |")
     for violation in checker.violations[:50]:
         print(f"VIOLATION: {violation}")
+    if checker.violations:  # the exporter's side of the story
+        print("\n".join(log_text.splitlines()[-40:]))
     print("all invariants held" if not checker.violations else "INVARIANTS BROKEN")
     return 0 if not checker.violations else 1
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import queue
 import random
 import signal
 import socket
@@ -245,26 +246,33 @@ def _run_once(app: App) -> int:
 
 
 class _Signals:
-    """Signal handlers only set flags; the main loop does the work outside the handler."""
+    """Signal handlers only queue the signal; the main loop does the work outside the handler.
+
+    A ``SimpleQueue``, whose ``put`` is reentrant: a handler may run while the main thread is
+    inside the queue (an ``Event``'s lock would deadlock there). The main loop waits with a
+    timeout because the kernel may deliver a signal to any thread, and Python runs the
+    handler only when the main thread next runs: without one a signal can wait forever.
+    """
 
     def __init__(self) -> None:
-        self.wake = threading.Event()
-        self.stop = False
-        self.reload = False
+        self.queue: queue.SimpleQueue[int] = queue.SimpleQueue()
 
     def install(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, self._on_hup)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
 
-    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        self.stop = True
-        self.wake.set()
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.queue.put(signum)
 
-    def _on_hup(self, _signum: int, _frame: FrameType | None) -> None:
-        self.reload = True
-        self.wake.set()
+    def next(self, timeout: float = 1.0) -> set[int]:
+        """The signals that arrived, waiting up to ``timeout`` for the first one."""
+        try:
+            arrived = {self.queue.get(timeout=timeout)}
+        except queue.Empty:
+            return set()
+        while not self.queue.empty():  # a burst of SIGHUPs is one reload
+            arrived.add(self.queue.get_nowait())
+        return arrived
 
 
 def _serve(app: App, address: tuple[str, int], web: WebConfig, guard: WebGuard) -> int:
@@ -285,11 +293,13 @@ def _serve(app: App, address: tuple[str, int], web: WebConfig, guard: WebGuard) 
         len(app.poller.snapshot.states),
         app.config.poll_interval,
     )
-    while not signals.stop:
-        signals.wake.wait()
-        signals.wake.clear()
-        if signals.reload and not signals.stop:
-            signals.reload = False
+    while True:
+        arrived = signals.next()
+        stops = arrived & {signal.SIGTERM, signal.SIGINT}
+        if stops:
+            log.info("received %s, shutting down", signal.Signals(min(stops)).name)
+            break
+        if arrived:
             log.info("received SIGHUP, reloading configuration")
             app.reload()
     server.shutdown()

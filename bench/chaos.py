@@ -1,7 +1,7 @@
 """Chaos: one long run in which everything that can happen to the exporter happens at once.
 
     python -m bench.chaos                          # 30 minutes (the documented run)
-    python -m bench.chaos --duration 20 --baseline 5 --checkpoint 0   # the CI smoke run
+    python -m bench.chaos --duration 8 --baseline 3 --checkpoint 0 --scrapers 10   # CI smoke
 
 At random and all at once: AWS faults from the fault matrix come and go per
 account; the configuration is rewritten and reloaded (good and bad files, by

@@ -47,7 +47,7 @@ def test_chaos_smoke() -> None:
     out = run_bench(
         "bench.chaos",
         "--duration",
-        "12",
+        "8",
         "--baseline",
         "3",
         "--checkpoint",

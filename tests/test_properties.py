@@ -29,10 +29,10 @@ from exporter.cli import main
 from exporter.collector import CleanRoomsCollector, CollectorSettings
 from exporter.config import AccountConfig, Config
 from exporter.exposition import ExpositionRenderer
-from exporter.fetch import build_poll_data
 from exporter.model import Snapshot, Target, TargetState
 from exporter.stats import ApiStats
 from tests.conftest import require_tool
+from tests.test_collector import build_poll_data  # wherever the collector keeps it
 
 CONFIG_KEYS = tuple(f.name for f in fields(Config))  # the top-level keys, one per field
 ACCOUNT_KEYS = tuple(f.name for f in fields(AccountConfig))

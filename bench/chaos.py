@@ -388,7 +388,7 @@ def report(chaos: Chaos, args: argparse.Namespace, result: dict[str, Any]) -> in
         *resources,
         ("seconds until back to idle threads and descriptors", f"{result['back']:.1f}"),
         ("traceback lines in the log", tracebacks),
-        ("secrets in the log, /metrics, status answers", leaked),
+        ("secrets in the log (in /metrics and /-/reload answers: a violation each)", leaked),
         ("exit code on SIGTERM", result["exit"]),
     ]
     print("| measure | value |")

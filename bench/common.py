@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from tests.faultproxy import FaultProxy, wait_for
 
@@ -58,6 +59,7 @@ def free_port() -> int:
 class ExporterProcess:
     proc: subprocess.Popen[bytes]
     port: int
+    config: Path  # rewrite it and reload to change the configuration
 
     @property
     def base(self) -> str:
@@ -75,7 +77,9 @@ class ExporterProcess:
 
 
 @contextmanager
-def exporter(config_text: str, *flags: str) -> Iterator[ExporterProcess]:
+def exporter(
+    config_text: str, *flags: str, stderr: IO[bytes] | None = None
+) -> Iterator[ExporterProcess]:
     """Run the exporter as its own process, so its memory and CPU are its own."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.yaml"
@@ -95,8 +99,9 @@ def exporter(config_text: str, *flags: str) -> Iterator[ExporterProcess]:
                 *flags,
             ],
             env={**os.environ, **FAKE_ENV},
+            stderr=stderr,
         )
-        running = ExporterProcess(proc, port)
+        running = ExporterProcess(proc, port, config)
         try:
             wait_for(lambda: _ready(running), timeout=120)
             yield running

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -63,6 +63,7 @@ class App:
         config_source: ConfigSource | None = None,
         clock: Callable[[], float] = time.time,
         env: Mapping[str, str] | None = None,
+        extra_collectors: Sequence[Collector] = (),
     ) -> None:
         self._source = config_source
         self._clock = clock
@@ -94,8 +95,10 @@ class App:
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(collector)
         self.registry.register(state)
+        for extra in extra_collectors:  # the web server's own counters, for one
+            self.registry.register(extra)
         # /metrics goes through the renderer: same bytes as the registry, cached per poll.
-        self.renderer = ExpositionRenderer(collector, [state])
+        self.renderer = ExpositionRenderer(collector, [state, *extra_collectors])
 
     def start(self) -> None:
         """Start polling, and discovery when configured (its first run in the background)."""

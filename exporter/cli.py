@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import queue
 import random
 import signal
 import socket
@@ -40,6 +41,7 @@ from exporter.sharding import resolve_shard
 from exporter.statuspage import PageContext, ReloadRecorder, ReloadState
 from exporter.web import ExporterServer, WebApp
 from exporter.webconfig import WebConfig, load_web_config
+from exporter.webguard import WebGuard, WebLimits
 
 log = logging.getLogger("exporter")
 
@@ -68,6 +70,35 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--web.config.file",
         dest="web_config_file",
         help="TLS and basic-auth settings in the exporter-toolkit format",
+    )
+    parser.add_argument(
+        "--web.read-timeout",
+        dest="web_read_timeout",
+        default="5s",
+        help="time for a client to send a whole request, from its first byte or from "
+        "connecting (default 5s)",
+    )
+    parser.add_argument(
+        "--web.idle-timeout",
+        dest="web_idle_timeout",
+        default="1m",
+        help="how long a keep-alive connection may wait for its next request (default 1m)",
+    )
+    parser.add_argument(
+        "--web.max-requests",
+        dest="web_max_requests",
+        type=int,
+        default=40,
+        help="requests served at once, beyond which the answer is 503 at once; probes of "
+        "/-/healthy and /-/ready do not count (default 40, 0 for no limit)",
+    )
+    parser.add_argument(
+        "--web.max-connections",
+        dest="web_max_connections",
+        type=int,
+        default=512,
+        help="open connections; beyond it the one waiting longest for a request is closed "
+        "(default 512)",
     )
     parser.add_argument(
         "--shard.count",
@@ -156,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         address = parse_listen_address(args.listen)
         web = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
+        guard = WebGuard(web_limits(args))
         config, world = _load(args)
     except (ConfigError, ValueError) as err:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
@@ -165,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # A reload re-reads the file and applies the same flags again.
         source = None if world else (lambda: _with_shard_flags(load_config(args.config_file), args))
-        app = App(config, source)
+        app = App(config, source, extra_collectors=[guard])
     except ConfigError as err:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
@@ -176,7 +208,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         _start_demo_changes(world)
     if args.once:
         return _run_once(app)
-    return _serve(app, address, web, None if world else args.config_file)
+    return _serve(app, address, web, guard, None if world else args.config_file)
+
+
+def web_limits(args: argparse.Namespace) -> WebLimits:
+    """The --web.* bounds; ``ValueError`` names the flag at fault."""
+    timeouts = {}
+    for flag, text in (("read", args.web_read_timeout), ("idle", args.web_idle_timeout)):
+        try:
+            timeouts[flag] = parse_duration(text)
+        except ValueError as err:
+            raise ValueError(f"--web.{flag}-timeout: {err}") from err
+        if timeouts[flag] <= 0:
+            raise ValueError(f"--web.{flag}-timeout must be above 0")
+    if args.web_max_requests < 0:
+        raise ValueError("--web.max-requests must be 0 (no limit) or more")
+    if args.web_max_connections < 1:
+        raise ValueError("--web.max-connections must be 1 or more")
+    return WebLimits(
+        read_timeout=timeouts["read"],
+        idle_timeout=timeouts["idle"],
+        max_requests=args.web_max_requests,
+        max_connections=args.web_max_connections,
+    )
 
 
 def _error_fields(err: BotoCoreError | ClientError) -> dict[str, str]:
@@ -288,32 +342,41 @@ def _run_once(app: App) -> int:
 
 
 class _Signals:
-    """Signal handlers only set flags; the main loop does the work outside the handler."""
+    """Signal handlers only queue the signal; the main loop does the work outside the handler.
+
+    A ``SimpleQueue``, whose ``put`` is reentrant: a handler may run while the main thread is
+    inside the queue (an ``Event``'s lock would deadlock there). The main loop waits with a
+    timeout because the kernel may deliver a signal to any thread, and Python runs the
+    handler only when the main thread next runs: without one a signal can wait forever.
+    """
 
     def __init__(self) -> None:
-        self.wake = threading.Event()
-        self.stop = False
-        self.reload = False
+        self.queue: queue.SimpleQueue[int] = queue.SimpleQueue()
 
     def install(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, self._on_hup)
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
 
-    def _on_stop(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        self.stop = True
-        self.wake.set()
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.queue.put(signum)
 
-    def _on_hup(self, _signum: int, _frame: FrameType | None) -> None:
-        self.reload = True
-        self.wake.set()
+    def next(self, timeout: float = 1.0) -> set[int]:
+        """The signals that arrived, waiting up to ``timeout`` for the first one."""
+        try:
+            arrived = {self.queue.get(timeout=timeout)}
+        except queue.Empty:
+            return set()
+        while not self.queue.empty():  # a burst of SIGHUPs is one reload
+            arrived.add(self.queue.get_nowait())
+        return arrived
 
 
-def _serve(app: App, address: tuple[str, int], web: WebConfig, config_file: str | None) -> int:
+def _serve(
+    app: App, address: tuple[str, int], web: WebConfig, guard: WebGuard, config_file: str | None
+) -> int:
     reload = ReloadRecorder(app.reload)
     try:
-        server = _bind(address, app, web, reload, config_file)
+        server = _bind(address, app, web, guard, reload=reload, config_file=config_file)
     except OSError as err:
         log.error("cannot listen on %s:%d: %s", *address, err.strerror or err)
         return 1
@@ -329,11 +392,13 @@ def _serve(app: App, address: tuple[str, int], web: WebConfig, config_file: str 
         len(app.poller.snapshot.states),
         app.config.poll_interval,
     )
-    while not signals.stop:
-        signals.wake.wait()
-        signals.wake.clear()
-        if signals.reload and not signals.stop:
-            signals.reload = False
+    while True:
+        arrived = signals.next()
+        stops = arrived & {signal.SIGTERM, signal.SIGINT}
+        if stops:
+            log.info("received %s, shutting down", signal.Signals(min(stops)).name)
+            break
+        if arrived:
             log.info("received SIGHUP, reloading configuration")
             reload()
     server.shutdown()
@@ -345,6 +410,8 @@ def _bind(
     address: tuple[str, int],
     app: App,
     web: WebConfig,
+    guard: WebGuard,
+    *,
     reload: ReloadRecorder | None = None,
     config_file: str | None = None,
 ) -> ExporterServer:
@@ -360,4 +427,4 @@ def _bind(
     )
     if ":" in address[0]:
         ExporterServer.address_family = socket.AF_INET6
-    return ExporterServer(address, handlers, web)
+    return ExporterServer(address, handlers, web, guard)

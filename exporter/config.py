@@ -170,6 +170,8 @@ def read_yaml(text: str) -> Any:
         raise ConfigError([_yaml_problem(err)]) from None
     except yaml.YAMLError as err:
         raise ConfigError([f"yaml: {' '.join(str(err).split())}"]) from None
+    except RecursionError:  # PyYAML's composer recurses once per level: [[[[...
+        raise ConfigError(["yaml: nested too deeply"]) from None
     return {} if raw is None else raw
 
 

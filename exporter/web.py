@@ -6,7 +6,6 @@ import gzip
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from exporter import __version__
@@ -20,6 +19,8 @@ from exporter.webconfig import (
     build_ssl_context,
     wrap_server_socket,
 )
+from exporter.webguard import WebGuard
+from exporter.webserver import GuardedHandler, GuardedServer
 
 log = logging.getLogger(__name__)
 
@@ -45,33 +46,39 @@ class WebApp:
 # The one path open without credentials, so container and load-balancer health
 # checks work without a password (it reveals nothing but "the process serves").
 UNAUTHENTICATED_PATHS = frozenset({"/-/healthy"})
+# Cheap probes stay outside --web.max-requests, so a scrape storm does not make a
+# liveness check fail and restart a process that is merely busy.
+UNLIMITED_PATHS = frozenset({"/-/healthy", "/-/ready"})
+RELOAD_PATH = "/-/reload"
 
 
-class ExporterServer(LazyTLSMixin, ThreadingHTTPServer):
-    """A threading HTTP(S) server whose handler threads never block process exit."""
+class ExporterServer(LazyTLSMixin, GuardedServer):
+    """The exporter's HTTP(S) server: TLS, basic auth and extra headers from the web config."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], app: WebApp, web: WebConfig | None = None) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: WebApp,
+        web: WebConfig | None = None,
+        guard: WebGuard | None = None,
+    ) -> None:
         web = web or WebConfig()
         self.app = app
         self.auth = BasicAuth(web.users) if web.users else None
         self.extra_headers = web.headers
+        self.guard = guard or WebGuard()
         super().__init__(address, Handler)
         context = build_ssl_context(web)
         if context is not None:
             wrap_server_socket(self, context)
 
 
-class Handler(BaseHTTPRequestHandler):
-    """Routes GET and HEAD requests; everything else is 405."""
+class Handler(GuardedHandler):
+    """Routes GET and HEAD requests, POST /-/reload; everything else is 405."""
 
     server: ExporterServer
     server_version = f"cleanrooms-exporter/{__version__}"
-    protocol_version = "HTTP/1.1"
-    # Keep-alive scrapers would otherwise wait ~40 ms per response on Nagle and delayed ACKs.
-    disable_nagle_algorithm = True
+    unlimited_paths = UNLIMITED_PATHS
 
     def parse_request(self) -> bool:
         if not super().parse_request():
@@ -82,6 +89,11 @@ class Handler(BaseHTTPRequestHandler):
             return True
         if auth.check(self.headers.get("Authorization")):
             return True
+        self.server.guard.reject("unauthorized")
+        if self.headers.get("Content-Length", "0").strip() != "0" or self.headers.get(
+            "Transfer-Encoding"
+        ):
+            self.close_connection = True  # its body stays unread: do not reuse the socket
         self._send(
             HTTPStatus.UNAUTHORIZED,
             b"unauthorized\n",
@@ -95,57 +107,42 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         super().end_headers()
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server calls do_<METHOD>)
         path = self.path.split("?", 1)[0]
         route = _ROUTES.get(path)
-        if route is None:
+        if route is not None:
+            route(self)
+        elif path == RELOAD_PATH and self.server.app.reload is not None:
+            self._not_allowed(b"This endpoint requires a POST request.\n")
+        else:
             self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
-            return
-        route(self)
 
-    def do_HEAD(self) -> None:
+    def do_HEAD(self) -> None:  # noqa: N802
         self.do_GET()
 
-    def do_POST(self) -> None:
-        self._discard_body()  # keep a keep-alive connection in step
-        if self.path.split("?", 1)[0] == "/-/reload" and self.server.app.reload is not None:
+    def do_POST(self) -> None:  # noqa: N802
+        if not self.read_body():
+            return
+        if self.path.split("?", 1)[0] == RELOAD_PATH and self.server.app.reload is not None:
             ok, message = self.server.app.reload()
             status = HTTPStatus.OK if ok else HTTPStatus.INTERNAL_SERVER_ERROR
             self._send(status, f"{message}\n".encode(), "text/plain; charset=utf-8")
             return
         self._not_allowed()
 
-    def do_PUT(self) -> None:
-        self._discard_body()
-        self._not_allowed()
+    def do_PUT(self) -> None:  # noqa: N802
+        if self.read_body():
+            self._not_allowed()
 
     do_DELETE = do_PATCH = do_PUT  # noqa: N815
 
-    def _discard_body(self) -> None:
-        length = self.headers.get("Content-Length", "0")
-        if length.isdigit() and 0 < int(length) <= 1 << 20:
-            self.rfile.read(int(length))
-        elif length != "0":
-            self.close_connection = True  # a body we will not read: do not reuse the socket
-
-    def _not_allowed(self) -> None:
-        self._send(
-            HTTPStatus.METHOD_NOT_ALLOWED, b"method not allowed\n", "text/plain; charset=utf-8"
-        )
+    def _not_allowed(self, body: bytes = b"method not allowed\n") -> None:
+        path = self.path.split("?", 1)[0]
+        allow = "POST" if path == RELOAD_PATH and self.server.app.reload else "GET, HEAD"
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, body, "text/plain; charset=utf-8", Allow=allow)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         log.debug("http %s %s", self.address_string(), format % args)
-
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str, **headers: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        for name, value in headers.items():
-            self.send_header(name.replace("_", "-"), value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
 
     def metrics(self) -> None:
         body, content_type = self.server.app.metrics(self.headers.get("Accept", ""))

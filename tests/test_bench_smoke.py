@@ -41,3 +41,20 @@ def test_scale_smoke() -> None:
     assert cells[7] == "41 (41)"  # first poll: one page per target plus one discovery page
     assert cells[8] == "40 (40)"  # steady state: exactly the minimum
     assert cells[13].endswith("disjoint, complete")
+
+
+def test_chaos_smoke() -> None:
+    out = run_bench(
+        "bench.chaos",
+        "--duration",
+        "8",
+        "--baseline",
+        "3",
+        "--checkpoint",
+        "0",
+        "--scrapers",
+        "10",
+    )
+    assert "all invariants held" in out
+    assert "| counter decreases | 0 |" in out
+    assert "| checkpoints equal to moto's truth | 1," in out

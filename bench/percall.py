@@ -1,0 +1,301 @@
+"""CPU and instructions per API call: the exporter next to a stock botocore client, same run.
+
+    python -m bench.percall                        # the documented run (about 10 minutes)
+    python -m bench.percall --calls 20 --targets 40 --threads 4,16 --no-cachegrind  # CI smoke
+
+Three tables, every figure against a baseline measured in the same invocation:
+
+1. Per operation (ListCollaborations, each collector's operation, and the protected
+   query, protected job and privacy budget listings): process CPU per call of a stock
+   botocore client making the calls alone, sequentially, next to the exporter making
+   the same calls through the collector's own poll (client, parser, instrumentation,
+   paging and the collector's parse), against the stand-in with no added latency.
+2. Steady rounds of the whole exporter (``App``, Organizations discovery, roles) at
+   ``--targets`` targets against a stand-in adding ``--latency`` to every request, for
+   each worker-thread count in ``--threads``, each in a fresh process: round time,
+   CPU per ListCollaborations call (everything included), context switches per call.
+   Next to them, the stock client's CPU per call, and the bare-client floor.
+3. Instructions per call under cachegrind (``valgrind --tool=cachegrind``): they do
+   not move with machine load. Each figure is (I(N calls) - I(0 calls)) / N, so start-up
+   and the first calls are not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.bodies import IDENTIFIER, request_params
+from bench.common import use_fake_credentials
+from bench.scale import bare_client_round, config_text, counts, standin
+
+ISSUE9 = ("ListProtectedQueries", "ListProtectedJobs", "ListPrivacyBudgets")
+REGION = "us-east-1"
+ACCOUNT = "100000000000"
+
+
+def operations() -> list[tuple[str, str | None]]:
+    """(operation, collector) for every collector, then the issue-9 operations not yet in one."""
+    from exporter.collectors import REGISTRY
+
+    rows = [(op, spec.name) for spec in REGISTRY for op in spec.operations]
+    known = {op for op, _ in rows}
+    return rows + [(op, None) for op in ISSUE9 if op not in known]
+
+
+def stock_caller(endpoint: str, operation: str) -> Callable[[], Any]:
+    """One call of a stock botocore client: default session, parser and configuration."""
+    import botocore.session
+    from botocore import xform_name
+
+    client = botocore.session.get_session().create_client(
+        "cleanrooms", region_name=REGION, endpoint_url=endpoint
+    )
+    method = getattr(client, xform_name(operation))
+    params = request_params(operation)
+    return lambda: method(**params)
+
+
+def exporter_caller(endpoint: str, operation: str, collector: str | None) -> Callable[[], Any]:
+    """The same call made by the exporter: through the collector's poll when there is one."""
+    from exporter.aws import AwsClients
+    from exporter.collectors import BY_NAME
+    from exporter.collectors.base import PollContext
+    from exporter.config import AccountConfig, AwsSettings
+    from exporter.config_scale import RateLimit
+    from exporter.model import Collaboration, PollData
+    from exporter.stats import ApiStats
+
+    # The rate limit's hook runs as in production; a high rate keeps it from sleeping.
+    limit = RateLimit(requests_per_second=1e6, burst=1000)
+    settings = AwsSettings(endpoint_url=endpoint, max_attempts=2)
+    clients = AwsClients(settings, ApiStats(), rate_limit=limit)
+    client = clients.cleanrooms(AccountConfig(id=ACCOUNT, regions=(REGION,)), ACCOUNT, REGION)
+    if collector is None:  # no collector yet: the exporter's client call alone
+        params = request_params(operation)
+        return lambda: client.call(operation, **params)
+    spec = BY_NAME[collector]
+    one = Collaboration(IDENTIFIER, "c", ACCOUNT, "", "ACTIVE", IDENTIFIER, 1.0, 1.0)
+    data = PollData((one,), {"ACTIVE": 1}, None)  # fan-out collectors: one call each poll
+    options = {o.name: o.default for o in spec.options}
+    return lambda: spec.poll(PollContext(client, data, None, 1000, time.time(), None, options))
+
+
+def progress(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def cpu_per_call(call: Callable[[], Any], calls: int) -> float:
+    for _ in range(3):
+        call()  # warm: models loaded, connection open, plans compiled
+    began = time.process_time()
+    for _ in range(calls):
+        call()
+    return (time.process_time() - began) / calls
+
+
+def per_operation(endpoint: str, calls: int, repeats: int = 3) -> list[dict[str, Any]]:
+    rows = []
+    for operation, collector in operations():
+        progress(f"CPU per call: {operation}")
+        stock = stock_caller(endpoint, operation)
+        ours = exporter_caller(endpoint, operation, collector)
+        pairs = [(cpu_per_call(stock, calls), cpu_per_call(ours, calls)) for _ in range(repeats)]
+        rows.append(
+            {
+                "operation": operation,
+                "path": f"{collector} collector poll" if collector else "exporter client call",
+                "stock_ms": statistics.median(p[0] for p in pairs) * 1000,
+                "exporter_ms": statistics.median(p[1] for p in pairs) * 1000,
+                "ratio": statistics.median(p[1] / p[0] for p in pairs),
+            }
+        )
+    return rows
+
+
+def steady_round(endpoint: str, targets: int, threads: int) -> dict[str, Any]:
+    """One steady round of the whole exporter, in this (fresh) process."""
+    from exporter.app import App
+    from exporter.config import parse_config
+
+    text = config_text(endpoint).replace("concurrency: 64", f"concurrency: {threads}")
+    app = App(parse_config(text, {}))
+    app.start()
+    app.wait_ready()
+    counts(endpoint, reset=True)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu, wall = time.process_time(), time.perf_counter()
+    app.poller.poll_all_now()
+    while any(s.polls < 2 for s in app.poller.snapshot.states.values()):
+        time.sleep(0.005)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    calls = counts(endpoint)["ListCollaborations"]
+    app.stop()
+    switches = (after.ru_nvcsw - usage.ru_nvcsw) + (after.ru_nivcsw - usage.ru_nivcsw)
+    return {
+        "threads": threads,
+        "round_s": wall,
+        "cpu_ms_per_call": cpu / calls * 1000,
+        "switches_per_call": switches / calls,
+        "calls": calls,
+        "peak_rss_mib": after.ru_maxrss / 1024,
+    }
+
+
+def sweep(endpoint: str, targets: int, thread_counts: list[int], calls: int) -> dict[str, Any]:
+    rounds = []
+    for threads in thread_counts:
+        progress(f"steady round: {threads} threads")
+        args = ["--round", endpoint, str(targets), str(threads)]
+        rounds.append(json.loads(_child(args).strip().splitlines()[-1]))
+    stock = cpu_per_call(stock_caller(endpoint, "ListCollaborations"), calls)
+    bare = bare_client_round(endpoint, targets)
+    return {"rounds": rounds, "stock_ms": stock * 1000, "bare_s": bare}
+
+
+def _child(args: list[str], prefix: list[str] | None = None) -> str:
+    command = [*(prefix or []), sys.executable, "-m", "bench.percall", *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout + done.stderr
+
+
+def instructions(endpoint: str, calls: int) -> list[dict[str, Any]]:
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        sys.exit(
+            "valgrind is not installed (Debian: apt-get install valgrind); "
+            "or run with --no-cachegrind"
+        )
+    rows = []
+    for operation, collector in operations():
+        progress(f"instructions: {operation}")
+        row: dict[str, Any] = {"operation": operation}
+        for side in ("stock", "exporter"):
+            base, more = (
+                _refs(valgrind, [side, endpoint, operation, collector or "-", str(n)])
+                for n in (0, calls)
+            )
+            row[side] = (more - base) / calls
+        row["ratio"] = row["exporter"] / row["stock"]
+        rows.append(row)
+    return rows
+
+
+def _refs(valgrind: str, args: list[str]) -> int:
+    with tempfile.NamedTemporaryFile(suffix=".cachegrind") as out:
+        prefix = [
+            valgrind,
+            "--tool=cachegrind",
+            "--cache-sim=no",
+            f"--cachegrind-out-file={out.name}",
+        ]
+        text = _child(["--count", *args], prefix)
+    match = re.search(r"I\s+refs:\s+([\d,]+)", text)
+    if match is None:
+        raise RuntimeError(f"no instruction count in cachegrind's output:\n{text[-2000:]}")
+    return int(match.group(1).replace(",", ""))
+
+
+def count_child(side: str, endpoint: str, operation: str, collector: str, calls: int) -> None:
+    """Under cachegrind: set up, warm, then ``calls`` more calls (0 for the baseline)."""
+    if side == "stock":
+        call = stock_caller(endpoint, operation)
+    else:
+        call = exporter_caller(endpoint, operation, None if collector == "-" else collector)
+    for _ in range(3 + calls):
+        call()
+
+
+def report(ops: list[dict[str, Any]], swept: dict[str, Any], refs: list[dict[str, Any]]) -> str:
+    lines = ["CPU per call, sequential, stand-in with no added latency (median of 3):", ""]
+    lines += [
+        "| operation | exporter path | stock botocore ms | exporter ms | exporter / stock |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in ops:
+        lines.append(
+            f"| {r['operation']} | {r['path']} | {r['stock_ms']:.2f} "
+            f"| {r['exporter_ms']:.2f} | {r['ratio']:.2f} |"
+        )
+    stock, bare = swept["stock_ms"], swept["bare_s"]
+    lines += [
+        "",
+        f"Steady rounds (stock client alone: {stock:.2f} ms CPU per "
+        f"ListCollaborations call; bare-client floor {bare:.2f} s):",
+        "",
+    ]
+    lines += [
+        "| threads | round s | round / bare | CPU ms per call | per call / stock "
+        "| context switches per call | API calls | peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in swept["rounds"]:
+        lines.append(
+            f"| {r['threads']} | {r['round_s']:.2f} | {r['round_s'] / bare:.2f} "
+            f"| {r['cpu_ms_per_call']:.2f} | {r['cpu_ms_per_call'] / stock:.2f} "
+            f"| {r['switches_per_call']:.1f} | {r['calls']} | {r['peak_rss_mib']:.0f} |"
+        )
+    if refs:
+        lines += [
+            "",
+            "Instructions per call (cachegrind):",
+            "",
+            "| operation | stock botocore | exporter | exporter / stock |",
+            "|---|---:|---:|---:|",
+        ]
+        for r in refs:
+            lines.append(
+                f"| {r['operation']} | {r['stock'] / 1e6:.2f} M "
+                f"| {r['exporter'] / 1e6:.2f} M | {r['ratio']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200, help="calls per CPU measurement")
+    parser.add_argument("--targets", type=int, default=600)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--threads", default="4,8,16,32,64")
+    parser.add_argument("--instruction-calls", type=int, default=50)
+    parser.add_argument("--no-cachegrind", action="store_true")
+    parser.add_argument("--round", nargs=3, help=argparse.SUPPRESS)  # internal
+    parser.add_argument("--count", nargs=5, help=argparse.SUPPRESS)  # internal
+    args = parser.parse_args(argv)
+    use_fake_credentials()
+    if args.round:
+        endpoint, targets, threads = args.round
+        print(json.dumps(steady_round(endpoint, int(targets), int(threads))))
+        return 0
+    if args.count:
+        side, endpoint, operation, collector, calls = args.count
+        count_child(side, endpoint, operation, collector, int(calls))
+        return 0
+    with standin(1, 0.0) as quick:
+        ops = per_operation(quick, args.calls)
+        refs = [] if args.no_cachegrind else instructions(quick, args.instruction_calls)
+    with standin(args.targets // 2, args.latency) as slow:
+        thread_counts = [int(t) for t in args.threads.split(",")]
+        swept = sweep(slow, args.targets, thread_counts, max(args.calls // 4, 10))
+    print(report(ops, swept, refs))
+    exact = all(r["calls"] == args.targets for r in swept["rounds"])
+    return 0 if exact else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())

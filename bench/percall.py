@@ -42,6 +42,7 @@ from bench.scale import bare_client_round, config_text, counts, standin
 
 ISSUE9 = ("ListProtectedQueries", "ListProtectedJobs", "ListPrivacyBudgets")
 REGION = "us-east-1"
+DEFAULT_THREADS = 16  # the exporter's default concurrency
 ACCOUNT = "100000000000"
 
 
@@ -137,8 +138,7 @@ def steady_round(endpoint: str, targets: int, threads: int) -> dict[str, Any]:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu, wall = time.process_time(), time.perf_counter()
     app.poller.poll_all_now()
-    while any(s.polls < 2 for s in app.poller.snapshot.states.values()):
-        time.sleep(0.005)
+    wait_round(app.poller)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     after = resource.getrusage(resource.RUSAGE_SELF)
     calls = counts(endpoint)["ListCollaborations"]
@@ -154,15 +154,32 @@ def steady_round(endpoint: str, targets: int, threads: int) -> dict[str, Any]:
     }
 
 
+def wait_round(poller: Any, polls: int = 2) -> None:
+    """Until every target has polled ``polls`` times; one look per check: the wait is cheap."""
+    pending = list(poller.snapshot.states)
+    while pending:
+        if poller.snapshot.states[pending[-1]].polls >= polls:
+            pending.pop()
+        else:
+            time.sleep(0.005)
+
+
 def sweep(endpoint: str, targets: int, thread_counts: list[int], calls: int) -> dict[str, Any]:
+    """Each round next to a stock measurement made right after it, so load hits both."""
+    stock = stock_caller(endpoint, "ListCollaborations")
     rounds = []
     for threads in thread_counts:
         progress(f"steady round: {threads} threads")
         args = ["--round", endpoint, str(targets), str(threads)]
-        rounds.append(json.loads(_child(args).strip().splitlines()[-1]))
-    stock = cpu_per_call(stock_caller(endpoint, "ListCollaborations"), calls)
-    bare = bare_client_round(endpoint, targets)
-    return {"rounds": rounds, "stock_ms": stock * 1000, "bare_s": bare}
+        row = json.loads(_child(args).strip().splitlines()[-1])
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        row["stock_ms"] = cpu_per_call(stock, calls) * 1000
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        switches = after.ru_nvcsw + after.ru_nivcsw - usage.ru_nvcsw - usage.ru_nivcsw
+        row["stock_switches"] = switches / (calls + 3)
+        rounds.append(row)
+    bare = statistics.median(bare_client_round(endpoint, targets) for _ in range(3))
+    return {"rounds": rounds, "bare_s": bare}
 
 
 def _child(args: list[str], prefix: list[str] | None = None) -> str:
@@ -203,11 +220,37 @@ def _refs(valgrind: str, args: list[str]) -> int:
             "--cache-sim=no",
             f"--cachegrind-out-file={out.name}",
         ]
-        text = _child(["--count", *args], prefix)
+        text = _child(args if args[0].startswith("--") else ["--count", *args], prefix)
     match = re.search(r"I\s+refs:\s+([\d,]+)", text)
     if match is None:
         raise RuntimeError(f"no instruction count in cachegrind's output:\n{text[-2000:]}")
     return int(match.group(1).replace(",", ""))
+
+
+def round_instructions(endpoint: str, targets: int, threads: int) -> float:
+    """The whole exporter's instructions per call over steady rounds: (I(3) - I(1)) / 2n."""
+    valgrind = shutil.which("valgrind")
+    assert valgrind is not None  # checked by instructions()
+    one, three = (
+        _refs(valgrind, ["--count-round", endpoint, str(targets), str(threads), str(n)])
+        for n in (1, 3)
+    )
+    return (three - one) / (2 * targets)
+
+
+def count_round_child(endpoint: str, targets: int, threads: int, rounds: int) -> None:
+    """Under cachegrind: start the exporter, then ``rounds`` steady rounds."""
+    from exporter.app import App
+    from exporter.config import parse_config
+
+    text = config_text(endpoint).replace("concurrency: 64", f"concurrency: {threads}")
+    app = App(parse_config(text, {}))
+    app.start()
+    app.wait_ready()
+    for done in range(rounds):
+        app.poller.poll_all_now()
+        wait_round(app.poller, done + 2)
+    app.stop()
 
 
 def count_child(side: str, endpoint: str, operation: str, collector: str, calls: int) -> None:
@@ -218,6 +261,28 @@ def count_child(side: str, endpoint: str, operation: str, collector: str, calls:
         call = exporter_caller(endpoint, operation, None if collector == "-" else collector)
     for _ in range(3 + calls):
         call()
+
+
+def _rounds_table(swept: dict[str, Any]) -> list[str]:
+    bare = swept["bare_s"]
+    lines = [
+        "",
+        f"Steady rounds; bare-client floor {bare:.2f} s (median of 3). Stock: a stock client's "
+        "ListCollaborations calls alone, measured right after each round:",
+        "",
+        "| threads | round s | round / bare | CPU ms per call | stock ms | per call / stock "
+        "| context switches per call (stock) | API calls | peak RSS MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in swept["rounds"]:
+        lines.append(
+            f"| {r['threads']} | {r['round_s']:.2f} | {r['round_s'] / bare:.2f} "
+            f"| {r['cpu_ms_per_call']:.2f} | {r['stock_ms']:.2f} "
+            f"| {r['cpu_ms_per_call'] / r['stock_ms']:.2f} "
+            f"| {r['switches_per_call']:.1f} ({r['stock_switches']:.1f}) | {r['calls']} "
+            f"| {r['peak_rss_mib']:.0f} |"
+        )
+    return lines
 
 
 def report(ops: list[dict[str, Any]], swept: dict[str, Any], refs: list[dict[str, Any]]) -> str:
@@ -231,24 +296,7 @@ def report(ops: list[dict[str, Any]], swept: dict[str, Any], refs: list[dict[str
             f"| {r['operation']} | {r['path']} | {r['stock_ms']:.2f} "
             f"| {r['exporter_ms']:.2f} | {r['ratio']:.2f} |"
         )
-    stock, bare = swept["stock_ms"], swept["bare_s"]
-    lines += [
-        "",
-        f"Steady rounds (stock client alone: {stock:.2f} ms CPU per "
-        f"ListCollaborations call; bare-client floor {bare:.2f} s):",
-        "",
-    ]
-    lines += [
-        "| threads | round s | round / bare | CPU ms per call | per call / stock "
-        "| context switches per call | API calls | peak RSS MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in swept["rounds"]:
-        lines.append(
-            f"| {r['threads']} | {r['round_s']:.2f} | {r['round_s'] / bare:.2f} "
-            f"| {r['cpu_ms_per_call']:.2f} | {r['cpu_ms_per_call'] / stock:.2f} "
-            f"| {r['switches_per_call']:.1f} | {r['calls']} | {r['peak_rss_mib']:.0f} |"
-        )
+    lines += _rounds_table(swept)
     if refs:
         lines += [
             "",
@@ -275,22 +323,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cachegrind", action="store_true")
     parser.add_argument("--round", nargs=3, help=argparse.SUPPRESS)  # internal
     parser.add_argument("--count", nargs=5, help=argparse.SUPPRESS)  # internal
+    parser.add_argument("--count-round", nargs=4, help=argparse.SUPPRESS)  # internal
+    parser.add_argument("--instruction-targets", type=int, default=100)
     args = parser.parse_args(argv)
     use_fake_credentials()
     if args.round:
         endpoint, targets, threads = args.round
         print(json.dumps(steady_round(endpoint, int(targets), int(threads))))
         return 0
+    if args.count_round:
+        endpoint, targets, threads, rounds = args.count_round
+        count_round_child(endpoint, int(targets), int(threads), int(rounds))
+        return 0
     if args.count:
         side, endpoint, operation, collector, calls = args.count
         count_child(side, endpoint, operation, collector, int(calls))
         return 0
-    with standin(1, 0.0) as quick:
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    refs: list[dict[str, Any]] = []
+    with standin(max(args.instruction_targets // 2, 1), 0.0) as quick:
         ops = per_operation(quick, args.calls)
-        refs = [] if args.no_cachegrind else instructions(quick, args.instruction_calls)
+        if not args.no_cachegrind:
+            refs = instructions(quick, args.instruction_calls)
+            for threads in sorted({1, DEFAULT_THREADS}):
+                progress(f"instructions: steady round, {threads} threads")
+                per_call = round_instructions(quick, args.instruction_targets, threads)
+                refs.append(
+                    {
+                        "operation": f"ListCollaborations, whole exporter, steady round of "
+                        f"{args.instruction_targets} targets, {threads} threads",
+                        "stock": refs[0]["stock"],
+                        "exporter": per_call,
+                        "ratio": per_call / refs[0]["stock"],
+                    }
+                )
     with standin(args.targets // 2, args.latency) as slow:
-        thread_counts = [int(t) for t in args.threads.split(",")]
-        swept = sweep(slow, args.targets, thread_counts, max(args.calls // 4, 10))
+        swept = sweep(slow, args.targets, thread_counts, max(args.calls // 2, 10))
     print(report(ops, swept, refs))
     exact = all(r["calls"] == args.targets for r in swept["rounds"])
     return 0 if exact else 1

@@ -125,32 +125,72 @@ def per_operation(endpoint: str, calls: int, repeats: int = 3) -> list[dict[str,
     return rows
 
 
-def steady_round(endpoint: str, targets: int, threads: int) -> dict[str, Any]:
-    """One steady round of the whole exporter, in this (fresh) process."""
+def steady_round(endpoint: str, threads: int, shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+    """One steady round of the whole exporter (or one shard of it), in this fresh process.
+
+    A shard says "ready" and waits for a line on stdin, so that every shard's round
+    starts together; the caller then counts the calls at the stand-in.
+    """
     from exporter.app import App
     from exporter.config import parse_config
 
-    text = config_text(endpoint).replace("concurrency: 64", f"concurrency: {threads}")
+    text = config_text(endpoint, shard).replace("concurrency: 64", f"concurrency: {threads}")
     app = App(parse_config(text, {}))
     app.start()
     app.wait_ready()
-    counts(endpoint, reset=True)
+    if shard[1] > 1:
+        print("ready", flush=True)
+        sys.stdin.readline()
+    else:
+        counts(endpoint, reset=True)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu, wall = time.process_time(), time.perf_counter()
     app.poller.poll_all_now()
     wait_round(app.poller)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     after = resource.getrusage(resource.RUSAGE_SELF)
-    calls = counts(endpoint)["ListCollaborations"]
     app.stop()
-    switches = (after.ru_nvcsw - usage.ru_nvcsw) + (after.ru_nivcsw - usage.ru_nivcsw)
     return {
         "threads": threads,
         "round_s": wall,
-        "cpu_ms_per_call": cpu / calls * 1000,
-        "switches_per_call": switches / calls,
-        "calls": calls,
+        "cpu_s": cpu,
+        "switches": (after.ru_nvcsw - usage.ru_nvcsw) + (after.ru_nivcsw - usage.ru_nivcsw),
+        "calls": 0 if shard[1] > 1 else counts(endpoint)["ListCollaborations"],
         "peak_rss_mib": after.ru_maxrss / 1024,
+    }
+
+
+ROUND = (sys.executable, "-m", "bench.percall", "--round")
+
+
+def sharded_round(endpoint: str, threads: int, processes: int) -> dict[str, Any]:
+    """``processes`` exporters, one shard each, polling their rounds at the same time."""
+    children = [
+        subprocess.Popen(
+            [*ROUND, endpoint, str(threads), "--shard", f"{index}/{processes}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(processes)
+    ]
+    for child in children:
+        line = child.stdout.readline() if child.stdout else ""
+        if line.strip() != "ready":
+            raise RuntimeError(f"a shard did not get ready: {line!r}")
+    counts(endpoint, reset=True)
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    rows = [json.loads(child.communicate()[0].strip().splitlines()[-1]) for child in children]
+    return {
+        "threads": f"{processes} x {threads}",
+        "round_s": max(r["round_s"] for r in rows),
+        "cpu_s": sum(r["cpu_s"] for r in rows),
+        "switches": sum(r["switches"] for r in rows),
+        "calls": counts(endpoint)["ListCollaborations"],
+        "peak_rss_mib": sum(r["peak_rss_mib"] for r in rows),
     }
 
 
@@ -164,14 +204,22 @@ def wait_round(poller: Any, polls: int = 2) -> None:
             time.sleep(0.005)
 
 
-def sweep(endpoint: str, targets: int, thread_counts: list[int], calls: int) -> dict[str, Any]:
+def sweep(
+    endpoint: str, targets: int, thread_counts: list[int], shard_threads: list[int], calls: int
+) -> dict[str, Any]:
     """Each round next to a stock measurement made right after it, so load hits both."""
     stock = stock_caller(endpoint, "ListCollaborations")
     rounds = []
-    for threads in thread_counts:
-        progress(f"steady round: {threads} threads")
-        args = ["--round", endpoint, str(targets), str(threads)]
-        row = json.loads(_child(args).strip().splitlines()[-1])
+    layouts = [(1, t) for t in thread_counts] + [(2, t) for t in shard_threads]
+    for processes, threads in layouts:
+        progress(f"steady round: {processes} process(es) x {threads} threads")
+        if processes == 1:
+            args = ["--round", endpoint, str(threads)]
+            row = json.loads(_child(args).strip().splitlines()[-1])
+        else:
+            row = sharded_round(endpoint, threads, processes)
+        row["cpu_ms_per_call"] = row["cpu_s"] / row["calls"] * 1000
+        row["switches_per_call"] = row["switches"] / row["calls"]
         usage = resource.getrusage(resource.RUSAGE_SELF)
         row["stock_ms"] = cpu_per_call(stock, calls) * 1000
         after = resource.getrusage(resource.RUSAGE_SELF)
@@ -321,15 +369,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="4,8,16,32,64")
     parser.add_argument("--instruction-calls", type=int, default=50)
     parser.add_argument("--no-cachegrind", action="store_true")
-    parser.add_argument("--round", nargs=3, help=argparse.SUPPRESS)  # internal
+    parser.add_argument(
+        "--shard-threads", default="16,32", help="threads of each of 2 shard processes"
+    )
+    parser.add_argument("--round", nargs=2, help=argparse.SUPPRESS)  # internal
+    parser.add_argument("--shard", default="0/1", help=argparse.SUPPRESS)  # internal
     parser.add_argument("--count", nargs=5, help=argparse.SUPPRESS)  # internal
     parser.add_argument("--count-round", nargs=4, help=argparse.SUPPRESS)  # internal
     parser.add_argument("--instruction-targets", type=int, default=100)
     args = parser.parse_args(argv)
     use_fake_credentials()
     if args.round:
-        endpoint, targets, threads = args.round
-        print(json.dumps(steady_round(endpoint, int(targets), int(threads))))
+        endpoint, threads = args.round
+        index, count = (int(n) for n in args.shard.split("/"))
+        print(json.dumps(steady_round(endpoint, int(threads), (index, count))))
         return 0
     if args.count_round:
         endpoint, targets, threads, rounds = args.count_round
@@ -358,7 +411,8 @@ def main(argv: list[str] | None = None) -> int:
                     }
                 )
     with standin(args.targets // 2, args.latency) as slow:
-        swept = sweep(slow, args.targets, thread_counts, max(args.calls // 2, 10))
+        shard_threads = [int(t) for t in args.shard_threads.split(",") if t]
+        swept = sweep(slow, args.targets, thread_counts, shard_threads, max(args.calls // 2, 10))
     print(report(ops, swept, refs))
     exact = all(r["calls"] == args.targets for r in swept["rounds"])
     return 0 if exact else 1

@@ -159,11 +159,23 @@ def steady_round(endpoint: str, threads: int, shard: tuple[int, int] = (0, 1)) -
         "cpu_s": cpu,
         "switches": (after.ru_nvcsw - usage.ru_nvcsw) + (after.ru_nivcsw - usage.ru_nivcsw),
         "calls": 0 if shard[1] > 1 else counts(endpoint)["ListCollaborations"],
-        "peak_rss_mib": after.ru_maxrss / 1024,
+        "peak_rss_mib": peak_rss_mib(),
     }
 
 
 ROUND = (sys.executable, "-m", "bench.percall", "--round")
+
+
+def peak_rss_mib() -> float:
+    """This process's own peak RSS (VmHWM).
+
+    Not ``ru_maxrss``: Linux carries the parent's peak across fork and exec into it.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def sharded_round(endpoint: str, threads: int, processes: int) -> dict[str, Any]:

@@ -34,79 +34,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from typing import Any
 
-from bench.bodies import IDENTIFIER, request_params
+from bench.calls import (
+    cpu_per_call,
+    exporter_caller,
+    operations,
+    peak_rss_mib,
+    progress,
+    stock_caller,
+    wait_round,
+)
 from bench.common import use_fake_credentials
 from bench.scale import bare_client_round, config_text, counts, standin
-
-ISSUE9 = ("ListProtectedQueries", "ListProtectedJobs", "ListPrivacyBudgets")
-REGION = "us-east-1"
-DEFAULT_THREADS = 16  # the exporter's default concurrency
-ACCOUNT = "100000000000"
-
-
-def operations() -> list[tuple[str, str | None]]:
-    """(operation, collector) for every collector, then the issue-9 operations not yet in one."""
-    from exporter.collectors import REGISTRY
-
-    rows = [(op, spec.name) for spec in REGISTRY for op in spec.operations]
-    known = {op for op, _ in rows}
-    rows += [(op, None) for op in ISSUE9 if op not in known]
-    only = os.environ.get("BENCH_OPERATIONS")  # a comma list, to measure a few only
-    return [row for row in rows if not only or row[0] in only.split(",")]
-
-
-def stock_caller(endpoint: str, operation: str) -> Callable[[], Any]:
-    """One call of a stock botocore client: default session, parser and configuration."""
-    import botocore.session
-    from botocore import xform_name
-
-    client = botocore.session.get_session().create_client(
-        "cleanrooms", region_name=REGION, endpoint_url=endpoint
-    )
-    method = getattr(client, xform_name(operation))
-    params = request_params(operation)
-    return lambda: method(**params)
-
-
-def exporter_caller(endpoint: str, operation: str, collector: str | None) -> Callable[[], Any]:
-    """The same call made by the exporter: through the collector's poll when there is one."""
-    from exporter.aws import AwsClients
-    from exporter.collectors import BY_NAME
-    from exporter.collectors.base import PollContext
-    from exporter.config import AccountConfig, AwsSettings
-    from exporter.config_scale import RateLimit
-    from exporter.model import Collaboration, PollData
-    from exporter.stats import ApiStats
-
-    # The rate limit's hook runs as in production; a high rate keeps it from sleeping.
-    limit = RateLimit(requests_per_second=1e6, burst=1000)
-    settings = AwsSettings(endpoint_url=endpoint, max_attempts=2)
-    clients = AwsClients(settings, ApiStats(), rate_limit=limit)
-    client = clients.cleanrooms(AccountConfig(id=ACCOUNT, regions=(REGION,)), ACCOUNT, REGION)
-    if collector is None:  # no collector yet: the exporter's client call alone
-        params = request_params(operation)
-        return lambda: client.call(operation, **params)
-    spec = BY_NAME[collector]
-    one = Collaboration(IDENTIFIER, "c", ACCOUNT, "", "ACTIVE", IDENTIFIER, 1.0, 1.0)
-    data = PollData((one,), {"ACTIVE": 1}, None)  # fan-out collectors: one call each poll
-    options = {o.name: o.default for o in spec.options}
-    return lambda: spec.poll(PollContext(client, data, None, 1000, time.time(), None, options))
-
-
-def progress(message: str) -> None:
-    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
-
-
-def cpu_per_call(call: Callable[[], Any], calls: int) -> float:
-    for _ in range(3):
-        call()  # warm: models loaded, connection open, plans compiled
-    began = time.process_time()
-    for _ in range(calls):
-        call()
-    return (time.process_time() - began) / calls
 
 
 def per_operation(endpoint: str, calls: int, repeats: int = 3) -> list[dict[str, Any]]:
@@ -163,19 +103,8 @@ def steady_round(endpoint: str, threads: int, shard: tuple[int, int] = (0, 1)) -
     }
 
 
+DEFAULT_THREADS = 16  # the exporter's default concurrency
 ROUND = (sys.executable, "-m", "bench.percall", "--round")
-
-
-def peak_rss_mib() -> float:
-    """This process's own peak RSS (VmHWM).
-
-    Not ``ru_maxrss``: Linux carries the parent's peak across fork and exec into it.
-    """
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def sharded_round(endpoint: str, threads: int, processes: int) -> dict[str, Any]:
@@ -207,16 +136,6 @@ def sharded_round(endpoint: str, threads: int, processes: int) -> dict[str, Any]
         "calls": counts(endpoint)["ListCollaborations"],
         "peak_rss_mib": sum(r["peak_rss_mib"] for r in rows),
     }
-
-
-def wait_round(poller: Any, polls: int = 2) -> None:
-    """Until every target has polled ``polls`` times; one look per check: the wait is cheap."""
-    pending = list(poller.snapshot.states)
-    while pending:
-        if poller.snapshot.states[pending[-1]].polls >= polls:
-            pending.pop()
-        else:
-            time.sleep(0.005)
 
 
 def sweep(
@@ -299,6 +218,25 @@ def round_instructions(endpoint: str, targets: int, threads: int) -> float:
         for n in (1, 3)
     )
     return (three - one) / (2 * targets)
+
+
+def whole_rounds(endpoint: str, targets: int, refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for whole steady rounds, next to the stock ListCollaborations call (if measured)."""
+    stock = next((r["stock"] for r in refs if r["operation"] == "ListCollaborations"), None)
+    rows = []
+    for threads in [] if stock is None else sorted({1, DEFAULT_THREADS}):
+        progress(f"instructions: steady round, {threads} threads")
+        per_call = round_instructions(endpoint, targets, threads)
+        rows.append(
+            {
+                "operation": f"ListCollaborations, whole exporter, steady round of {targets} "
+                f"targets, {threads} thread{'s' if threads > 1 else ''}",
+                "stock": stock,
+                "exporter": per_call,
+                "ratio": per_call / stock,
+            }
+        )
+    return rows
 
 
 def count_round_child(endpoint: str, targets: int, threads: int, rounds: int) -> None:
@@ -413,18 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         ops = per_operation(quick, args.calls)
         if not args.no_cachegrind:
             refs = instructions(quick, args.instruction_calls)
-            for threads in sorted({1, DEFAULT_THREADS}):
-                progress(f"instructions: steady round, {threads} threads")
-                per_call = round_instructions(quick, args.instruction_targets, threads)
-                refs.append(
-                    {
-                        "operation": f"ListCollaborations, whole exporter, steady round of "
-                        f"{args.instruction_targets} targets, {threads} threads",
-                        "stock": refs[0]["stock"],
-                        "exporter": per_call,
-                        "ratio": per_call / refs[0]["stock"],
-                    }
-                )
+            refs += whole_rounds(quick, args.instruction_targets, refs)
     with standin(args.targets // 2, args.latency) as slow:
         shard_threads = [int(t) for t in args.shard_threads.split(",") if t]
         swept = sweep(slow, args.targets, thread_counts, shard_threads, max(args.calls // 2, 10))

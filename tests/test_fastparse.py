@@ -26,7 +26,7 @@ from exporter.fastparse import FastParserFactory, FastRestJSONParser, Unusual
 from exporter.stats import ApiStats
 
 MODEL = botocore.session.get_session().get_service_model("cleanrooms")
-# The collectors' operations, whatever collectors exist, and the ones issue 9 adds.
+# The collectors' operations, whatever collectors exist, and those of the ones being added.
 CALLED = sorted(
     {op for spec in REGISTRY for op in spec.operations}
     | {"ListProtectedQueries", "ListProtectedJobs", "ListPrivacyBudgets"}

@@ -34,7 +34,8 @@ from bench.common import use_fake_credentials
 
 REGIONS = ("us-east-1", "eu-west-2")
 COLLABORATIONS = 25
-CONCURRENCY = 64
+CONCURRENCY = 64  # the exporter's worker threads unless --concurrency says otherwise
+BARE_THREADS = 64  # the bare client's threads: the floor, whatever the exporter uses
 
 
 @dataclass
@@ -89,9 +90,11 @@ def counts(endpoint: str, reset: bool = False) -> dict[str, int]:
     return result
 
 
-def config_text(endpoint: str, shard: tuple[int, int] = (0, 1)) -> str:
+def config_text(
+    endpoint: str, shard: tuple[int, int] = (0, 1), concurrency: int = CONCURRENCY
+) -> str:
     return (
-        f"poll_interval: 1h\nstale_after: 2h\nconcurrency: {CONCURRENCY}\n"
+        f"poll_interval: 1h\nstale_after: 2h\nconcurrency: {concurrency}\n"
         f"regions: [{', '.join(REGIONS)}]\n"
         f"aws: {{endpoint_url: '{endpoint}', max_attempts: 2}}\n"
         f"sharding: {{index: {shard[0]}, count: {shard[1]}}}\n"
@@ -111,7 +114,7 @@ def median_ms(action: object, runs: int) -> float:
     return statistics.median(timed(action) for _ in range(runs)) * 1000
 
 
-def measure(targets: int, latency: float) -> Result:
+def measure(targets: int, latency: float, concurrency: int = CONCURRENCY) -> Result:
     """One size, in this process: the caller runs it in a fresh one."""
     from prometheus_client.exposition import generate_latest
 
@@ -120,7 +123,7 @@ def measure(targets: int, latency: float) -> Result:
 
     accounts = targets // len(REGIONS)
     with standin(accounts, latency) as endpoint:
-        app = App(parse_config(config_text(endpoint), {}))
+        app = App(parse_config(config_text(endpoint, concurrency=concurrency), {}))
         first = timed(lambda: (app.start(), app.wait_ready()))
         calls_first = counts(endpoint, reset=True)
         steady = timed(lambda: (app.poller.poll_all_now(), _wait_round(app, 2)))
@@ -139,7 +142,7 @@ def measure(targets: int, latency: float) -> Result:
         targets=targets,
         first_poll_s=first,
         steady_poll_s=steady,
-        lower_bound_s=requests * latency / CONCURRENCY,
+        lower_bound_s=requests * latency / concurrency,
         bare_client_s=bare,
         calls_first=calls_first.get("ListCollaborations", 0) + calls_first.get("ListAccounts", 0),
         calls_steady=calls_steady.get("ListCollaborations", 0),
@@ -159,7 +162,7 @@ def bare_client_round(endpoint: str, requests: int) -> float:
     """
     host, port = endpoint.removeprefix("http://").split(":")
     per_thread = [
-        requests // CONCURRENCY + (i < requests % CONCURRENCY) for i in range(CONCURRENCY)
+        requests // BARE_THREADS + (i < requests % BARE_THREADS) for i in range(BARE_THREADS)
     ]
 
     def worker(count: int) -> None:
@@ -209,9 +212,10 @@ def _shard_coverage(endpoint: str, targets: int) -> str:
     return f"{sizes}, {'disjoint' if disjoint else 'OVERLAP'}, {'complete' if complete else 'GAPS'}"
 
 
-def table(results: list[Result], latency: float) -> str:
+def table(results: list[Result], latency: float, concurrency: int = CONCURRENCY) -> str:
     lines = [
-        f"Stand-in latency {latency * 1000:g} ms per request, concurrency {CONCURRENCY}, "
+        f"Stand-in latency {latency * 1000:g} ms per request, concurrency {concurrency} "
+        f"(bare client: {BARE_THREADS} threads), "
         f"{COLLABORATIONS} collaborations per target, targets = accounts x {len(REGIONS)} regions.",
         "",
         "| targets | first poll s | steady poll s | lower bound s | steady / bound "
@@ -236,11 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,1000,2000")
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one size
     args = parser.parse_args(argv)
     use_fake_credentials()
     if args.one:
-        print(json.dumps(asdict(measure(args.one, args.latency))))
+        print(json.dumps(asdict(measure(args.one, args.latency, args.concurrency))))
         return 0
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
@@ -253,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                 str(size),
                 "--latency",
                 str(args.latency),
+                "--concurrency",
+                str(args.concurrency),
             ],
             capture_output=True,
             text=True,
@@ -260,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             env={**os.environ},
         ).stdout
         results.append(Result(**json.loads(out.strip().splitlines()[-1])))
-    print(table(results, args.latency))
+    print(table(results, args.latency, args.concurrency))
     exact = all(
         r.calls_first == r.minimum_first and r.calls_steady == r.minimum_steady for r in results
     )

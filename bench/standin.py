@@ -3,9 +3,11 @@
     python -m bench.standin --port 0 --accounts 1000 --latency 0.05
 
 Not a mock of the exporter: a real HTTP server on loopback that answers the
-four calls the exporter makes (AssumeRole, GetCallerIdentity, ListAccounts,
-ListCollaborations) and counts them. GET /__stats returns the counts as JSON;
-POST /__reset zeroes them. It prints its port on the first line of stdout.
+calls the exporter makes (AssumeRole, GetCallerIdentity, ListAccounts,
+ListCollaborations, and one real-shaped page of 25 summaries for any other Clean
+Rooms list operation, from ``bench/bodies.py``) and counts them. GET /__stats
+returns the counts as JSON; POST /__reset zeroes them. It prints its port on the
+first line of stdout.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import time
 import urllib.parse
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.bodies import page
+from exporter.fake_cleanrooms import operation_for
 
 MANAGEMENT = "999999999999"
 _AKID = re.compile(r"Credential=AKIA(\d{12})")
@@ -56,6 +61,12 @@ class StandIn(ThreadingHTTPServer):
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", port), Handler)
 
+    def page_for(self, operation: str) -> bytes:
+        body = self.bodies.get(operation)
+        if body is None:
+            body = self.bodies[operation] = page(operation, self.collaborations)
+        return body
+
     def body_for(self, account_id: str) -> bytes:
         body = self.bodies.get(account_id)
         if body is None:
@@ -75,7 +86,12 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 self.reply(200, json.dumps(self.server.counts).encode(), "application/json")
             return
-        self.count_and_wait("ListCollaborations")
+        route = operation_for("GET", self.path)
+        operation = route[0] if route else "ListCollaborations"
+        self.count_and_wait(operation)
+        if operation != "ListCollaborations":
+            self.reply(200, self.server.page_for(operation), "application/json")
+            return
         match = _AKID.search(self.headers.get("Authorization", ""))
         account = match.group(1) if match else "000000000000"
         self.reply(200, self.server.body_for(account), "application/json")

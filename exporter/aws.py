@@ -32,6 +32,7 @@ from exporter import __version__
 from exporter.config import AccountConfig, AwsSettings
 from exporter.config_scale import OrganizationsDiscovery, RateLimit
 from exporter.credentials import CallContext, CurrentCredentials, StaticProvider
+from exporter.fastparse import FastParserFactory
 from exporter.model import TargetKey
 from exporter.ratelimit import TokenBucket
 from exporter.stats import ApiStats
@@ -87,7 +88,7 @@ def lenient_timestamp(value: Any) -> Any:
     """Parse a timestamp like botocore, but hand an unparseable one back unchanged.
 
     botocore would raise and fail the whole page; returned raw, the one bad
-    summary is skipped and counted by ``fetch.parse_summary`` instead.
+    summary is skipped and counted by the collector that parses it instead.
     """
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -170,8 +171,10 @@ class AwsClients:
     def _new_session(self, profile: str | None = None) -> botocore.session.Session:
         session = self._session_factory(profile=profile)
         session.register_component("data_loader", self._loader)
-        parsers = session.get_component("response_parser_factory")
+        # Clean Rooms answers (rest-json) get the compiled success-path parser.
+        parsers = FastParserFactory()
         parsers.set_parser_defaults(timestamp_parser=lenient_timestamp)
+        session.register_component("response_parser_factory", parsers)
         return session
 
     def _client_config(self, region: str) -> BotoConfig:

@@ -105,6 +105,7 @@ class Poller:
         self._in_flight: set[JobKey] = set()
         self._queue: queue.Queue[JobKey | None] = queue.Queue()
         self._wake = threading.Event()
+        self._sleep_until = 0.0  # when the scheduler plans to look at the jobs again
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -238,12 +239,13 @@ class Poller:
             with self._lock:
                 due, waiting = self._due(now)
                 self._in_flight.update(due)
+                # Wake at the next due time, but at least every second so a stop or
+                # a reload is noticed promptly; a finished poll wakes it only if needed.
+                delay = max(min([1.0, *(at - now for at in waiting)]), 0.01)
+                self._sleep_until = now + delay
             for job in due:
                 self._queue.put(job)
-            # Wake at the next due time, but at least every second so a stop,
-            # a reload or a finished poll is noticed promptly.
-            delay = min([1.0, *(at - now for at in waiting)])
-            self._wake.wait(max(delay, 0.01))
+            self._wake.wait(delay)
             self._wake.clear()
 
     def _due(self, now: float) -> tuple[list[JobKey], list[float]]:
@@ -278,10 +280,15 @@ class Poller:
                     continue
             started = self._mono()
             state = self._poll_one(name, target, started)
-            self._finish(name, state, started)
-            self._wake.set()
+            if self._finish(name, state, started):
+                self._wake.set()
 
-    def _finish(self, name: str, state: CollectorState[Any], started: float) -> None:
+    def _finish(self, name: str, state: CollectorState[Any], started: float) -> bool:
+        """Record a finished poll; True when the scheduler must look again before it planned.
+
+        Waking it after every poll made it scan every job once per poll: quadratic in
+        the targets, and a context switch per poll on a busy GIL.
+        """
         key = state.target.key
         finished = self._mono()
         with self._lock:
@@ -289,12 +296,18 @@ class Poller:
             current = self._targets.get(key)
             states = self._states.get(name)
             if current is None or states is None:
-                return  # removed while it was polled: its result has nowhere to go
+                return False  # removed while it was polled: its result has nowhere to go
             delay = self._next_delay(name, state.consecutive_failures)
-            self._next_due[(name, key)] = max(finished, started + delay)
+            due = self._next_due[(name, key)] = max(finished, started + delay)
+            first = not _polled(states.get(key))
             # The configured target wins: a rename by a reload during the poll stays.
             states[key] = replace(state, target=current)
             self._publish(name)
+            # Fan-out collectors wait for a target's first collaborations poll.
+            waited_for = (
+                first and name == COLLABORATIONS and any(job.fan_out for job in self._jobs.values())
+            )
+            return waited_for or due < self._sleep_until
 
     def _poll_one(self, name: str, target: Target, started: float) -> CollectorState[Any]:
         old = self._states.get(name, {}).get(target.key) or CollectorState(target)

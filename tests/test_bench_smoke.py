@@ -58,3 +58,21 @@ def test_chaos_smoke() -> None:
     assert "all invariants held" in out
     assert "| counter decreases | 0 |" in out
     assert "| checkpoints equal to moto's truth | 1," in out
+
+
+def test_percall_smoke() -> None:
+    out = run_bench(
+        "bench.percall",
+        *("--calls", "5", "--targets", "20", "--threads", "2,8", "--shard-threads", "4"),
+        *("--latency", "0.01"),
+        *("--instruction-targets", "2", "--no-cachegrind"),
+    )
+    rows = [line for line in out.splitlines() if line.startswith("| List")]
+    operations = {row.split("|")[1].strip() for row in rows}
+    # Every collector's operation, and the three the protected-work collectors call.
+    assert {"ListCollaborations", "ListMemberships", "ListPrivacyBudgets"} <= operations
+    for row in rows:
+        assert float(row.strip("|").split("|")[-1]) > 0  # exporter / stock, measured
+    rounds = [line for line in out.splitlines() if line.startswith(("| 2 |", "| 8 |", "| 2 x 4 |"))]
+    assert len(rounds) == 3
+    assert all(r.strip("|").split("|")[7].strip() == "20" for r in rounds)  # calls: minimal

@@ -10,7 +10,7 @@ import pytest
 
 from exporter.collectors.collaborations import build_poll_data
 from exporter.model import PollData, PollError, Target
-from exporter.poller import Poller, PollFailed
+from exporter.poller import CollectorJob, Poller, PollFailed
 from tests.faultproxy import wait_for
 
 
@@ -242,3 +242,36 @@ def test_tallies_of_removed_targets_stay_gone() -> None:
     stats.outcome(("111111111111", "us-east-1", "ListCollaborations"), 0.1, "X", True)
     stats.request(("222222222222", "us-east-1", "ListCollaborations"))
     assert set(stats.view().targets) == {("222222222222", "us-east-1")}
+
+
+def test_finished_polls_do_not_wake_the_scheduler_when_nothing_is_due(started) -> None:
+    """The scheduler looks at every job when it wakes; once per finished poll was quadratic."""
+    looks = Counter[str]()
+
+    def clock() -> float:
+        looks[threading.current_thread().name] += 1
+        return time.monotonic()
+
+    poller = Poller(Recorder(delay=0.004), 3600, 1, monotonic=clock)
+    start(poller, targets(60), started)
+    assert poller.wait_ready(10)
+    scheduler_looks = looks["poll-scheduler"]
+    # Sixty polls one after the other, next due in an hour: the scheduler wakes on its
+    # own timer (once a second at most) and never for a finished poll.
+    assert scheduler_looks <= 6, scheduler_looks
+
+
+def test_a_first_collaborations_poll_starts_waiting_fan_out_polls_at_once(started) -> None:
+    fanned: dict[str, float] = {}
+
+    def fan_out(target: Target, collaborations: object, previous: object) -> object:
+        fanned[target.account_id] = time.monotonic()
+        return collaborations
+
+    poller = Poller(Recorder(delay=0.01), 3600, 2)
+    poller.set_collectors([CollectorJob("members", fan_out, 3600, True, "ListMembers")])
+    began = time.monotonic()
+    start(poller, targets(4), started)
+    assert poller.wait_ready(10)
+    # Not on the scheduler's once-a-second timer: woken by the collaborations poll.
+    assert max(fanned.values()) - began < 0.8

@@ -1,0 +1,100 @@
+"""What one measured call is: the stock client's, the exporter's, and how their CPU is taken."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.bodies import IDENTIFIER, request_params
+
+# Called by collectors being added; measured (as client calls) until a collector calls them.
+PLANNED = ("ListProtectedQueries", "ListProtectedJobs", "ListPrivacyBudgets")
+REGION = "us-east-1"
+ACCOUNT = "100000000000"
+
+
+def operations() -> list[tuple[str, str | None]]:
+    """(operation, collector) for every collector, then the planned ones not yet in one."""
+    from exporter.collectors import REGISTRY
+
+    rows = [(op, spec.name) for spec in REGISTRY for op in spec.operations]
+    known = {op for op, _ in rows}
+    rows += [(op, None) for op in PLANNED if op not in known]
+    only = os.environ.get("BENCH_OPERATIONS")  # a comma list, to measure a few only
+    return [row for row in rows if not only or row[0] in only.split(",")]
+
+
+def stock_caller(endpoint: str, operation: str) -> Callable[[], Any]:
+    """One call of a stock botocore client: default session, parser and configuration."""
+    import botocore.session
+    from botocore import xform_name
+
+    client = botocore.session.get_session().create_client(
+        "cleanrooms", region_name=REGION, endpoint_url=endpoint
+    )
+    method = getattr(client, xform_name(operation))
+    params = request_params(operation)
+    return lambda: method(**params)
+
+
+def exporter_caller(endpoint: str, operation: str, collector: str | None) -> Callable[[], Any]:
+    """The same call made by the exporter: through the collector's poll when there is one."""
+    from exporter.aws import AwsClients
+    from exporter.collectors import BY_NAME
+    from exporter.collectors.base import PollContext
+    from exporter.config import AccountConfig, AwsSettings
+    from exporter.config_scale import RateLimit
+    from exporter.model import Collaboration, PollData
+    from exporter.stats import ApiStats
+
+    # The rate limit's hook runs as in production; a high rate keeps it from sleeping.
+    limit = RateLimit(requests_per_second=1e6, burst=1000)
+    settings = AwsSettings(endpoint_url=endpoint, max_attempts=2)
+    clients = AwsClients(settings, ApiStats(), rate_limit=limit)
+    client = clients.cleanrooms(AccountConfig(id=ACCOUNT, regions=(REGION,)), ACCOUNT, REGION)
+    if collector is None:  # no collector yet: the exporter's client call alone
+        params = request_params(operation)
+        return lambda: client.call(operation, **params)
+    spec = BY_NAME[collector]
+    one = Collaboration(IDENTIFIER, "c", ACCOUNT, "", "ACTIVE", IDENTIFIER, 1.0, 1.0)
+    data = PollData((one,), {"ACTIVE": 1}, None)  # fan-out collectors: one call each poll
+    options = {o.name: o.default for o in spec.options}
+    return lambda: spec.poll(PollContext(client, data, None, 1000, time.time(), None, options))
+
+
+def progress(message: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def cpu_per_call(call: Callable[[], Any], calls: int) -> float:
+    for _ in range(3):
+        call()  # warm: models loaded, connection open, plans compiled
+    began = time.process_time()
+    for _ in range(calls):
+        call()
+    return (time.process_time() - began) / calls
+
+
+def wait_round(poller: Any, polls: int = 2) -> None:
+    """Until every target has polled ``polls`` times; one look per check: the wait is cheap."""
+    pending = list(poller.snapshot.states)
+    while pending:
+        if poller.snapshot.states[pending[-1]].polls >= polls:
+            pending.pop()
+        else:
+            time.sleep(0.005)
+
+
+def peak_rss_mib() -> float:
+    """This process's own peak RSS (VmHWM).
+
+    Not ``ru_maxrss``: Linux carries the parent's peak across fork and exec into it.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")

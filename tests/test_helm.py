@@ -14,8 +14,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from tests.test_kubernetes import (
     OPERATOR_MODELS,
     RULE_FILES,
     Manifest,
+    assert_pod_config_valid,
     container,
     env_values,
     flags,
@@ -393,27 +392,7 @@ def test_mounted_config_passes_the_exporters_own_check(
     rendered, variant: str, tmp_path: Path
 ) -> None:
     args = mounted_files(rendered[variant], tmp_path)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "CLEANROOMS_EXTERNAL_ID": "an-external-id-for-the-test",
-        "POD_NAME": f"{RELEASE}-cleanrooms-exporter-0",
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            *(f"{k}={v}" for k, v in args.items()),
-            "--config.check",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "configuration valid" in result.stdout
+    assert_pod_config_valid(args, f"{RELEASE}-cleanrooms-exporter-0")
     if variant == "all-on":
         assert "--web.config.file" in args
 

@@ -92,6 +92,26 @@ def flags(c: Manifest) -> dict[str, str]:
     return parsed
 
 
+def assert_pod_config_valid(args: dict[str, str], pod_name: str) -> None:
+    """``--config.check`` with a pod's own flags, environment and name passes."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "CLEANROOMS_EXTERNAL_ID": "an-external-id-for-the-test",
+        "POD_NAME": pod_name,
+    }
+    command = [sys.executable, "-m", "exporter", *(f"{k}={v}" for k, v in args.items())]
+    result = subprocess.run(
+        [*command, "--config.check"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "configuration valid" in result.stdout
+
+
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
@@ -299,27 +319,7 @@ def test_configmap_config_passes_the_exporters_own_check(tmp_path: Path) -> None
     config.write_text(text)
     # The pod's own arguments, pointed at the extracted file.
     args = {**flags(container(one("StatefulSet"))), "--config.file": str(config)}
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-        "CLEANROOMS_EXTERNAL_ID": "an-external-id-for-the-test",
-        "POD_NAME": "cleanrooms-exporter-2",
-    }
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "exporter",
-            *(f"{k}={v}" for k, v in args.items()),
-            "--config.check",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "configuration valid" in result.stdout
+    assert_pod_config_valid(args, "cleanrooms-exporter-2")
 
 
 # --- sharding, security, probes, image -----------------------------------------

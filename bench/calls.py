@@ -88,13 +88,35 @@ def wait_round(poller: Any, polls: int = 2) -> None:
             time.sleep(0.005)
 
 
-def peak_rss_mib() -> float:
-    """This process's own peak RSS (VmHWM).
+def peak_rss_mib(pid: int | str = "self") -> float:
+    """A process's own peak RSS (VmHWM); this one's by default.
 
     Not ``ru_maxrss``: Linux carries the parent's peak across fork and exec into it.
     """
-    with open("/proc/self/status") as status:
+    return _status(pid)["VmHWM"] / 1024
+
+
+def _status(pid: int | str) -> dict[str, int]:
+    found = {}
+    with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+            key, _, rest = line.partition(":")
+            if key in {"VmHWM", "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"}:
+                found[key] = int(rest.split()[0])
+    return found
+
+
+def cpu_and_switches(pids: list[int | str]) -> tuple[float, int]:
+    """CPU seconds (user + system) and context switches so far, summed over ``pids``.
+
+    Read from /proc so that poll worker processes count as well as this one.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu, switches = 0.0, 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        cpu += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+        status = _status(pid)
+        switches += status["voluntary_ctxt_switches"] + status["nonvoluntary_ctxt_switches"]
+    return cpu, switches

@@ -19,7 +19,6 @@ import http.client
 import json
 import math
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
+from bench.calls import peak_rss_mib
 from bench.common import use_fake_credentials
 
 REGIONS = ("us-east-1", "eu-west-2")
@@ -91,10 +91,14 @@ def counts(endpoint: str, reset: bool = False) -> dict[str, int]:
 
 
 def config_text(
-    endpoint: str, shard: tuple[int, int] = (0, 1), concurrency: int = CONCURRENCY
+    endpoint: str,
+    shard: tuple[int, int] = (0, 1),
+    concurrency: int = CONCURRENCY,
+    workers: int = 1,
 ) -> str:
     return (
         f"poll_interval: 1h\nstale_after: 2h\nconcurrency: {concurrency}\n"
+        f"poll_workers: {workers}\n"
         f"regions: [{', '.join(REGIONS)}]\n"
         f"aws: {{endpoint_url: '{endpoint}', max_attempts: 2}}\n"
         f"sharding: {{index: {shard[0]}, count: {shard[1]}}}\n"
@@ -114,7 +118,9 @@ def median_ms(action: object, runs: int) -> float:
     return statistics.median(timed(action) for _ in range(runs)) * 1000
 
 
-def measure(targets: int, latency: float, concurrency: int = CONCURRENCY) -> Result:
+def measure(
+    targets: int, latency: float, concurrency: int = CONCURRENCY, workers: int = 1
+) -> Result:
     """One size, in this process: the caller runs it in a fresh one."""
     from prometheus_client.exposition import generate_latest
 
@@ -123,7 +129,8 @@ def measure(targets: int, latency: float, concurrency: int = CONCURRENCY) -> Res
 
     accounts = targets // len(REGIONS)
     with standin(accounts, latency) as endpoint:
-        app = App(parse_config(config_text(endpoint, concurrency=concurrency), {}))
+        text = config_text(endpoint, concurrency=concurrency, workers=workers)
+        app = App(parse_config(text, {}))
         first = timed(lambda: (app.start(), app.wait_ready()))
         calls_first = counts(endpoint, reset=True)
         steady = timed(lambda: (app.poller.poll_all_now(), _wait_round(app, 2)))
@@ -131,8 +138,10 @@ def measure(targets: int, latency: float, concurrency: int = CONCURRENCY) -> Res
         bare = bare_client_round(endpoint, targets)
         app.renderer.render("text/plain")  # the cold render, once per poll in real life
         render = median_ms(lambda: app.renderer.render("text/plain"), 5)
-        # Read before the baseline below, whose 30 MB string is the library's, not ours.
-        peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # Read before the baseline below, whose 30 MB string is the library's, not ours;
+        # poll worker processes included.
+        pids = [p for p in (app.pool.pids() if app.pool else []) if p is not None]
+        peak_rss = peak_rss_mib() + sum(peak_rss_mib(pid) for pid in pids)
         library = median_ms(lambda: generate_latest(app.registry), 3)
         app.stop()
         shards = _shard_coverage(endpoint, targets)
@@ -212,9 +221,12 @@ def _shard_coverage(endpoint: str, targets: int) -> str:
     return f"{sizes}, {'disjoint' if disjoint else 'OVERLAP'}, {'complete' if complete else 'GAPS'}"
 
 
-def table(results: list[Result], latency: float, concurrency: int = CONCURRENCY) -> str:
+def table(
+    results: list[Result], latency: float, concurrency: int = CONCURRENCY, workers: int = 1
+) -> str:
     lines = [
-        f"Stand-in latency {latency * 1000:g} ms per request, concurrency {concurrency} "
+        f"Stand-in latency {latency * 1000:g} ms per request, concurrency {concurrency}, "
+        f"poll_workers {workers} "
         f"(bare client: {BARE_THREADS} threads), "
         f"{COLLABORATIONS} collaborations per target, targets = accounts x {len(REGIONS)} regions.",
         "",
@@ -241,11 +253,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100,1000,2000")
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    parser.add_argument("--workers", type=int, default=1, help="poll_workers")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one size
     args = parser.parse_args(argv)
     use_fake_credentials()
     if args.one:
-        print(json.dumps(asdict(measure(args.one, args.latency, args.concurrency))))
+        result = measure(args.one, args.latency, args.concurrency, args.workers)
+        print(json.dumps(asdict(result)))
         return 0
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
@@ -260,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                 str(args.latency),
                 "--concurrency",
                 str(args.concurrency),
+                "--workers",
+                str(args.workers),
             ],
             capture_output=True,
             text=True,
@@ -267,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             env={**os.environ},
         ).stdout
         results.append(Result(**json.loads(out.strip().splitlines()[-1])))
-    print(table(results, args.latency, args.concurrency))
+    print(table(results, args.latency, args.concurrency, args.workers))
     exact = all(
         r.calls_first == r.minimum_first and r.calls_steady == r.minimum_steady for r in results
     )

@@ -13,18 +13,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from exporter.aws import ORGANIZATIONS_REGION, AwsClients, credential_key
+from exporter.aws import ORGANIZATIONS_REGION
 from exporter.collector import CleanRoomsCollector, CollectorSettings
-from exporter.collectors import BY_NAME, collaborations
-from exporter.collectors.base import CollectorSpec
 from exporter.config import AccountConfig, Config, ConfigError
 from exporter.discovery import Discoverer, discover
 from exporter.exposition import ExpositionRenderer
-from exporter.model import COLLABORATIONS, Target, TargetKey
-from exporter.poller import CollectorJob, Poller
+from exporter.model import COLLABORATIONS, TargetKey
+from exporter.poller import Poller
+from exporter.polljobs import Wiring, clients_change, new_clients
 from exporter.sharding import Shard, resolve_shard
-from exporter.stats import ApiStats
-from exporter.targets import TargetPoller, build_targets
+from exporter.stats import ApiStats, ApiStatsView, StatsSource, merge_views
+from exporter.targets import build_targets
+from exporter.workers import WorkerPool, log_settings
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,6 @@ def format_tb(err: BaseException) -> str:
 
 
 ConfigSource = Callable[[], Config]
-Targets = dict[TargetKey, tuple[Target, AccountConfig]]
 
 
 def collector_settings(config: Config) -> CollectorSettings:
@@ -71,16 +70,19 @@ class App:
         self._lock = threading.Lock()  # one reload or discovery change at a time
         self.stats = ApiStats()
         self.shard = shard_of_config(config, self._env)
-        self.clients = AwsClients(
-            config.aws, self.stats, rate_limit=config.rate_limit, pool_size=config.concurrency
-        )
+        self.clients = new_clients(config, self.stats, config.concurrency)
         self.discovered: list[AccountConfig] = []
         targets = build_targets(config.accounts, self.clients, shard=self.shard)  # may raise
-        self.poller = Poller(
-            self._poll_function(config, targets), config.poll_interval, config.concurrency
-        )
-        self.poller.set_collectors(self._collector_jobs(config, targets))
-        self.poller.set_targets(t for t, _ in targets.values())
+        self.pool: WorkerPool | None = None
+        self.poller: Poller | WorkerPool
+        if config.poll_workers > 1:
+            self.pool = self.poller = WorkerPool(config.poll_workers, *log_settings())
+            self.pool.configure(config, targets)
+        else:
+            wiring = Wiring(self.clients, self.stats, config, targets)
+            self.poller = Poller(wiring.poll_function(), config.poll_interval, config.concurrency)
+            self.poller.set_collectors(wiring.collector_jobs())
+            self.poller.set_targets(t for t, _ in targets.values())
         self.config = config
         self.settings = collector_settings(config)
         self.reload_ok = True
@@ -88,10 +90,11 @@ class App:
         self.discoverer: Discoverer | None = None
         self._became_ready = False
         self._discovery_key: TargetKey | None = None
-        collector = CleanRoomsCollector(
-            lambda: self.poller.snapshot, self.stats, lambda: self.settings
-        )
+        stats: StatsSource = self.stats if self.pool is None else _MergedStats(self)
+        collector = CleanRoomsCollector(lambda: self.poller.snapshot, stats, lambda: self.settings)
         state = _StateCollector(self)
+        if self.pool is not None:
+            extra_collectors = (*extra_collectors, self.pool.collector())
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(collector)
         self.registry.register(state)
@@ -131,37 +134,6 @@ class App:
                 return False
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         return self.poller.wait_ready(remaining)
-
-    def _poll_function(
-        self,
-        config: Config,
-        targets: Targets,
-        spec: CollectorSpec = collaborations.SPEC,
-        options: tuple[tuple[str, float], ...] = (),
-    ) -> TargetPoller:
-        accounts = {key: account for key, (_, account) in targets.items()}
-        return TargetPoller(
-            self.clients,
-            accounts,
-            self.stats,
-            config.member_status,
-            config.max_pages_per_poll,
-            spec=spec,
-            options=dict(options),
-        )
-
-    def _collector_jobs(self, config: Config, targets: Targets) -> list[CollectorJob]:
-        """The enabled collectors besides collaborations, each on its own schedule."""
-        jobs = []
-        for schedule in config.schedules():
-            if schedule.name == COLLABORATIONS:
-                continue
-            spec = BY_NAME[schedule.name]
-            poll = self._poll_function(config, targets, spec, schedule.options)
-            jobs.append(
-                CollectorJob(spec.name, poll, schedule.interval, spec.fan_out, spec.operations[0])
-            )
-        return jobs
 
     def _start_discovery(self, config: Config) -> None:
         settings = config.discovery
@@ -224,15 +196,16 @@ class App:
 
     def _reload(self, config: Config) -> None:
         shard = shard_of_config(config, self._env)
-        old = self.clients, self.shard
-        if (config.aws, config.rate_limit, config.concurrency) != (
-            self.config.aws,
-            self.config.rate_limit,
-            self.config.concurrency,
-        ):
-            self.clients = AwsClients(
-                config.aws, self.stats, rate_limit=config.rate_limit, pool_size=config.concurrency
+        if config.poll_workers != self.config.poll_workers:
+            raise ConfigError(
+                [
+                    f"poll_workers: {self.config.poll_workers} -> {config.poll_workers} "
+                    "needs a restart; the running configuration is kept"
+                ]
             )
+        old = self.clients, self.shard
+        if clients_change(self.config, config):
+            self.clients = new_clients(config, self.stats, config.concurrency)
         self.shard = shard
         try:
             # The last good discovery stays until the new settings' first run replaces it.
@@ -253,16 +226,27 @@ class App:
     def _apply(self, config: Config, discovered: list[AccountConfig]) -> None:
         """Point the poller at the targets of ``config`` plus ``discovered`` (lock held)."""
         targets = build_targets(config.accounts, self.clients, discovered, self.shard)
-        self.poller.reconfigure(
-            self._poll_function(config, targets),
-            config.poll_interval,
-            config.concurrency,
-            self._collector_jobs(config, targets),
-        )
-        self.poller.set_targets(t for t, _ in targets.values())
-        keep = set(targets) | ({self._discovery_key} if self._discovery_key else set())
+        keep = {self._discovery_key} if self._discovery_key else set()
+        if isinstance(self.poller, Poller):
+            wiring = Wiring(self.clients, self.stats, config, targets)
+            wiring.point(self.poller, config.concurrency, keep)
+            return
+        self.poller.configure(config, targets)
+        # This process only counts discovery and account-id look-ups; workers the rest.
         self.stats.retain(keep)
-        self.clients.retain({credential_key(a, t.account_id) for t, a in targets.values()}, keep)
+        self.clients.retain(set(), keep)
+
+
+class _MergedStats:
+    """API tallies of the poll workers plus this process's own (discovery)."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+
+    def view(self) -> ApiStatsView:
+        pool = self._app.pool
+        assert pool is not None
+        return merge_views([pool.view(), self._app.stats.view()])
 
 
 class _StateCollector(Collector):

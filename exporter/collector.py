@@ -23,7 +23,7 @@ from exporter.collectors.base import CollectorSpec, Fresh
 from exporter.config_collectors import CollectorSchedule
 from exporter.families import label
 from exporter.model import COLLABORATIONS, CollectorState, Snapshot, TargetKey, TargetState
-from exporter.stats import ApiStats, ApiStatsView
+from exporter.stats import ApiStatsView, StatsSource
 
 __all__ = ["CleanRoomsCollector", "CollectorSettings", "ScrapeView", "label"]
 
@@ -109,7 +109,7 @@ class CleanRoomsCollector(Collector):
     def __init__(
         self,
         snapshot: Callable[[], Snapshot],
-        stats: ApiStats,
+        stats: StatsSource,
         settings: Callable[[], CollectorSettings],
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,

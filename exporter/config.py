@@ -100,6 +100,7 @@ class Config:
     poll_interval: float = 300.0
     stale_after: float = 900.0
     concurrency: int = 16
+    poll_workers: int = 1  # processes that poll; 1 polls in the main process
     regions: tuple[str, ...] = ("us-east-1",)
     member_status: str | None = None
     per_collaboration_metrics: bool = True
@@ -232,6 +233,7 @@ _TOP_KEYS = frozenset(
         "poll_interval",
         "stale_after",
         "concurrency",
+        "poll_workers",
         "regions",
         "member_status",
         "per_collaboration_metrics",
@@ -277,6 +279,7 @@ class _Parser:
             poll_interval=poll_interval,
             stale_after=self.duration(raw, "stale_after", defaults.stale_after, ""),
             concurrency=self.positive_int(raw, "concurrency", defaults.concurrency, ""),
+            poll_workers=self.positive_int(raw, "poll_workers", defaults.poll_workers, ""),
             regions=regions,
             member_status=self.member_status(raw.get("member_status")),
             per_collaboration_metrics=self.boolean(raw, "per_collaboration_metrics", True),

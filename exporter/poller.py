@@ -15,7 +15,7 @@ import random
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
@@ -88,8 +88,10 @@ class Poller:
         monotonic: Callable[[], float] = time.monotonic,
         jitter: float = 0.05,
         rng: random.Random | None = None,
+        on_publish: Callable[[JobKey | None], None] | None = None,
     ) -> None:
         self._poll = poll
+        self._on_publish = on_publish  # a poll worker process ships each change to /metrics
         self._interval = interval
         self._concurrency = concurrency
         self._wall = wall_clock
@@ -127,6 +129,16 @@ class Poller:
             self._reschedule()
             self._publish()
         self._wake.set()
+
+    def restore(self, states: Mapping[str, Mapping[TargetKey, CollectorState[Any]]]) -> None:
+        """Take over states of an earlier poller (a restarted worker process) before targets.
+
+        Counters, last good data and remembered analyses carry on instead of starting
+        again; only states of targets and collectors set afterwards are kept.
+        """
+        with self._lock:
+            for name, found in states.items():
+                self._states.setdefault(name, {}).update(found)
 
     def set_collectors(self, jobs: Sequence[CollectorJob]) -> None:
         """Replace the collectors besides collaborations: new ones are due at once."""
@@ -303,6 +315,8 @@ class Poller:
             # The configured target wins: a rename by a reload during the poll stays.
             states[key] = replace(state, target=current)
             self._publish(name)
+            if self._on_publish is not None:
+                self._on_publish((name, key))
             # Fan-out collectors wait for a target's first collaborations poll.
             waited_for = (
                 first and name == COLLABORATIONS and any(job.fan_out for job in self._jobs.values())
@@ -396,6 +410,8 @@ class Poller:
             else MappingProxyType(dict(self._states[COLLABORATIONS]))
         )
         self._snapshot = Snapshot(collaborations, MappingProxyType(views))
+        if self._on_publish is not None and changed is None:
+            self._on_publish(None)  # anything may have changed
         if changed is not None and self._ready.is_set():
             return  # a finished poll never makes a ready snapshot unready: skip the O(n) check
         # Tracks the current snapshot: targets added later (reload, discovery) unset it.

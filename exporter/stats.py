@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Protocol
 
 from exporter.model import TargetKey
 
@@ -53,6 +54,29 @@ class ApiStatsView:
 
 def _bump(counts: Mapping[str, int], key: str) -> Mapping[str, int]:
     return MappingProxyType({**counts, key: counts.get(key, 0) + 1})
+
+
+class StatsSource(Protocol):
+    """Where the collector reads API tallies: ``ApiStats``, or the poll workers' merged."""
+
+    def view(self) -> ApiStatsView: ...
+
+
+def merge_views(views: Iterable[ApiStatsView]) -> ApiStatsView:
+    """Tallies of processes that own disjoint targets; durations summed by operation."""
+    targets: dict[TargetKey, TargetApiCounts] = {}
+    durations: dict[str, Histogram] = {}
+    for view in views:
+        targets.update(view.targets)
+        for op, h in view.durations.items():
+            old = durations.get(op)
+            durations[op] = h if old is None else _add(old, h)
+    return ApiStatsView(MappingProxyType(targets), MappingProxyType(durations))
+
+
+def _add(a: Histogram, b: Histogram) -> Histogram:
+    buckets = tuple(x + y for x, y in zip(a.buckets, b.buckets, strict=True))
+    return Histogram(a.bounds, buckets, a.total + b.total, a.count + b.count)
 
 
 class ApiStats:
@@ -116,6 +140,14 @@ class ApiStats:
                     }
                 ),
             )
+
+    def restore(self, view: ApiStatsView) -> None:
+        """Carry on from another tally's counts (a restarted worker process), so none falls."""
+        with self._lock:
+            self._targets.update(view.targets)
+            for op, histogram in view.durations.items():
+                self._buckets[op] = list(histogram.buckets)
+                self._sums[op] = histogram.total
 
     def retain(self, targets: Iterable[TargetKey]) -> None:
         """Drop the series of targets no longer configured (after a reload)."""

@@ -1,0 +1,264 @@
+"""Poll worker processes behind one /metrics: ownership, same output, reload, restarts, exit."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from prometheus_client.exposition import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.app import App
+from exporter.config import parse_config
+from exporter.fake_analyses import QUERIES
+from exporter.fake_cleanrooms import FakeCleanRooms
+from exporter.model import CollectorState, Snapshot, Target
+from exporter.sharding import shard_of
+from exporter.stats import ApiStatsView, TargetApiCounts
+from exporter.worker import Diff
+from exporter.workers import split_targets, worker_concurrency, worker_of
+from tests.faultproxy import wait_for
+from tests.helpers import Seeder, role, value
+from tests.test_cli import free_port
+from tests.test_signal_bursts import healthy
+
+COLLECTORS = (
+    "collectors: {memberships: {enabled: true}, members: {enabled: true},"
+    " protected_queries: {enabled: true}}\n"
+)
+# Series whose value is a time or a duration: equal only by chance between two runs.
+TIMED = ("_seconds", "_timestamp", "duration")
+
+
+def accounts_block(accounts: list[str]) -> str:
+    return "accounts:\n" + "".join(
+        f"  - role_arn: {role(a)}\n    regions: [us-east-1, eu-west-2]\n" for a in accounts
+    )
+
+
+def samples(app: App) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(app.registry).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if family.name.startswith("cleanrooms_")
+        and not family.name.startswith("cleanrooms_exporter_")
+        and not any(word in s.name for word in TIMED)
+    }
+
+
+def untimed(exposition: bytes) -> list[bytes]:
+    """The lines of an exposition but the ages, which move between two renders."""
+    return [line for line in exposition.splitlines() if b"_age_seconds" not in line]
+
+
+def test_every_account_has_exactly_one_worker_and_a_replica_spreads_over_all() -> None:
+    rng = random.Random(7)
+    accounts = [f"{rng.randrange(10**11, 10**12)}" for _ in range(2000)]
+    # Within one replica of two, both workers get a fair share: the worker hash is
+    # salted apart from the replica hash (with the same scores all would go to one).
+    mine = [a for a in accounts if shard_of(a, 2) == 0]
+    shares = [sum(1 for a in mine if worker_of(a, 2) == w) for w in range(2)]
+    assert min(shares) > 0.4 * len(mine)
+    targets = {(a, r): (Target(a, r), None) for a in accounts for r in ("us-east-1", "eu-west-2")}
+    split = split_targets(targets, 3)  # type: ignore[arg-type]
+    keys = [set(share) for share in split]
+    assert sum(map(len, keys)) == len(targets) == len(set().union(*keys))
+    for share in keys:  # an account's regions stay in one worker (one role, one bucket)
+        owners = {worker_of(a, 3) for a, _ in share}
+        assert len(owners) == 1
+    assert [worker_concurrency(16, n) for n in (1, 2, 3, 32)] == [16, 8, 6, 1]
+
+
+def test_a_worker_ships_only_what_changed() -> None:
+    diff = Diff()
+    a: CollectorState[None] = CollectorState(Target("1", "r"))
+    b: CollectorState[None] = CollectorState(Target("2", "r"))
+    first, removed = diff.states(Snapshot({a.target.key: a, b.target.key: b}), None)
+    assert [s for _, _, s in first] == [a, b]
+    assert removed == ()
+    a2: CollectorState[None] = CollectorState(Target("1", "r"), polls=1)
+    snapshot = Snapshot({a.target.key: a2, b.target.key: b})
+    changed, _ = diff.states(snapshot, {("collaborations", a.target.key)})
+    assert changed == (("collaborations", a.target.key, a2),)
+    assert diff.states(snapshot, None) == ((), ())  # nothing new by identity
+    gone, removed = diff.states(Snapshot({a.target.key: a2}), None)
+    assert gone == ()
+    assert removed == (("collaborations", b.target.key),)
+    counts = TargetApiCounts()
+    view = ApiStatsView({a.target.key: counts}, {})
+    assert diff.tallies(view)[0] == ((a.target.key, counts),)
+    assert diff.tallies(view) == ((), None)
+    assert diff.tallies(ApiStatsView({}, {}))[0] == ((a.target.key, None),)
+
+
+def test_two_workers_export_what_one_process_exports(
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    accounts = [new_account() for _ in range(5)]
+    for i, account in enumerate(accounts):
+        seeder.statuses(account, "us-east-1", INVITED=i, ACTIVE=1, LEFT=1)
+        seeder.statuses(account, "eu-west-2", ACTIVE=i + 1)
+    body = accounts_block(accounts) + COLLECTORS
+    single = run_exporter(fake.url, body)
+    pooled = run_exporter(fake.url, body + "poll_workers: 2\n")
+    assert pooled.pool is not None
+    assert single.pool is None
+    assert len(pooled.poller.snapshot.states) == 10
+    want = samples(single)
+    assert want == samples(pooled)
+    # The cached renderer still writes exactly what the library writes.
+    body_bytes, _ = pooled.renderer.render("text/plain")
+    assert untimed(body_bytes) == untimed(generate_latest(pooled.registry))
+    assert value(pooled, "cleanrooms_exporter_poll_worker_up", worker="0") == 1
+    assert value(pooled, "cleanrooms_exporter_poll_worker_up", worker="1") == 1
+    owned = [value(pooled, "cleanrooms_exporter_poll_worker_targets", worker=w) for w in "01"]
+    assert sum(v or 0 for v in owned) == 10
+    assert len({p for p in pooled.pool.pids() if p}) == 2
+
+
+def test_reload_adds_and_removes_targets_and_refuses_a_new_worker_count(
+    fake: FakeCleanRooms, seeder: Seeder, new_account: Callable[[], str], tmp_path: Path
+) -> None:
+    a, b, c = new_account(), new_account(), new_account()
+    for account in (a, b, c):
+        seeder.statuses(account, "us-east-1", INVITED=1)
+    path = tmp_path / "config.yaml"
+    head = f"aws: {{endpoint_url: '{fake.url}'}}\npoll_workers: 2\n"
+    path.write_text(head + accounts_block([a, b]))
+    app = App(parse_config(path.read_text(), {}), lambda: parse_config(path.read_text(), {}))
+    app.start()
+    try:
+        assert app.wait_ready(30)
+        path.write_text(head + accounts_block([b, c]))
+        assert app.reload()[0]
+        # Gone at once, not at the worker's next message; the new one once polled.
+        assert all(key[0] != a for key in app.poller.snapshot.states)
+        assert app.wait_ready(30)
+        assert {key[0] for key in app.poller.snapshot.states} == {b, c}
+        requests = "cleanrooms_api_requests_total"
+        where = {"account_id": c, "region": "eu-west-2", "operation": "ListCollaborations"}
+        wait_for(lambda: value(app, requests, **where) == 1)
+        assert value(app, requests, **{**where, "account_id": a}) is None
+
+        path.write_text(head.replace("poll_workers: 2", "poll_workers: 3") + accounts_block([b]))
+        ok, why = app.reload()
+        assert not ok
+        assert "poll_workers: 2 -> 3 needs a restart" in why
+        assert {key[0] for key in app.poller.snapshot.states} == {b, c}  # kept running
+    finally:
+        app.stop()
+
+
+def test_a_killed_worker_is_restarted_and_no_counter_falls_or_counts_twice(
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    accounts = [new_account() for _ in range(4)]
+    key = None
+    for account in accounts:
+        collaboration = seeder.add(account, "us-east-1", "ACTIVE")
+        key = (account, "us-east-1", collaboration.membership_id)
+        fake.analyses.add_query(key, time.time() - 60, "STARTED")
+    assert key is not None
+    app = run_exporter(fake.url, accounts_block(accounts) + COLLECTORS + "poll_workers: 2\n")
+    pool = app.pool
+    assert pool is not None
+    where = {"account_id": key[0], "region": "us-east-1"}
+    finished = "cleanrooms_protected_queries_finished_total"
+    query_labels = {**where, "membership_id": key[2], "status": "FAILED"}
+    query_labels["collaboration_id"] = collaboration.id
+    running = fake.analyses.add_query(key, time.time(), "STARTED")
+    app.poller.poll_all_now()
+    polls = {**where, "collector": "protected_queries"}
+    wait_for(lambda: (value(app, "cleanrooms_collector_polls_total", **polls) or 0) >= 2)
+    fake.analyses.set_status(QUERIES, key, running, "FAILED")
+    app.poller.poll_all_now()
+    wait_for(lambda: value(app, finished, **query_labels) == 1)
+    before = samples(app)
+    owner = worker_of(key[0], 2)
+    victim = pool.pids()[owner]
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    restarts = "cleanrooms_exporter_poll_worker_restarts_total"
+    wait_for(lambda: value(app, restarts, worker=str(owner)) == 1, timeout=30)
+    wait_for(lambda: pool.pids()[owner] not in (None, victim), timeout=30)
+    assert value(app, "cleanrooms_exporter_poll_worker_up", worker=str(owner)) == 1
+    assert pool.wait_ready(30)
+    # The restarted worker polls its targets at once, carrying on from what it shipped.
+    wait_for(
+        lambda: (
+            (value(app, "cleanrooms_collector_polls_total", **polls) or 0)
+            > before[("cleanrooms_collector_polls_total", tuple(sorted(polls.items())))]
+        ),
+        timeout=30,
+    )
+    after = samples(app)
+    for name, labels in before:
+        if name.endswith("_total"):
+            assert after[(name, labels)] >= before[(name, labels)], (name, labels)
+    assert value(app, finished, **query_labels) == 1  # the query is not counted again
+
+
+def test_the_workers_exit_with_the_exporter_whether_stopped_or_killed(
+    fake: FakeCleanRooms, seeder: Seeder, new_account: Callable[[], str], tmp_path: Path
+) -> None:
+    accounts = [new_account() for _ in range(3)]
+    path = tmp_path / "config.yaml"
+    head = f"aws: {{endpoint_url: '{fake.url}'}}\npoll_workers: 2\n"
+    path.write_text(head + accounts_block(accounts))
+    for stop in (signal.SIGTERM, signal.SIGKILL):
+        port = free_port()
+        command = ["-m", "exporter", "--config.file", str(path)]
+        command += ["--web.listen-address", f"127.0.0.1:{port}"]
+        proc = subprocess.Popen([sys.executable, *command], stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: healthy(port), timeout=30)  # noqa: B023 (used at once)
+            wait_for(lambda: len(children(proc.pid)) == 2, timeout=30)  # noqa: B023
+            workers = children(proc.pid)
+            proc.send_signal(stop)
+            _, err = proc.communicate(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        if stop == signal.SIGTERM:
+            assert proc.returncode == 0, err
+        wait_for(lambda: not any(alive(p) for p in workers), timeout=10)  # noqa: B023
+
+
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (the spawn method's helper excluded)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and b"resource_tracker" not in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

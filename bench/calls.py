@@ -97,7 +97,7 @@ def peak_rss_mib(pid: int | str = "self") -> float:
 
 
 def _status(pid: int | str) -> dict[str, int]:
-    found = {}
+    found = {"VmHWM": 0}  # a thread's status has no memory lines
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             key, _, rest = line.partition(":")
@@ -117,6 +117,7 @@ def cpu_and_switches(pids: list[int | str]) -> tuple[float, int]:
         with open(f"/proc/{pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
         cpu += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-        status = _status(pid)
-        switches += status["voluntary_ctxt_switches"] + status["nonvoluntary_ctxt_switches"]
+        for task in os.listdir(f"/proc/{pid}/task"):  # the process's own line is one thread's
+            status = _status(f"{pid}/task/{task}")
+            switches += status["voluntary_ctxt_switches"] + status["nonvoluntary_ctxt_switches"]
     return cpu, switches

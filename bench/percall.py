@@ -34,9 +34,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from bench.calls import (
+    cpu_and_switches,
     cpu_per_call,
     exporter_caller,
     operations,
@@ -68,16 +70,20 @@ def per_operation(endpoint: str, calls: int, repeats: int = 3) -> list[dict[str,
     return rows
 
 
-def steady_round(endpoint: str, threads: int, shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
+def steady_round(
+    endpoint: str, threads: int, shard: tuple[int, int] = (0, 1), workers: int = 1
+) -> dict[str, Any]:
     """One steady round of the whole exporter (or one shard of it), in this fresh process.
 
     A shard says "ready" and waits for a line on stdin, so that every shard's round
-    starts together; the caller then counts the calls at the stand-in.
+    starts together; the caller then counts the calls at the stand-in. With poll
+    workers (``threads`` is then the whole exporter's concurrency), their CPU, context
+    switches and peak RSS count with this process's.
     """
     from exporter.app import App
     from exporter.config import parse_config
 
-    text = config_text(endpoint, shard, threads)
+    text = config_text(endpoint, shard, threads, workers)
     app = App(parse_config(text, {}))
     app.start()
     app.wait_ready()
@@ -86,20 +92,22 @@ def steady_round(endpoint: str, threads: int, shard: tuple[int, int] = (0, 1)) -
         sys.stdin.readline()
     else:
         counts(endpoint, reset=True)
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu, wall = time.process_time(), time.perf_counter()
+    pids: list[int | str] = ["self", *(p for p in (app.pool.pids() if app.pool else []) if p)]
+    cpu, switches = cpu_and_switches(pids)
+    wall = time.perf_counter()
     app.poller.poll_all_now()
     wait_round(app.poller)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    after = resource.getrusage(resource.RUSAGE_SELF)
+    wall = time.perf_counter() - wall
+    cpu_after, switches_after = cpu_and_switches(pids)
+    peak = sum(peak_rss_mib(pid) for pid in pids)
     app.stop()
     return {
-        "threads": threads,
+        "threads": threads if workers == 1 else f"{workers} workers x {threads // workers}",
         "round_s": wall,
-        "cpu_s": cpu,
-        "switches": (after.ru_nvcsw - usage.ru_nvcsw) + (after.ru_nivcsw - usage.ru_nivcsw),
+        "cpu_s": cpu_after - cpu,
+        "switches": switches_after - switches,
         "calls": 0 if shard[1] > 1 else counts(endpoint)["ListCollaborations"],
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": peak,
     }
 
 
@@ -139,19 +147,26 @@ def sharded_round(endpoint: str, threads: int, processes: int) -> dict[str, Any]
 
 
 def sweep(
-    endpoint: str, targets: int, thread_counts: list[int], shard_threads: list[int], calls: int
+    endpoint: str,
+    targets: int,
+    thread_counts: list[int],
+    shard_threads: list[int],
+    calls: int,
+    worker_concurrency: Sequence[int] = (),
 ) -> dict[str, Any]:
     """Each round next to a stock measurement made right after it, so load hits both."""
     stock = stock_caller(endpoint, "ListCollaborations")
     rounds = []
-    layouts = [(1, t) for t in thread_counts] + [(2, t) for t in shard_threads]
-    for processes, threads in layouts:
-        progress(f"steady round: {processes} process(es) x {threads} threads")
-        if processes == 1:
-            args = ["--round", endpoint, str(threads)]
-            row = json.loads(_child(args).strip().splitlines()[-1])
+    layouts = [("threads", t) for t in thread_counts] + [("shards", t) for t in shard_threads]
+    layouts += [("workers", c) for c in worker_concurrency]
+    for layout, threads in layouts:
+        progress(f"steady round: {layout}, {threads} threads")
+        if layout == "shards":
+            row = sharded_round(endpoint, threads, 2)
         else:
-            row = sharded_round(endpoint, threads, processes)
+            args = ["--round", endpoint, str(threads)]
+            args += ["--workers", "2" if layout == "workers" else "1"]
+            row = json.loads(_child(args).strip().splitlines()[-1])
         row["cpu_ms_per_call"] = row["cpu_s"] / row["calls"] * 1000
         row["switches_per_call"] = row["switches"] / row["calls"]
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -325,6 +340,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shard-threads", default="16,32", help="threads of each of 2 shard processes"
     )
+    parser.add_argument(
+        "--worker-concurrency",
+        default="32,64",
+        help="concurrency of the whole exporter with poll_workers: 2",
+    )
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)  # internal
     parser.add_argument("--round", nargs=2, help=argparse.SUPPRESS)  # internal
     parser.add_argument("--shard", default="0/1", help=argparse.SUPPRESS)  # internal
     parser.add_argument("--count", nargs=5, help=argparse.SUPPRESS)  # internal
@@ -335,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.round:
         endpoint, threads = args.round
         index, count = (int(n) for n in args.shard.split("/"))
-        print(json.dumps(steady_round(endpoint, int(threads), (index, count))))
+        row = steady_round(endpoint, int(threads), (index, count), args.workers)
+        print(json.dumps(row))
         return 0
     if args.count_round:
         endpoint, targets, threads, rounds = args.count_round
@@ -354,7 +376,9 @@ def main(argv: list[str] | None = None) -> int:
             refs += whole_rounds(quick, args.instruction_targets, refs)
     with standin(args.targets // 2, args.latency) as slow:
         shard_threads = [int(t) for t in args.shard_threads.split(",") if t]
-        swept = sweep(slow, args.targets, thread_counts, shard_threads, max(args.calls // 2, 10))
+        workers = [int(c) for c in args.worker_concurrency.split(",") if c]
+        calls = max(args.calls // 2, 10)
+        swept = sweep(slow, args.targets, thread_counts, shard_threads, calls, workers)
     print(report(ops, swept, refs))
     exact = all(r["calls"] == args.targets for r in swept["rounds"])
     return 0 if exact else 1

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     use_fake_credentials()
     from exporter.app import App
     from exporter.config import parse_config
+    from exporter.poller import Poller
 
     with standin(args.targets // 2, 0.0) as endpoint:
         app = App(
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         app.start()
         app.wait_ready()
         targets = [state.target for state in app.poller.snapshot.states.values()]
+        assert isinstance(app.poller, Poller)  # one process: poll_workers is 1
         poll = app.poller._poll  # the same function the workers call
         profile = cProfile.Profile()
         began = time.perf_counter()

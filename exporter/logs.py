@@ -11,7 +11,7 @@ LEVELS = ("debug", "info", "warn", "error")
 FORMATS = ("logfmt", "json")
 # Attributes a call site passes with ``extra={...}``; each becomes a key of its own
 # after ``msg`` (in this order), so log tools can filter on it. Unset or None: left out.
-CONTEXT_FIELDS = ("account", "region", "operation", "error_code", "collector")
+CONTEXT_FIELDS = ("account", "region", "operation", "error_code", "collector", "worker")
 
 
 def _fields(record: logging.LogRecord) -> dict[str, str]:

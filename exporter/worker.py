@@ -1,6 +1,6 @@
 """One poll worker process: polls the targets the main process hands it, ships each change back.
 
-Started by ``exporter.workers`` (multiprocessing, spawn). It owns its targets' AWS
+Started by ``exporter.workers`` as ``python -m exporter.worker``. It owns its targets' AWS
 clients, credentials, rate-limit buckets, poller and API tallies; the main process
 owns the configuration, discovery, the web side and ``/metrics``. Messages in:
 ``("restore", states, stats)``, ``("configure", generation, config, targets,
@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -174,6 +175,7 @@ class Worker:
             Wiring(self.clients, self.stats, config, targets).point(self.poller, concurrency)
         self._config, self._concurrency = config, concurrency
         self._generation = generation
+        log.info("polling %d targets with %d threads", len(targets), concurrency)
         self._changed(None)
 
     def _start(self, config: Config, targets: Targets, concurrency: int) -> None:
@@ -227,10 +229,34 @@ class Worker:
             self._stopping.set()  # the main process is gone; serve() sees EOF next
 
 
-def run(conn: Connection, log_level: str, log_format: str) -> None:
-    """The worker process's entry point."""
+def main(argv: list[str]) -> int:
+    """``python -m exporter.worker FD INDEX LEVEL FORMAT``, started by ``exporter.workers``."""
     # The main process handles Ctrl-C and SIGHUP for the whole group, and stops its workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    setup_logging(log_level, log_format)
-    Worker(conn).serve()
+    fd, index, level, fmt = argv
+    setup_logging(level, fmt)
+    for handler in logging.getLogger().handlers:  # a logger's own filter misses child loggers
+        handler.addFilter(_WorkerField(index))
+    Worker(Connection(int(fd))).serve()
+    return 0
+
+
+class _WorkerField(logging.Filter):
+    """Every log line of a worker says which one it came from."""
+
+    def __init__(self, index: str) -> None:
+        super().__init__()
+        self._index = index
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.worker = self._index
+        return True
+
+
+if __name__ == "__main__":
+    # Run from the importable module, so that what it pickles is exporter.worker's
+    # classes, which the main process knows, not this __main__'s.
+    from exporter.worker import main as main_of_module
+
+    sys.exit(main_of_module(sys.argv[1:]))

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from types import MappingProxyType
 from typing import Any
 
@@ -72,7 +74,7 @@ class _Handle:
 
     index: int
     conn: Connection | None = None
-    process: BaseProcess | None = None
+    process: subprocess.Popen[bytes] | None = None
     states: dict[str, dict[TargetKey, CollectorState[Any]]] = field(default_factory=dict)
     counts: dict[TargetKey, TargetApiCounts] = field(default_factory=dict)
     durations: Mapping[str, Histogram] = field(default_factory=dict)
@@ -89,7 +91,6 @@ class WorkerPool:
     def __init__(self, count: int, log_level: str = "info", log_format: str = "logfmt") -> None:
         self.count = count
         self._log = (log_level, log_format)
-        self._context = multiprocessing.get_context("spawn")
         self._handles = [_Handle(i) for i in range(count)]
         self._cond = threading.Condition()
         self._snapshot = Snapshot()
@@ -155,13 +156,8 @@ class WorkerPool:
             self._send(handle, ("stop",))
         deadline = time.monotonic() + timeout
         for handle in self._handles:
-            process = handle.process
-            if process is None:
-                continue
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                process.kill()
-                process.join(1.0)
+            if handle.process is not None:
+                _reap(handle.process, max(0.0, deadline - time.monotonic()))
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
@@ -204,7 +200,7 @@ class WorkerPool:
             self._run(handle)
             if self._stopping.is_set():
                 return
-            code = handle.process.exitcode if handle.process is not None else None
+            code = handle.process.returncode if handle.process is not None else None
             log.error("poll worker %d exited (code %s); restarting it", handle.index, code)
             handle.restarts += 1
             # A worker that dies at once again and again is restarted ever more slowly.
@@ -212,15 +208,7 @@ class WorkerPool:
             self._stopping.wait(delay)
 
     def _run(self, handle: _Handle) -> None:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(
-            target=worker.run,
-            args=(child, *self._log),
-            name=f"cleanrooms-poll-worker-{handle.index}",
-            daemon=True,
-        )
-        process.start()
-        child.close()
+        parent, process = self._spawn(handle.index)
         with self._cond:
             seed = (dict(handle.states), self._handle_view(handle))
         with handle.lock:
@@ -235,7 +223,25 @@ class WorkerPool:
             with handle.lock:
                 handle.conn = None
             parent.close()
-            process.join(STOP_SECONDS)
+            _reap(process)
+
+    def _spawn(self, index: int) -> tuple[Connection, subprocess.Popen[bytes]]:
+        """A fresh interpreter running ``exporter.worker``, and a pipe to it.
+
+        Not multiprocessing's spawn, which imports the program's main module again in
+        the child: a program embedding the exporter would start over in every worker.
+        """
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            command = [sys.executable, "-m", "exporter.worker", str(theirs.fileno())]
+            command += [str(index), *self._log]
+            process = subprocess.Popen(  # noqa: S603 (this interpreter, fixed arguments)
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                pass_fds=[theirs.fileno()],
+            )
+            return Connection(os.dup(ours.fileno())), process
 
     def _handle_view(self, handle: _Handle) -> ApiStatsView:
         return ApiStatsView(
@@ -247,6 +253,11 @@ class WorkerPool:
             try:
                 kind, generation, update = conn.recv()
             except (EOFError, OSError):
+                return
+            except Exception as err:  # a message it cannot read: start the worker afresh
+                log.error("poll worker %d sent %s: %s", handle.index, type(err).__name__, err)
+                if handle.process is not None:
+                    handle.process.kill()
                 return
             if kind == "update":
                 self._apply(handle, generation, update)
@@ -318,6 +329,15 @@ class _PoolCollector(Collector):
             targets.add_metric(label, handle.targets)
             restarts.add_metric(label, handle.restarts)
         yield from (up, targets, restarts)
+
+
+def _reap(process: subprocess.Popen[bytes], timeout: float = STOP_SECONDS) -> None:
+    """Wait for a worker to exit; kill it when it will not."""
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def log_settings() -> tuple[str, str]:

@@ -24,6 +24,7 @@ FIELDS = {
     "operation": "ListCollaborations",
     "error_code": "ThrottlingException",
     "collector": "collaborations",
+    "worker": "1",
 }
 
 
@@ -42,6 +43,7 @@ def test_logfmt_puts_each_context_field_in_its_own_key_in_a_fixed_order() -> Non
     assert 'msg="poll failed: Rate exceeded" account=111111111111 region=eu-west-2 ' in line
     assert line.endswith(
         "operation=ListCollaborations error_code=ThrottlingException collector=collaborations"
+        " worker=1"
     )
     assert list(FIELDS) == list(CONTEXT_FIELDS)
 

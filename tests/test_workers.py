@@ -236,6 +236,8 @@ def test_the_workers_exit_with_the_exporter_whether_stopped_or_killed(
                 proc.communicate()
         if stop == signal.SIGTERM:
             assert proc.returncode == 0, err
+            # Each worker's log lines say which worker wrote them.
+            assert {"worker=0", "worker=1"} <= set(err.split())
         wait_for(lambda: not any(alive(p) for p in workers), timeout=10)  # noqa: B023
 
 

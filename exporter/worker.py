@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from types import MappingProxyType
@@ -57,7 +57,10 @@ ForkingPickler.register(MappingProxyType, _reduce_mapping_proxy)
 class Update:
     """What changed since the last message: states, API tallies, duration histograms."""
 
-    states: tuple[tuple[str, TargetKey, CollectorState[Any]], ...]
+    # (collector, target, state, data_as_sent): when True the state's data equals what
+    # was sent last for that job, and goes as None: most polls find nothing new, and
+    # pickling the same collaborations again was most of a worker's shipping cost.
+    states: tuple[tuple[str, TargetKey, CollectorState[Any], bool], ...]
     removed: tuple[JobKey, ...]
     counts: tuple[tuple[TargetKey, TargetApiCounts | None], ...]
     durations: MappingProxyType[str, Histogram] | None  # None: unchanged
@@ -75,7 +78,7 @@ class Diff:
     def states(self, snapshot: Snapshot, dirty: set[JobKey] | None) -> tuple[Any, Any]:
         """Changed and removed states; ``dirty`` None compares everything."""
         current: dict[str, Any] = {COLLABORATIONS: snapshot.states, **snapshot.collectors}
-        changed: list[tuple[str, TargetKey, CollectorState[Any]]] = []
+        changed: list[Any] = []
         removed: list[JobKey] = []
         if dirty is None:
             for name in [n for n in self._states if n not in current]:
@@ -91,17 +94,24 @@ class Diff:
             changed = self._changed(current, dirty)
         return tuple(changed), tuple(removed)
 
-    def _changed(
-        self, current: dict[str, Any], jobs: Any
-    ) -> list[tuple[str, TargetKey, CollectorState[Any]]]:
+    def _changed(self, current: dict[str, Any], jobs: Any) -> list[Any]:
         changed = []
         for name, key in jobs:
             state = current.get(name, {}).get(key)
             sent = self._states.setdefault(name, {})
-            if state is not None and sent.get(key) is not state:
-                sent[key] = state
-                changed.append((name, key, state))
+            before = sent.get(key)
+            if state is None or before is state:
+                continue
+            sent[key] = state
+            if before is not None and state.data is not None and before.data == state.data:
+                changed.append((name, key, replace(state, data=None), True))
+            else:
+                changed.append((name, key, state, False))
         return changed
+
+    def reset(self) -> None:
+        """Forget what was sent: the next message carries everything, data included."""
+        self.__init__()  # type: ignore[misc]
 
     def tallies(self, view: ApiStatsView) -> tuple[Any, Any]:
         counts: list[tuple[TargetKey, TargetApiCounts | None]] = [
@@ -161,6 +171,11 @@ class Worker:
             self.stats.restore(message[2])
         elif kind == "configure":
             self._configure(*message[1:])
+        elif kind == "resend":
+            with self._lock:
+                self._diff.reset()
+                self._dirty = None
+            self._wake.set()
         elif kind == "poll_all_now" and self.poller is not None:
             self.poller.poll_all_now()
 

@@ -20,8 +20,9 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from types import MappingProxyType
 from typing import Any
@@ -197,7 +198,14 @@ class WorkerPool:
         delay = 1.0
         while not self._stopping.is_set():
             started = time.monotonic()
-            self._run(handle)
+            try:
+                self._run(handle)
+            except Exception as err:  # a bug here must not leave the worker unwatched
+                log.error(
+                    "poll worker %d: %s\n%s", handle.index, type(err).__name__, format_tb(err)
+                )
+                if handle.process is not None:
+                    _reap(handle.process, 0.0)
             if self._stopping.is_set():
                 return
             code = handle.process.returncode if handle.process is not None else None
@@ -264,12 +272,10 @@ class WorkerPool:
 
     def _apply(self, handle: _Handle, generation: int, update: worker.Update) -> None:
         with self._cond:
-            wanted = self._wanted
-            for name, key, state in update.states:
-                if wanted is None or key in wanted:  # not one a reload removed since
-                    handle.states.setdefault(name, {})[key] = state
+            self._take_states(handle, update)
             for name, key in update.removed:
                 handle.states.get(name, {}).pop(key, None)
+            wanted = self._wanted
             for target, counts in update.counts:
                 if counts is None or (wanted is not None and target not in wanted):
                     handle.counts.pop(target, None)
@@ -280,6 +286,21 @@ class WorkerPool:
             if update.full:
                 handle.generation = generation
             self._publish()
+
+    def _take_states(self, handle: _Handle, update: worker.Update) -> None:
+        wanted = self._wanted
+        for name, key, shipped, data_as_sent in update.states:
+            if wanted is not None and key not in wanted:
+                continue  # one a reload removed since
+            states = handle.states.setdefault(name, {})
+            state = shipped
+            if data_as_sent:
+                before = states.get(key)
+                if before is None:  # only if the two sides diverged: start over
+                    self._send(handle, ("resend",))
+                    continue
+                state = replace(shipped, data=before.data)
+            states[key] = state
 
     def _publish(self) -> None:
         """Merge the workers' states into one snapshot (condition held)."""
@@ -329,6 +350,11 @@ class _PoolCollector(Collector):
             targets.add_metric(label, handle.targets)
             restarts.add_metric(label, handle.restarts)
         yield from (up, targets, restarts)
+
+
+def format_tb(err: BaseException) -> str:
+    """An exception's frames without its message, which can quote raw AWS responses."""
+    return "".join(traceback.format_tb(err.__traceback__))
 
 
 def _reap(process: subprocess.Popen[bytes], timeout: float = STOP_SECONDS) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from prometheus_client.exposition import generate_latest
@@ -18,7 +19,7 @@ from exporter.app import App
 from exporter.config import parse_config
 from exporter.fake_analyses import QUERIES
 from exporter.fake_cleanrooms import FakeCleanRooms
-from exporter.model import CollectorState, Snapshot, Target
+from exporter.model import CollectorState, PollData, Snapshot, Target
 from exporter.sharding import shard_of
 from exporter.stats import ApiStatsView, TargetApiCounts
 from exporter.worker import Diff
@@ -59,6 +60,13 @@ def untimed(exposition: bytes) -> list[bytes]:
     return [line for line in exposition.splitlines() if b"_age_seconds" not in line]
 
 
+def polled_twice(app: App) -> bool:
+    snapshot = app.poller.snapshot
+    states = [*snapshot.states.values()]
+    states += [s for found in snapshot.collectors.values() for s in found.values()]
+    return all(s.polls >= 2 for s in states)
+
+
 def test_every_account_has_exactly_one_worker_and_a_replica_spreads_over_all() -> None:
     rng = random.Random(7)
     accounts = [f"{rng.randrange(10**11, 10**12)}" for _ in range(2000)]
@@ -82,16 +90,23 @@ def test_a_worker_ships_only_what_changed() -> None:
     a: CollectorState[None] = CollectorState(Target("1", "r"))
     b: CollectorState[None] = CollectorState(Target("2", "r"))
     first, removed = diff.states(Snapshot({a.target.key: a, b.target.key: b}), None)
-    assert [s for _, _, s in first] == [a, b]
+    assert [s for _, _, s, _ in first] == [a, b]
     assert removed == ()
     a2: CollectorState[None] = CollectorState(Target("1", "r"), polls=1)
     snapshot = Snapshot({a.target.key: a2, b.target.key: b})
     changed, _ = diff.states(snapshot, {("collaborations", a.target.key)})
-    assert changed == (("collaborations", a.target.key, a2),)
+    assert changed == (("collaborations", a.target.key, a2, False),)
     assert diff.states(snapshot, None) == ((), ())  # nothing new by identity
     gone, removed = diff.states(Snapshot({a.target.key: a2}), None)
     assert gone == ()
     assert removed == (("collaborations", b.target.key),)
+    # The same data in a new state (a poll that found nothing new) goes without its data.
+    data = PollData((), {"ACTIVE": 0}, None)
+    with_data: CollectorState[PollData] = CollectorState(Target("1", "r"), data, polls=2)
+    diff.states(Snapshot({a.target.key: with_data}), None)
+    again = replace(with_data, data=PollData((), {"ACTIVE": 0}, None), polls=3)
+    (shipped,), _ = diff.states(Snapshot({a.target.key: again}), None)
+    assert shipped == ("collaborations", a.target.key, replace(again, data=None), True)
     counts = TargetApiCounts()
     view = ApiStatsView({a.target.key: counts}, {})
     assert diff.tallies(view)[0] == ((a.target.key, counts),)
@@ -117,6 +132,26 @@ def test_two_workers_export_what_one_process_exports(
     assert len(pooled.poller.snapshot.states) == 10
     want = samples(single)
     assert want == samples(pooled)
+    # A second round finds nothing new: the workers ship states without their data,
+    # and /metrics still has every collaboration.
+    for app in (single, pooled):
+        app.poller.poll_all_now()
+    # Polls and API counters arrive in a few messages: wait until both sides agree.
+    wait_for(lambda: samples(single) == samples(pooled) and polled_twice(pooled), timeout=20)
+    assert samples(single) == samples(pooled)
+    assert (
+        samples(pooled)[
+            (
+                "cleanrooms_collaborations",
+                (
+                    ("account_id", accounts[4]),
+                    ("member_status", "INVITED"),
+                    ("region", "us-east-1"),
+                ),
+            )
+        ]
+        == 4
+    )
     # The cached renderer still writes exactly what the library writes.
     body_bytes, _ = pooled.renderer.render("text/plain")
     assert untimed(body_bytes) == untimed(generate_latest(pooled.registry))

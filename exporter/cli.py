@@ -42,6 +42,7 @@ from exporter.statuspage import PageContext, ReloadRecorder, ReloadState
 from exporter.web import ExporterServer, WebApp
 from exporter.webconfig import WebConfig, load_web_config
 from exporter.webguard import WebGuard, WebLimits
+from exporter.workers import worker_concurrency
 
 log = logging.getLogger("exporter")
 
@@ -272,6 +273,9 @@ def _check(config: Config, path: str | None) -> int:
         print(line)
     enabled = ", ".join(f"{s.name} (every {s.interval:g}s)" for s in config.schedules())
     print(f"collectors enabled: {enabled}")
+    if config.poll_workers > 1:
+        threads = worker_concurrency(config.concurrency, config.poll_workers)
+        print(f"poll workers: {config.poll_workers} processes, {threads} threads each")
     return 0
 
 

@@ -299,3 +299,18 @@ def alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_poll_workers_is_checked_and_reported(tmp_path: Path) -> None:
+    assert parse_config("", {}).poll_workers == 1
+    path = tmp_path / "config.yaml"
+    path.write_text("poll_workers: 3\nconcurrency: 16\n")
+    command = [sys.executable, "-m", "exporter", "--config.check", "--config.file", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "poll workers: 3 processes, 6 threads each\n" in done.stdout
+    for bad, message in (("0", "must be greater than zero"), ("two", "must be an integer")):
+        path.write_text(f"poll_workers: {bad}\n")
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 2
+        assert f"poll_workers: {message}" in done.stderr

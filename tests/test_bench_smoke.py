@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -34,8 +36,9 @@ def test_soak_smoke() -> None:
     assert "memory flat" in out
 
 
-def test_scale_smoke() -> None:
-    out = run_bench("bench.scale", "--sizes", "40", "--latency", "0.01")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_scale_smoke(workers: str) -> None:
+    out = run_bench("bench.scale", "--sizes", "40", "--latency", "0.01", "--workers", workers)
     row = next(line for line in out.splitlines() if line.startswith("| 40 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[7] == "41 (41)"  # first poll: one page per target plus one discovery page
@@ -64,7 +67,7 @@ def test_percall_smoke() -> None:
     out = run_bench(
         "bench.percall",
         *("--calls", "5", "--targets", "20", "--threads", "2,8", "--shard-threads", "4"),
-        *("--latency", "0.01"),
+        *("--latency", "0.01", "--worker-concurrency", "4"),
         *("--instruction-targets", "2", "--no-cachegrind"),
     )
     rows = [line for line in out.splitlines() if line.startswith("| List")]
@@ -73,6 +76,7 @@ def test_percall_smoke() -> None:
     assert {"ListCollaborations", "ListMemberships", "ListPrivacyBudgets"} <= operations
     for row in rows:
         assert float(row.strip("|").split("|")[-1]) > 0  # exporter / stock, measured
-    rounds = [line for line in out.splitlines() if line.startswith(("| 2 |", "| 8 |", "| 2 x 4 |"))]
-    assert len(rounds) == 3
+    layouts = ("| 2 |", "| 8 |", "| 2 x 4 |", "| 2 workers x 2 |")
+    rounds = [line for line in out.splitlines() if line.startswith(layouts)]
+    assert len(rounds) == 4
     assert all(r.strip("|").split("|")[7].strip() == "20" for r in rounds)  # calls: minimal

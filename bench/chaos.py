@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import signal
 import statistics
@@ -72,6 +73,20 @@ def proc_status(pid: int) -> tuple[int, int, float]:
     return int(fields["Threads"]), fds, int(fields["VmRSS"].split()[0]) / 1024
 
 
+def child_pids(pid: int) -> list[int]:
+    """Processes whose parent is ``pid``: the exporter's poll workers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
 class Chaos:
     """The actors, each a thread, and the checkpoints that freeze the world to compare."""
 
@@ -86,6 +101,7 @@ class Chaos:
         self.samples: list[tuple[int, int, float]] = []
         self.reloads = {"good, POST": 0, "good, SIGHUP": 0, "bad, POST": 0, "bad, SIGHUP": 0}
         self.stray_sighups = 0
+        self.workers_killed = 0
         self.checkpoints: list[float] = []  # seconds from clearing the faults to the truth
 
     def secrets(self) -> list[str]:
@@ -103,6 +119,7 @@ class Chaos:
             self.churn_loop,
             self.sighup_loop,
             lambda: self.hostile.run(self.stop),
+            *([self.worker_kill_loop] if self.world.workers > 1 else []),
         ]
 
     def start_scrapers(self, count: int, stop: threading.Event) -> list[threading.Thread]:
@@ -166,6 +183,20 @@ class Chaos:
             self.stray_sighups += 1
 
         self.every(3.0, 20.0, act)
+
+    def worker_kill_loop(self) -> None:
+        """SIGKILL a poll worker process now and then: it must come back with its counts."""
+
+        def act() -> None:
+            workers = child_pids(self.running.proc.pid)
+            if workers:
+                try:
+                    os.kill(self.rng.choice(workers), signal.SIGKILL)
+                except ProcessLookupError:
+                    return  # exited meanwhile
+                self.workers_killed += 1
+
+        self.every(20.0, 60.0, act)
 
     def reload_loop(self) -> None:
         self.every(2.0, 8.0, self.reload_once)
@@ -276,7 +307,7 @@ def _polled_twice(base: Scrape, scrape: Scrape, targets: set[tuple[str, str]]) -
 
 def run(args: argparse.Namespace, log_path: Path) -> tuple[Chaos, dict[str, Any]]:
     with fake_aws() as proxy:
-        world = World(proxy, random.Random(args.seed), args.size)
+        world = World(proxy, random.Random(args.seed), args.size, args.workers)
         with (
             log_path.open("wb") as log,
             exporter(world.config_text(), *FLAGS, stderr=log) as running,
@@ -382,6 +413,10 @@ def report(chaos: Chaos, args: argparse.Namespace, result: dict[str, Any]) -> in
         ("faults injected", world.faults.injected),
         ("reloads", chaos.reloads),
         ("SIGHUPs on their own", chaos.stray_sighups),
+        (
+            "poll workers (poll_workers), and how many were killed",
+            f"{world.workers}, {chaos.workers_killed}",
+        ),
         ("discovery and collaboration changes", world.counts),
         ("hostile connections opened", hostile.opened),
         ("malformed requests answered right", dict(sorted(hostile.answers.items()))),
@@ -444,6 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scrapers", type=int, default=50)
     parser.add_argument("--size", type=int, default=8, help="collaborations per target")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--workers", type=int, default=1, help="poll_workers; >1 kills some")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     with tempfile.TemporaryDirectory() as tmp:

@@ -81,8 +81,9 @@ class Faults:
 class World:
     """moto's state and the config file: what the exporter should be showing."""
 
-    def __init__(self, proxy: FaultProxy, rng: random.Random, size: int) -> None:
+    def __init__(self, proxy: FaultProxy, rng: random.Random, size: int, workers: int = 1) -> None:
         self.proxy = proxy
+        self.workers = workers
         self.rng = rng
         self.size = size
         self.lock = threading.RLock()  # one change at a time; a checkpoint holds it to freeze all
@@ -124,6 +125,7 @@ class World:
             "poll_interval: 1s",
             "stale_after: 30s",
             "concurrency: 8",
+            f"poll_workers: {self.workers}",
             f"regions: [{', '.join(REGIONS)}]",
             f"aws: {{endpoint_url: '{self.proxy.url}', max_attempts: 2, read_timeout: 2s}}",
             "discovery:",

@@ -218,11 +218,16 @@ class WorkerPool:
     def _run(self, handle: _Handle) -> None:
         parent, process = self._spawn(handle.index)
         with self._cond:
-            seed = (dict(handle.states), self._handle_view(handle))
+            states = {name: dict(found) for name, found in handle.states.items()}
+            seed = ("restore", states, self._handle_view(handle))
         with handle.lock:
             handle.conn, handle.process = parent, process
+            # Under the lock: what a worker restores must reach it before any configuration.
+            try:
+                parent.send(seed)
+            except (OSError, ValueError) as err:
+                log.warning("poll worker %d: cannot send: %s", handle.index, err)
         handle.up = True
-        self._send(handle, ("restore", *seed))
         self._send_configure(handle)
         try:
             self._receive(handle, parent)

@@ -88,6 +88,12 @@ def wait_round(poller: Any, polls: int = 2) -> None:
             time.sleep(0.005)
 
 
+def worker_pids(app: Any) -> list[int | None]:
+    """The app's poll worker processes; none for a release without them."""
+    pool = getattr(app, "pool", None)
+    return pool.pids() if pool is not None else []
+
+
 def peak_rss_mib(pid: int | str = "self") -> float:
     """A process's own peak RSS (VmHWM); this one's by default.
 

@@ -46,6 +46,7 @@ from bench.calls import (
     progress,
     stock_caller,
     wait_round,
+    worker_pids,
 )
 from bench.common import use_fake_credentials
 from bench.scale import bare_client_round, config_text, counts, standin
@@ -92,7 +93,7 @@ def steady_round(
         sys.stdin.readline()
     else:
         counts(endpoint, reset=True)
-    pids: list[int | str] = ["self", *(p for p in (app.pool.pids() if app.pool else []) if p)]
+    pids: list[int | str] = ["self", *(p for p in worker_pids(app) if p)]
     cpu, switches = cpu_and_switches(pids)
     wall = time.perf_counter()
     app.poller.poll_all_now()

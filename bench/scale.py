@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from bench.calls import peak_rss_mib
+from bench.calls import peak_rss_mib, worker_pids
 from bench.common import use_fake_credentials
 
 REGIONS = ("us-east-1", "eu-west-2")
@@ -98,8 +98,9 @@ def config_text(
 ) -> str:
     return (
         f"poll_interval: 1h\nstale_after: 2h\nconcurrency: {concurrency}\n"
-        f"poll_workers: {workers}\n"
-        f"regions: [{', '.join(REGIONS)}]\n"
+        # Left out when 1, so the script runs against releases without the key.
+        + (f"poll_workers: {workers}\n" if workers > 1 else "")
+        + f"regions: [{', '.join(REGIONS)}]\n"
         f"aws: {{endpoint_url: '{endpoint}', max_attempts: 2}}\n"
         f"sharding: {{index: {shard[0]}, count: {shard[1]}}}\n"
         "discovery: {organizations: {role_name: CleanRoomsReadOnly}}\n"
@@ -140,7 +141,7 @@ def measure(
         render = median_ms(lambda: app.renderer.render("text/plain"), 5)
         # Read before the baseline below, whose 30 MB string is the library's, not ours;
         # poll worker processes included.
-        pids = [p for p in (app.pool.pids() if app.pool else []) if p is not None]
+        pids = [p for p in worker_pids(app) if p is not None]
         peak_rss = peak_rss_mib() + sum(peak_rss_mib(pid) for pid in pids)
         library = median_ms(lambda: generate_latest(app.registry), 3)
         app.stop()

@@ -73,6 +73,7 @@ class App:
         self.clients = new_clients(config, self.stats, config.concurrency)
         self.discovered: list[AccountConfig] = []
         targets = build_targets(config.accounts, self.clients, shard=self.shard)  # may raise
+        self._target_count = len(targets)
         self.pool: WorkerPool | None = None
         self.poller: Poller | WorkerPool
         if config.poll_workers > 1:
@@ -122,8 +123,17 @@ class App:
         if not self._became_ready:
             discoverer = self.discoverer  # read once: a reload may replace it
             discovery_done = discoverer is None or discoverer.attempted.is_set()
-            self._became_ready = discovery_done and self.poller.snapshot.ready
+            self._became_ready = discovery_done and self._polled()
         return self._became_ready
+
+    def _polled(self) -> bool:
+        # A pool's snapshot is empty, so "ready", until its workers first report.
+        return self.pool.ready if self.pool is not None else self.poller.snapshot.ready
+
+    @property
+    def target_count(self) -> int:
+        """Targets of the running configuration (a pool's arrive in its snapshot later)."""
+        return self._target_count
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -167,7 +177,7 @@ class App:
         log.info(
             "discovery: %d accounts, %d targets on this shard",
             len(accounts),
-            len(self.poller.snapshot.states),
+            self.target_count,
         )
 
     def reload(self) -> tuple[bool, str]:
@@ -185,7 +195,7 @@ class App:
                 return self._reload_failed(f"unexpected {type(err).__name__}")
             self.reload_ok = True
             self.reload_time = self._clock()
-        count = len(self.poller.snapshot.states)
+        count = self.target_count
         log.info("configuration reloaded: %d targets", count)
         return True, f"reloaded: {count} targets"
 
@@ -226,6 +236,7 @@ class App:
     def _apply(self, config: Config, discovered: list[AccountConfig]) -> None:
         """Point the poller at the targets of ``config`` plus ``discovered`` (lock held)."""
         targets = build_targets(config.accounts, self.clients, discovered, self.shard)
+        self._target_count = len(targets)
         keep = {self._discovery_key} if self._discovery_key else set()
         if isinstance(self.poller, Poller):
             wiring = Wiring(self.clients, self.stats, config, targets)

@@ -393,7 +393,7 @@ def _serve(
         "listening on %s:%s, polling %d targets every %gs",
         host,
         port,
-        len(app.poller.snapshot.states),
+        app.target_count,
         app.config.poll_interval,
     )
     while True:

@@ -174,9 +174,12 @@ def test_reload_adds_and_removes_targets_and_refuses_a_new_worker_count(
     app = App(parse_config(path.read_text(), {}), lambda: parse_config(path.read_text(), {}))
     app.start()
     try:
+        # Not ready while the workers start: nothing polled yet, though nothing is missing.
+        assert not app.ready()
         assert app.wait_ready(30)
+        assert app.ready()
         path.write_text(head + accounts_block([b, c]))
-        assert app.reload()[0]
+        assert app.reload() == (True, "reloaded: 4 targets")
         # Gone at once, not at the worker's next message; the new one once polled.
         assert all(key[0] != a for key in app.poller.snapshot.states)
         assert app.wait_ready(30)

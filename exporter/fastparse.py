@@ -117,18 +117,36 @@ def _late(memo: dict[str, Convert | None], name: str) -> Convert:
 
 
 def _structure(members: tuple[tuple[str, str, Convert | None], ...]) -> Convert:
-    def convert(value: Any) -> Any:
-        if value is None:
-            return None  # botocore keeps a null structure (a map's value) as None
-        if type(value) is not dict:
-            raise Unusual
-        parsed = {}
-        for name, key, member in members:
-            item = value.get(key)
-            if item is not None:
-                parsed[name] = item if member is None else member(item)
-        return parsed
+    """A structure's converter, written out as one lookup and one store per member.
 
+    It runs for every summary of every page, where an interpreted loop over the
+    members costs more than the lookups and stores themselves. The source holds only the
+    model's member names, each as its ``repr()`` (a string literal of exactly that
+    name), and the converters of nested values, passed by reference.
+    """
+    namespace: dict[str, Any] = {"Unusual": Unusual}
+    lines = [
+        "def convert(value):",
+        "    if value is None:",
+        "        return None",  # botocore keeps a null structure (a map's value) as None
+        "    if type(value) is not dict:",
+        "        raise Unusual",
+        "    parsed = {}",
+    ]
+    for index, (name, key, member) in enumerate(members):
+        stored = "item"
+        if member is not None:
+            namespace[f"member_{index}"] = member
+            stored = f"member_{index}(item)"
+        lines += [
+            f"    item = value.get({key!r})",
+            "    if item is not None:",
+            f"        parsed[{name!r}] = {stored}",
+        ]
+    lines.append("    return parsed")
+    source = "\n".join(lines)
+    exec(compile(source, "<fastparse structure>", "exec"), namespace)  # noqa: S102
+    convert: Convert = namespace["convert"]
     return convert
 
 

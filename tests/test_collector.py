@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from exporter.collector import CleanRoomsCollector, CollectorSettings
-from exporter.collectors.collaborations import build_poll_data
-from exporter.model import PollError, Snapshot, Target, TargetState
+from exporter.collectors.base import epoch_seconds
+from exporter.collectors.collaborations import build_poll_data, parse_summary
+from exporter.model import Collaboration, PollError, Snapshot, Target, TargetState
 from exporter.stats import ApiStats
 
 GOLDEN = Path(__file__).parent / "golden" / "exposition.txt"
@@ -154,3 +157,59 @@ def test_never_polled_target_has_health_series() -> None:
         )
         == 0
     )
+
+
+def _reference_parse(item: Any) -> Collaboration | None:
+    """The plain statement of what a valid summary is, for checking the collector's parse."""
+    if not isinstance(item, Mapping):
+        return None
+    fields = ("id", "name", "creatorAccountId", "memberStatus")
+    if not all(isinstance(item.get(k), str) and item.get(k) for k in fields):
+        return None
+    created = epoch_seconds(item.get("createTime"))
+    updated = epoch_seconds(item.get("updateTime"))
+    if created is None or updated is None:
+        return None
+    display, membership = item.get("creatorDisplayName"), item.get("membershipId")
+    return Collaboration(
+        item["id"],
+        item["name"],
+        item["creatorAccountId"],
+        display if isinstance(display, str) else "",
+        item["memberStatus"],
+        membership if isinstance(membership, str) else "",
+        created,
+        updated,
+    )
+
+
+class _Text(str):
+    pass
+
+
+class _Moment(datetime):
+    pass
+
+
+def _variants() -> list[Any]:
+    good = {**summary("c1", "ACTIVE", NOW), "membershipId": "m1"}
+    odd_values: list[Any] = [None, "", 0, 1, [], {}, b"x", _Text("t"), True]
+    found: list[Any] = [good, MappingProxyType(good), ["c1"], "c1", None, 7]
+    for key in ("id", "name", "creatorAccountId", "memberStatus", "creatorDisplayName"):
+        found += [{**good, key: value} for value in odd_values]
+        found.append({k: v for k, v in good.items() if k != key})
+    for key in ("createTime", "updateTime"):
+        found += [
+            {**good, key: datetime(2026, 1, 1)},  # naive: malformed
+            {**good, key: _Moment(2026, 1, 1, tzinfo=UTC)},
+            {**good, key: NOW},
+            {**good, key: "2026-01-01T00:00:00Z"},
+            {k: v for k, v in good.items() if k != key},
+        ]
+    found += [{**good, "membershipId": value} for value in odd_values]
+    return found
+
+
+@pytest.mark.parametrize("item", _variants())
+def test_parse_summary_agrees_with_the_plain_rules(item: Any) -> None:
+    assert parse_summary(item) == _reference_parse(item)

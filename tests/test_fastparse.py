@@ -22,7 +22,7 @@ from botocore.parsers import RestJSONParser
 from exporter.aws import AwsClients, lenient_timestamp
 from exporter.collectors import REGISTRY
 from exporter.config import AwsSettings
-from exporter.fastparse import FastParserFactory, FastRestJSONParser, Unusual
+from exporter.fastparse import FastParserFactory, FastRestJSONParser, Unusual, _structure
 from exporter.stats import ApiStats
 
 MODEL = botocore.session.get_session().get_service_model("cleanrooms")
@@ -324,3 +324,19 @@ def test_exporter_clients_use_it_and_errors_still_raise_client_errors(proxy: Any
             maxResults=100,
         )
     assert raised.value.response["Error"]["Code"].endswith("Exception")
+
+
+def test_a_structure_converter_keeps_any_member_name_exactly() -> None:
+    # Names become string literals of the converter's source: quotes, escapes and
+    # line breaks must come out as they went in.
+    odd = ("plain", "it's", 'say "hi"', "back\\slash", "line\nbreak", "é", "")
+    members = tuple((f"{name}!", name, None) for name in odd)
+    doubled = (("count", "n", lambda v: v * 2),)
+    convert = _structure(members + doubled)
+    wire = {name: index for index, name in enumerate(odd)} | {"n": 4, "unknown": 1}
+    assert convert(wire) == {f"{name}!": index for index, name in enumerate(odd)} | {"count": 8}
+    assert list(convert(wire)) == [f"{name}!" for name in odd] + ["count"]
+    assert convert({"it's": None}) == {}
+    assert convert(None) is None
+    with pytest.raises(Unusual):
+        convert(["not", "a", "structure"])

@@ -25,7 +25,6 @@ from exporter.paging import MAX_PAGES, list_all
 
 log = logging.getLogger(__name__)
 
-LABEL_STRING_FIELDS = ("id", "name", "creatorAccountId", "memberStatus")
 OPERATION = "ListCollaborations"
 
 
@@ -79,26 +78,36 @@ def count_statuses(
 
 
 def parse_summary(item: Any) -> Collaboration | None:
-    """One CollaborationSummary, or None when a required field is missing or of a wrong type."""
-    if not isinstance(item, Mapping):
+    """One CollaborationSummary, or None when a required field is missing or of a wrong type.
+
+    Runs for every summary of every poll, so it is written out flat: one lookup per
+    field, no generator, and the ABC check only for a mapping that is not a dict.
+    """
+    if type(item) is not dict and not isinstance(item, Mapping):
         return None
-    if not all(isinstance(item.get(k), str) and item.get(k) for k in LABEL_STRING_FIELDS):
+    get = item.get
+    labels: tuple[Any, ...] = (get("id"), get("name"), get("creatorAccountId"), get("memberStatus"))
+    for value in labels:
+        if not isinstance(value, str) or not value:
+            return None
+    created = epoch_seconds(get("createTime"))
+    if created is None:
         return None
-    created = epoch_seconds(item.get("createTime"))
-    updated = epoch_seconds(item.get("updateTime"))
-    if created is None or updated is None:
+    updated = epoch_seconds(get("updateTime"))
+    if updated is None:
         return None
-    display = item.get("creatorDisplayName")
-    membership = item.get("membershipId")
+    collaboration_id, name, creator, member_status = labels
+    display = get("creatorDisplayName")
+    membership = get("membershipId")
     return Collaboration(
-        id=item["id"],
-        name=item["name"],
-        creator_account_id=item["creatorAccountId"],
-        creator_display_name=display if isinstance(display, str) else "",
-        member_status=item["memberStatus"],
-        membership_id=membership if isinstance(membership, str) else "",
-        create_time=created,
-        update_time=updated,
+        collaboration_id,
+        name,
+        creator,
+        display if isinstance(display, str) else "",
+        member_status,
+        membership if isinstance(membership, str) else "",
+        created,
+        updated,
     )
 
 

@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 
 OPERATION = "ListMemberships"
 STATUSES = ("ACTIVE", "REMOVED", "COLLABORATION_DELETED")
-_STRING_FIELDS = ("id", "collaborationId", "collaborationName", "status")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,23 +67,32 @@ def build(summaries: Iterable[Any]) -> MembershipsData:
 
 
 def parse_summary(item: Any) -> Membership | None:
-    """One MembershipSummary, or None when a field the metrics need is missing or wrong."""
-    if not isinstance(item, Mapping):
+    """One MembershipSummary, or None when a field the metrics need is missing or wrong.
+
+    Runs for every summary of every poll, so it is written out flat: one lookup per
+    field, no generator, and the ABC check only for a mapping that is not a dict.
+    """
+    if type(item) is not dict and not isinstance(item, Mapping):
         return None
-    if not all(isinstance(item.get(k), str) and item.get(k) for k in _STRING_FIELDS):
-        return None
-    payment = item.get("paymentConfiguration")
-    compute = payment.get("queryCompute") if isinstance(payment, Mapping) else None
-    payer = compute.get("isResponsible") if isinstance(compute, Mapping) else None
+    get = item.get
+    labels: tuple[Any, ...] = (
+        get("id"),
+        get("collaborationId"),
+        get("collaborationName"),
+        get("status"),
+    )
+    for value in labels:
+        if not isinstance(value, str) or not value:
+            return None
+    payment: Any = get("paymentConfiguration")
+    is_map = type(payment) is dict or isinstance(payment, Mapping)
+    compute: Any = payment.get("queryCompute") if is_map else None
+    is_map = type(compute) is dict or isinstance(compute, Mapping)
+    payer = compute.get("isResponsible") if is_map else None
     if not isinstance(payer, bool):
         return None
-    return Membership(
-        id=item["id"],
-        collaboration_id=item["collaborationId"],
-        collaboration_name=item["collaborationName"],
-        status=item["status"],
-        query_compute_payer=payer,
-    )
+    membership_id, collaboration_id, collaboration_name, status = labels
+    return Membership(membership_id, collaboration_id, collaboration_name, status, payer)
 
 
 def families(fresh: Sequence[Fresh]) -> list[Metric]:

@@ -40,7 +40,9 @@ def stock_caller(endpoint: str, operation: str) -> Callable[[], Any]:
     return lambda: method(**params)
 
 
-def exporter_caller(endpoint: str, operation: str, collector: str | None) -> Callable[[], Any]:
+def exporter_caller(
+    endpoint: str, operation: str, collector: str | None, stats: Any = None
+) -> Callable[[], Any]:
     """The same call made by the exporter: through the collector's poll when there is one."""
     from exporter.aws import AwsClients
     from exporter.collectors import BY_NAME
@@ -53,7 +55,7 @@ def exporter_caller(endpoint: str, operation: str, collector: str | None) -> Cal
     # The rate limit's hook runs as in production; a high rate keeps it from sleeping.
     limit = RateLimit(requests_per_second=1e6, burst=1000)
     settings = AwsSettings(endpoint_url=endpoint, max_attempts=2)
-    clients = AwsClients(settings, ApiStats(), rate_limit=limit)
+    clients = AwsClients(settings, stats or ApiStats(), rate_limit=limit)
     client = clients.cleanrooms(AccountConfig(id=ACCOUNT, regions=(REGION,)), ACCOUNT, REGION)
     if collector is None:  # no collector yet: the exporter's client call alone
         params = request_params(operation)
@@ -63,6 +65,16 @@ def exporter_caller(endpoint: str, operation: str, collector: str | None) -> Cal
     data = PollData((one,), {"ACTIVE": 1}, None)  # fan-out collectors: one call each poll
     options = {o.name: o.default for o in spec.options}
     return lambda: spec.poll(PollContext(client, data, None, 1000, time.time(), None, options))
+
+
+def calls_per_poll(endpoint: str, operation: str, collector: str | None) -> int:
+    """API calls one exporter poll makes (privacy_budgets: one per budget type)."""
+    from exporter.stats import ApiStats
+
+    stats = ApiStats()
+    exporter_caller(endpoint, operation, collector, stats)()
+    counts = stats.view().targets[(ACCOUNT, REGION)]
+    return counts.requests[operation]
 
 
 def progress(message: str) -> None:

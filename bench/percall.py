@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.calls import (
+    calls_per_poll,
     cpu_and_switches,
     cpu_per_call,
     exporter_caller,
@@ -58,11 +59,15 @@ def per_operation(endpoint: str, calls: int, repeats: int = 3) -> list[dict[str,
         progress(f"CPU per call: {operation}")
         stock = stock_caller(endpoint, operation)
         ours = exporter_caller(endpoint, operation, collector)
-        pairs = [(cpu_per_call(stock, calls), cpu_per_call(ours, calls)) for _ in range(repeats)]
+        each = calls_per_poll(endpoint, operation, collector)  # a poll's CPU is shared by them
+        pairs = [
+            (cpu_per_call(stock, calls), cpu_per_call(ours, calls) / each) for _ in range(repeats)
+        ]
+        path = f"{collector} collector poll" if collector else "exporter client call"
         rows.append(
             {
                 "operation": operation,
-                "path": f"{collector} collector poll" if collector else "exporter client call",
+                "path": path if each == 1 else f"{path} ({each} calls, per call)",
                 "stock_ms": statistics.median(p[0] for p in pairs) * 1000,
                 "exporter_ms": statistics.median(p[1] for p in pairs) * 1000,
                 "ratio": statistics.median(p[1] / p[0] for p in pairs),
@@ -205,6 +210,7 @@ def instructions(endpoint: str, calls: int) -> list[dict[str, Any]]:
                 for n in (0, calls)
             )
             row[side] = (more - base) / calls
+        row["exporter"] /= calls_per_poll(endpoint, operation, collector)
         row["ratio"] = row["exporter"] / row["stock"]
         rows.append(row)
     return rows

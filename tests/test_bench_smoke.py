@@ -76,6 +76,8 @@ def test_percall_smoke() -> None:
     assert {"ListCollaborations", "ListMemberships", "ListPrivacyBudgets"} <= operations
     for row in rows:
         assert float(row.strip("|").split("|")[-1]) > 0  # exporter / stock, measured
+    budgets = next(row for row in rows if row.startswith("| ListPrivacyBudgets |"))
+    assert "(2 calls, per call)" in budgets  # one call per budget type in each poll
     layouts = ("| 2 |", "| 8 |", "| 2 x 4 |", "| 2 workers x 2 |")
     rounds = [line for line in out.splitlines() if line.startswith(layouts)]
     assert len(rounds) == 4

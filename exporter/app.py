@@ -6,7 +6,6 @@ import logging
 import os
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,6 +17,7 @@ from exporter.collector import CleanRoomsCollector, CollectorSettings
 from exporter.config import AccountConfig, Config, ConfigError
 from exporter.discovery import Discoverer, discover
 from exporter.exposition import ExpositionRenderer
+from exporter.logs import format_tb
 from exporter.model import COLLABORATIONS, TargetKey
 from exporter.poller import Poller
 from exporter.polljobs import Wiring, clients_change, new_clients
@@ -27,11 +27,6 @@ from exporter.targets import build_targets
 from exporter.workers import WorkerPool, log_settings
 
 log = logging.getLogger(__name__)
-
-
-def format_tb(err: BaseException) -> str:
-    """An exception's frames without its message, which can quote raw AWS responses."""
-    return "".join(traceback.format_tb(err.__traceback__))
 
 
 ConfigSource = Callable[[], Config]

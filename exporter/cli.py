@@ -37,12 +37,11 @@ from exporter.config import (
 from exporter.config_collectors import with_overrides
 from exporter.logs import FORMATS, LEVELS, setup_logging
 from exporter.model import COLLABORATIONS
-from exporter.sharding import resolve_shard
+from exporter.sharding import resolve_shard, worker_concurrency
 from exporter.statuspage import PageContext, ReloadRecorder, ReloadState
 from exporter.web import ExporterServer, WebApp
 from exporter.webconfig import WebConfig, load_web_config
 from exporter.webguard import WebGuard, WebLimits
-from exporter.workers import worker_concurrency
 
 log = logging.getLogger("exporter")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from datetime import UTC, datetime
 
 LEVELS = ("debug", "info", "warn", "error")
@@ -48,6 +49,11 @@ def _logfmt_value(value: str) -> str:
     if value and not any(c in value for c in ' ="\n\\\t'):
         return value
     return json.dumps(value, ensure_ascii=False)
+
+
+def format_tb(err: BaseException) -> str:
+    """An exception's frames without its message, which can quote raw AWS responses."""
+    return "".join(traceback.format_tb(err.__traceback__))
 
 
 def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:

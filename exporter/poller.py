@@ -14,12 +14,12 @@ import queue
 import random
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
+from exporter.logs import format_tb
 from exporter.model import (
     COLLABORATIONS,
     CollectorState,
@@ -331,7 +331,7 @@ class Poller:
             return self._failed(name, old, failed.error, started)
         except Exception as err:  # a worker thread must survive any bug or library surprise
             # The frames, not the message: a library's message can quote a raw response.
-            frames = "".join(traceback.format_tb(err.__traceback__))
+            frames = format_tb(err)
             log.error(
                 "unexpected error polling: %s\n%s",
                 type(err).__name__,

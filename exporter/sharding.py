@@ -1,4 +1,4 @@
-"""Split accounts across replicas with rendezvous hashing.
+"""Split accounts across replicas, and a replica's across its poll workers, by rendezvous hashing.
 
 Each replica keeps the accounts whose highest-scoring shard is its own index.
 Every account lands on exactly one shard, and going from N to N+1 shards moves
@@ -12,6 +12,11 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+from exporter.model import TargetKey
+
+V = TypeVar("V")
 
 _ORDINAL = re.compile(r"-(\d+)$")
 
@@ -24,6 +29,28 @@ def _score(account_id: str, shard: int) -> int:
 def shard_of(account_id: str, count: int) -> int:
     """The shard (0..count-1) that owns ``account_id``."""
     return max(range(count), key=lambda shard: _score(account_id, shard))
+
+
+def worker_of(account_id: str, count: int) -> int:
+    """The poll worker process (0..count-1) of a replica that owns ``account_id``.
+
+    Salted apart from the replica's own shard: with the same scores, every account a
+    replica owns would go to the same worker.
+    """
+    return max(range(count), key=lambda index: _score(f"worker/{account_id}", index))
+
+
+def split_targets(targets: Mapping[TargetKey, V], count: int) -> list[dict[TargetKey, V]]:
+    """``targets`` by the worker that owns each one's account."""
+    shares: list[dict[TargetKey, V]] = [{} for _ in range(count)]
+    for key, value in targets.items():
+        shares[worker_of(key[0], count)][key] = value
+    return shares
+
+
+def worker_concurrency(total: int, count: int) -> int:
+    """``concurrency`` is the whole exporter's: each worker takes its share, at least 1."""
+    return max(1, -(-total // count))
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ import io
 import logging
 import ssl
 import sys
-import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from exporter.logs import format_tb
 from exporter.webguard import DeadlineReader, WebGuard
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class GuardedServer(ThreadingHTTPServer):
         if isinstance(err, OSError):  # a client that went away or was cut off
             log.debug("http %s: %s", client_address, err)
             return
-        frames = "".join(traceback.format_tb(err.__traceback__)) if err else ""
+        frames = format_tb(err) if err else ""
         log.error("http: unexpected %s\n%s", type(err).__name__, frames)
 
 

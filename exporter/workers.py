@@ -12,7 +12,6 @@ it last shipped, so no counter falls and no analysis is counted twice.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import socket
@@ -20,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
@@ -32,41 +30,16 @@ from prometheus_client.registry import Collector
 
 from exporter import worker
 from exporter.config import Config
-from exporter.logs import JsonFormatter
+from exporter.logs import JsonFormatter, format_tb
 from exporter.model import COLLABORATIONS, CollectorState, Snapshot, TargetKey
 from exporter.polljobs import Targets
+from exporter.sharding import split_targets, worker_concurrency
 from exporter.stats import ApiStatsView, Histogram, TargetApiCounts, merge_views
 
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_CAP = 30.0  # seconds between restarts of a worker that keeps dying
 STOP_SECONDS = 3.0  # a worker's grace to finish in-flight polls before it is killed
-
-
-def worker_of(account_id: str, count: int) -> int:
-    """The worker (0..count-1) that owns ``account_id``.
-
-    Salted apart from replica sharding: with the same scores, every account a replica
-    owns would go to the same worker.
-    """
-
-    def score(index: int) -> int:
-        digest = hashlib.sha256(f"worker/{account_id}/{index}".encode()).digest()
-        return int.from_bytes(digest[:8], "big")
-
-    return max(range(count), key=score)
-
-
-def split_targets(targets: Targets, count: int) -> list[Targets]:
-    shares: list[Targets] = [{} for _ in range(count)]
-    for key, value in targets.items():
-        shares[worker_of(key[0], count)][key] = value
-    return shares
-
-
-def worker_concurrency(total: int, count: int) -> int:
-    """``concurrency`` is the whole exporter's: each worker takes its share, at least 1."""
-    return max(1, -(-total // count))
 
 
 @dataclass
@@ -355,11 +328,6 @@ class _PoolCollector(Collector):
             targets.add_metric(label, handle.targets)
             restarts.add_metric(label, handle.restarts)
         yield from (up, targets, restarts)
-
-
-def format_tb(err: BaseException) -> str:
-    """An exception's frames without its message, which can quote raw AWS responses."""
-    return "".join(traceback.format_tb(err.__traceback__))
 
 
 def _reap(process: subprocess.Popen[bytes], timeout: float = STOP_SECONDS) -> None:

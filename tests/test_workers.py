@@ -20,10 +20,9 @@ from exporter.config import parse_config
 from exporter.fake_analyses import QUERIES
 from exporter.fake_cleanrooms import FakeCleanRooms
 from exporter.model import CollectorState, PollData, Snapshot, Target
-from exporter.sharding import shard_of
+from exporter.sharding import shard_of, split_targets, worker_concurrency, worker_of
 from exporter.stats import ApiStatsView, TargetApiCounts
 from exporter.worker import Diff
-from exporter.workers import split_targets, worker_concurrency, worker_of
 from tests.faultproxy import wait_for
 from tests.helpers import Seeder, role, value
 from tests.test_cli import free_port

@@ -12,6 +12,7 @@ import resource
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -60,12 +61,24 @@ def exporter() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         ],
         stderr=subprocess.PIPE,
     )
+    # Read as it comes: a full pipe would block the exporter's logging, and with it the
+    # exporter; and a start that never gets ready says why.
+    log: list[bytes] = []
+    assert proc.stderr is not None
+    reader = threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
     try:
-        wait_for(lambda: scrape(port, "/-/ready", timeout=1) == 200, timeout=60)
+        try:
+            wait_for(lambda: scrape(port, "/-/ready", timeout=1) == 200, timeout=60)
+        except AssertionError:
+            pytest.fail(f"not ready in 60 s: {b''.join(log).decode()[-3000:]}")
         yield proc, port
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=15)
+        proc.wait(timeout=15)
+        reader.join(5)
+        proc.stderr.close()
+        err = b"".join(log)
         assert b"Traceback" not in err, err.decode()[-2000:]
 
 

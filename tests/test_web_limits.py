@@ -165,7 +165,9 @@ def test_max_requests_answers_503_at_once_and_probes_still_pass() -> None:
         for thread in busy:
             thread.join()
         assert served.get("/metrics")[0] == 200
-        assert served.gauge("requests_in_flight") == 0
+        # The server leaves a request's count just after writing its answer, so the
+        # client may read that answer a moment before the count drops.
+        wait_for(lambda: served.gauge("requests_in_flight") == 0, timeout=5)
 
 
 def test_at_the_connection_cap_the_longest_waiting_connection_makes_room() -> None:

@@ -40,7 +40,7 @@ from bench.chaos_world import (
     describe,
     write_atomically,
 )
-from bench.common import FAKE_ENV, ExporterProcess, exporter, fake_aws, percentile
+from bench.common import FAKE_ENV, ExporterProcess, child_pids, exporter, fake_aws, percentile
 
 MAX_CONNECTIONS = 256
 READ_TIMEOUT, IDLE_TIMEOUT = 2.0, 10.0
@@ -71,20 +71,6 @@ def proc_status(pid: int) -> tuple[int, int, float]:
     )
     fds = len(list(Path(f"/proc/{pid}/fd").iterdir()))
     return int(fields["Threads"]), fds, int(fields["VmRSS"].split()[0]) / 1024
-
-
-def child_pids(pid: int) -> list[int]:
-    """Processes whose parent is ``pid``: the exporter's poll workers."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 class Chaos:

@@ -138,3 +138,17 @@ def percentile(values: list[float], q: float) -> float:
 
 def elapsed_since(start: float) -> float:
     return time.monotonic() - start
+
+
+def child_pids(pid: int) -> list[int]:
+    """Processes whose parent is ``pid``: an exporter's poll workers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # exited meanwhile
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found

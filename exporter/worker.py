@@ -75,24 +75,25 @@ class Diff:
         self._counts: dict[TargetKey, TargetApiCounts] = {}
         self._durations: object = None
 
+    def reset(self) -> None:
+        """Forget what was sent: the next message carries everything, data included."""
+        self._states, self._counts, self._durations = {}, {}, None
+
     def states(self, snapshot: Snapshot, dirty: set[JobKey] | None) -> tuple[Any, Any]:
         """Changed and removed states; ``dirty`` None compares everything."""
         current: dict[str, Any] = {COLLABORATIONS: snapshot.states, **snapshot.collectors}
-        changed: list[Any] = []
-        removed: list[JobKey] = []
-        if dirty is None:
-            for name in [n for n in self._states if n not in current]:
-                removed += [(name, key) for key in self._states.pop(name)]
-            for name, states in current.items():
-                sent = self._states.setdefault(name, {})
-                removed += [(name, key) for key in sent if key not in states]
-                for key in [k for k in sent if k not in states]:
-                    del sent[key]
-                dirty_all = [(name, key) for key in states]
-                changed += self._changed(current, dirty_all)
-        else:
-            changed = self._changed(current, dirty)
-        return tuple(changed), tuple(removed)
+        if dirty is not None:
+            return tuple(self._changed(current, dirty)), ()
+        removed = [
+            (name, key)
+            for name, sent in self._states.items()
+            for key in sent
+            if key not in current.get(name, {})
+        ]
+        for name, key in removed:
+            del self._states[name][key]
+        jobs = [(name, key) for name, states in current.items() for key in states]
+        return tuple(self._changed(current, jobs)), tuple(removed)
 
     def _changed(self, current: dict[str, Any], jobs: Any) -> list[Any]:
         changed = []
@@ -108,10 +109,6 @@ class Diff:
             else:
                 changed.append((name, key, state, False))
         return changed
-
-    def reset(self) -> None:
-        """Forget what was sent: the next message carries everything, data included."""
-        self.__init__()  # type: ignore[misc]
 
     def tallies(self, view: ApiStatsView) -> tuple[Any, Any]:
         counts: list[tuple[TargetKey, TargetApiCounts | None]] = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import signal
@@ -15,6 +16,7 @@ from pathlib import Path
 from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.common import child_pids
 from exporter.app import App
 from exporter.config import parse_config
 from exporter.fake_analyses import QUERIES
@@ -22,7 +24,8 @@ from exporter.fake_cleanrooms import FakeCleanRooms
 from exporter.model import CollectorState, PollData, Snapshot, Target
 from exporter.sharding import shard_of, split_targets, worker_concurrency, worker_of
 from exporter.stats import ApiStatsView, TargetApiCounts
-from exporter.worker import Diff
+from exporter.worker import Diff, Update
+from exporter.workers import WorkerPool
 from tests.faultproxy import wait_for
 from tests.helpers import Seeder, role, value
 from tests.test_cli import free_port
@@ -106,11 +109,27 @@ def test_a_worker_ships_only_what_changed() -> None:
     again = replace(with_data, data=PollData((), {"ACTIVE": 0}, None), polls=3)
     (shipped,), _ = diff.states(Snapshot({a.target.key: again}), None)
     assert shipped == ("collaborations", a.target.key, replace(again, data=None), True)
+    diff.reset()  # asked to resend: everything goes again, data included
+    (full,), _ = diff.states(Snapshot({a.target.key: again}), None)
+    assert full == ("collaborations", a.target.key, again, False)
     counts = TargetApiCounts()
     view = ApiStatsView({a.target.key: counts}, {})
     assert diff.tallies(view)[0] == ((a.target.key, counts),)
     assert diff.tallies(view) == ((), None)
     assert diff.tallies(ApiStatsView({}, {}))[0] == ((a.target.key, None),)
+
+
+def test_data_the_pool_never_had_makes_it_ask_for_everything_again() -> None:
+    pool = WorkerPool(1)
+    ours, theirs = multiprocessing.Pipe()
+    handle = pool._handles[0]
+    handle.conn = ours
+    state: CollectorState[PollData] = CollectorState(Target("1", "r"), polls=2)
+    update = Update((("collaborations", ("1", "r"), state, True),), (), (), None, False)
+    pool._apply(handle, 0, update)
+    assert theirs.poll(1)
+    assert theirs.recv() == ("resend",)
+    assert dict(pool.snapshot.states) == {}  # no state without its data
 
 
 def test_two_workers_export_what_one_process_exports(
@@ -263,8 +282,8 @@ def test_the_workers_exit_with_the_exporter_whether_stopped_or_killed(
         proc = subprocess.Popen([sys.executable, *command], stderr=subprocess.PIPE, text=True)
         try:
             wait_for(lambda: healthy(port), timeout=30)  # noqa: B023 (used at once)
-            wait_for(lambda: len(children(proc.pid)) == 2, timeout=30)  # noqa: B023
-            workers = children(proc.pid)
+            wait_for(lambda: len(child_pids(proc.pid)) == 2, timeout=30)  # noqa: B023
+            workers = child_pids(proc.pid)
             proc.send_signal(stop)
             _, err = proc.communicate(timeout=10)
         finally:
@@ -276,23 +295,6 @@ def test_the_workers_exit_with_the_exporter_whether_stopped_or_killed(
             # Each worker's log lines say which worker wrote them.
             assert {"worker=0", "worker=1"} <= set(err.split())
         wait_for(lambda: not any(alive(p) for p in workers), timeout=10)  # noqa: B023
-
-
-def children(pid: int) -> list[int]:
-    """Process ids whose parent is ``pid`` (the spawn method's helper excluded)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == pid and b"resource_tracker" not in cmdline:
-            found.append(int(entry.name))
-    return found
 
 
 def alive(pid: int) -> bool:

@@ -44,13 +44,13 @@ def exporter_caller(
     endpoint: str, operation: str, collector: str | None, stats: Any = None
 ) -> Callable[[], Any]:
     """The same call made by the exporter: through the collector's poll when there is one."""
-    from exporter.aws import AwsClients
+    from exporter.aws.clients import AwsClients
     from exporter.collectors import BY_NAME
     from exporter.collectors.base import PollContext
-    from exporter.config import AccountConfig, AwsSettings
-    from exporter.config_scale import RateLimit
-    from exporter.model import Collaboration, PollData
-    from exporter.stats import ApiStats
+    from exporter.config.loader import AccountConfig, AwsSettings
+    from exporter.config.scale import RateLimit
+    from exporter.core.model import Collaboration, PollData
+    from exporter.core.stats import ApiStats
 
     # The rate limit's hook runs as in production; a high rate keeps it from sleeping.
     limit = RateLimit(requests_per_second=1e6, burst=1000)
@@ -69,7 +69,7 @@ def exporter_caller(
 
 def calls_per_poll(endpoint: str, operation: str, collector: str | None) -> int:
     """API calls one exporter poll makes (privacy_budgets: one per budget type)."""
-    from exporter.stats import ApiStats
+    from exporter.core.stats import ApiStats
 
     stats = ApiStats()
     exporter_caller(endpoint, operation, collector, stats)()

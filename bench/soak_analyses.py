@@ -21,7 +21,7 @@ import threading
 import time
 
 from bench.common import exporter, use_fake_credentials
-from exporter.fake_cleanrooms import FakeCleanRooms
+from exporter.demo.fake.server import FakeCleanRooms
 from tests.faultproxy import FaultProxy, wait_for
 from tests.helpers import Seeder
 

@@ -12,19 +12,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from exporter.aws import ORGANIZATIONS_REGION
-from exporter.collector import CleanRoomsCollector, CollectorSettings
-from exporter.config import AccountConfig, Config, ConfigError
-from exporter.discovery import Discoverer, discover
-from exporter.exposition import ExpositionRenderer
-from exporter.logs import format_tb
-from exporter.model import COLLABORATIONS, TargetKey
-from exporter.poller import Poller
-from exporter.polljobs import Wiring, clients_change, new_clients
-from exporter.sharding import Shard, resolve_shard
-from exporter.stats import ApiStats, ApiStatsView, StatsSource, merge_views
-from exporter.targets import build_targets
-from exporter.workers import WorkerPool, log_settings
+from exporter.aws.clients import ORGANIZATIONS_REGION
+from exporter.aws.discovery import Discoverer, discover
+from exporter.config.loader import AccountConfig, Config, ConfigError
+from exporter.core.logs import format_tb
+from exporter.core.model import COLLABORATIONS, TargetKey
+from exporter.core.stats import ApiStats, ApiStatsView, StatsSource, merge_views
+from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
+from exporter.metrics.exposition import ExpositionRenderer
+from exporter.polling.jobs import Wiring, clients_change, new_clients
+from exporter.polling.poller import Poller
+from exporter.polling.pool import WorkerPool, log_settings
+from exporter.polling.sharding import Shard, resolve_shard
+from exporter.polling.targets import build_targets
 
 log = logging.getLogger(__name__)
 

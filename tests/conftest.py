@@ -11,8 +11,8 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from exporter.app import App
-from exporter.config import parse_config
-from exporter.fake_cleanrooms import FakeCleanRooms
+from exporter.config.loader import parse_config
+from exporter.demo.fake.server import FakeCleanRooms
 from tests.faultproxy import FaultProxy
 from tests.helpers import Seeder
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from exporter.fake_cleanrooms import forward, operation_for, send
+from exporter.demo.fake.server import forward, operation_for, send
 
 _AKID = re.compile(r"Credential=([A-Z0-9]+)/")
 _HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})

@@ -14,11 +14,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
-from exporter.collector import CleanRoomsCollector, CollectorSettings
 from exporter.collectors.base import epoch_seconds
 from exporter.collectors.collaborations import build_poll_data, parse_summary
-from exporter.model import Collaboration, PollError, Snapshot, Target, TargetState
-from exporter.stats import ApiStats
+from exporter.core.model import Collaboration, PollError, Snapshot, Target, TargetState
+from exporter.core.stats import ApiStats
+from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 
 GOLDEN = Path(__file__).parent / "golden" / "exposition.txt"
 NOW = 1_800_000_000.0

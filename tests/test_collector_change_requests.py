@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from exporter.app import App
 from exporter.collectors.change_requests import summarize
-from exporter.fake_cleanrooms import FakeCleanRooms
+from exporter.demo.fake.server import FakeCleanRooms
 from tests.faultproxy import FaultProxy
 from tests.helpers import Seeder, one_target, value
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from exporter.app import App
 from exporter.collectors.privacy_budgets import build
-from exporter.fake_analyses import table_arn
-from exporter.fake_cleanrooms import FakeCleanRooms
+from exporter.demo.fake.analyses import table_arn
+from exporter.demo.fake.server import FakeCleanRooms
 from tests.faultproxy import FaultProxy
 from tests.helpers import Seeder, role, value
 

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 
 from exporter.app import App
-from exporter.fake_analyses import JOBS
-from exporter.fake_cleanrooms import FakeCleanRooms
+from exporter.demo.fake.analyses import JOBS
+from exporter.demo.fake.server import FakeCleanRooms
 from tests.faultproxy import FaultProxy, wait_for
 from tests.helpers import Seeder, role, value
 

@@ -16,15 +16,15 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from exporter.app import App
-from exporter.collector import CleanRoomsCollector, CollectorSettings
 from exporter.collectors.change_requests import ChangeRequestsData, Pending
 from exporter.collectors.members import MembersData
 from exporter.collectors.memberships import Membership, MembershipsData
-from exporter.config import ConfigError, parse_config
-from exporter.config_collectors import CollectorSchedule
-from exporter.exposition import ExpositionRenderer
-from exporter.model import CollectorState, PollData, PollError, Snapshot, Target
-from exporter.poller import CollectorJob, Poller, PollFailed
+from exporter.config.collectors import CollectorSchedule
+from exporter.config.loader import ConfigError, parse_config
+from exporter.core.model import CollectorState, PollData, PollError, Snapshot, Target
+from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
+from exporter.metrics.exposition import ExpositionRenderer
+from exporter.polling.poller import CollectorJob, Poller, PollFailed
 from tests.faultproxy import FaultProxy, Reply, always, wait_for
 from tests.helpers import Seeder, one_target, set_members, value
 from tests.test_collector import NOW, snapshot, stats

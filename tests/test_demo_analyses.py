@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from exporter.app import App
-from exporter.demo import DemoWorld, Simulation, demo_config, start_world
+from exporter.demo.embedded import DemoWorld, Simulation, demo_config, start_world
 from tests.faultproxy import wait_for
 
 

@@ -20,7 +20,7 @@ import jsonschema
 import pytest
 import yaml
 
-from exporter.cli import parse_args
+from exporter.cli.main import parse_args
 from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,11 +9,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from exporter import exposition
-from exporter.collector import CleanRoomsCollector, CollectorSettings
-from exporter.exposition import ExpositionRenderer
-from exporter.model import Snapshot, Target, TargetState
-from exporter.stats import ApiStats
+from exporter.core.model import Snapshot, Target, TargetState
+from exporter.core.stats import ApiStats
+from exporter.metrics import exposition
+from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
+from exporter.metrics.exposition import ExpositionRenderer
 from tests.test_collector import NOW, snapshot, stats
 
 TEXT = "text/plain"

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from exporter.fake_cleanrooms import FakeCleanRooms, Request, operation_for
-from exporter.fake_validate import validate_output
+from exporter.demo.fake.server import FakeCleanRooms, Request, operation_for
+from exporter.demo.fake.validate import validate_output
 from tests.helpers import Seeder
 
 GOOD = {

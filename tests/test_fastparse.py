@@ -19,11 +19,11 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.parsers import RestJSONParser
 
-from exporter.aws import AwsClients, lenient_timestamp
+from exporter.aws.clients import AwsClients, lenient_timestamp
+from exporter.aws.fastparse import FastParserFactory, FastRestJSONParser, Unusual, _structure
 from exporter.collectors import REGISTRY
-from exporter.config import AwsSettings
-from exporter.fastparse import FastParserFactory, FastRestJSONParser, Unusual, _structure
-from exporter.stats import ApiStats
+from exporter.config.loader import AwsSettings
+from exporter.core.stats import ApiStats
 
 MODEL = botocore.session.get_session().get_service_model("cleanrooms")
 # The collectors' operations, whatever collectors exist, and those of the ones being added.
@@ -312,7 +312,7 @@ def test_exporter_clients_use_it_and_errors_still_raise_client_errors(proxy: Any
     clients = AwsClients(settings, ApiStats())
     session = clients._signing
     assert isinstance(session.get_component("response_parser_factory"), FastParserFactory)
-    from exporter.config import AccountConfig
+    from exporter.config.loader import AccountConfig
 
     account = AccountConfig(id="123456789012", regions=("us-east-1",))
     target = clients.cleanrooms(account, "123456789012", "us-east-1")

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from exporter.logs import CONTEXT_FIELDS, JsonFormatter, LogfmtFormatter
+from exporter.core.logs import CONTEXT_FIELDS, JsonFormatter, LogfmtFormatter
 
 
 def record(msg: str, *args: object, **extra: object) -> logging.LogRecord:

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from exporter.collectors.collaborations import build_poll_data
-from exporter.model import PollData, PollError, Target
-from exporter.poller import CollectorJob, Poller, PollFailed
+from exporter.core.model import PollData, PollError, Target
+from exporter.polling.poller import CollectorJob, Poller, PollFailed
 from tests.faultproxy import wait_for
 
 
@@ -171,8 +171,8 @@ def test_polls_repeat_on_the_interval(started: list[Poller]) -> None:
 def test_wall_clock_jumps_change_neither_schedule_nor_freshness(started: list[Poller]) -> None:
     from prometheus_client import CollectorRegistry
 
-    from exporter.collector import CleanRoomsCollector, CollectorSettings
-    from exporter.stats import ApiStats
+    from exporter.core.stats import ApiStats
+    from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
     from tests.test_collector import summary
 
     offset = [0.0]
@@ -226,13 +226,13 @@ def test_wall_clock_jumps_change_neither_schedule_nor_freshness(started: list[Po
     ],
 )
 def test_backoff_doubles_and_is_capped(interval: float, failures: int, delay: float) -> None:
-    from exporter.poller import backoff_delay
+    from exporter.polling.poller import backoff_delay
 
     assert backoff_delay(interval, failures) == delay
 
 
 def test_tallies_of_removed_targets_stay_gone() -> None:
-    from exporter.stats import ApiStats
+    from exporter.core.stats import ApiStats
 
     stats = ApiStats()
     stats.request(("111111111111", "us-east-1", "ListCollaborations"))

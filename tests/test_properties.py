@@ -25,12 +25,12 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.cli import main
-from exporter.collector import CleanRoomsCollector, CollectorSettings
-from exporter.config import AccountConfig, Config
-from exporter.exposition import ExpositionRenderer
-from exporter.model import Snapshot, Target, TargetState
-from exporter.stats import ApiStats
+from exporter.cli.main import main
+from exporter.config.loader import AccountConfig, Config
+from exporter.core.model import Snapshot, Target, TargetState
+from exporter.core.stats import ApiStats
+from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
+from exporter.metrics.exposition import ExpositionRenderer
 from tests.conftest import require_tool
 from tests.test_collector import build_poll_data  # wherever the collector keeps it
 

@@ -12,9 +12,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import App
-from exporter.config import ConfigError, parse_config
-from exporter.ratelimit import TokenBucket
-from exporter.sharding import Shard, pod_ordinal, resolve_shard, shard_of
+from exporter.aws.ratelimit import TokenBucket
+from exporter.config.loader import ConfigError, parse_config
+from exporter.polling.sharding import Shard, pod_ordinal, resolve_shard, shard_of
 from tests.faultproxy import FaultProxy, Reply, always, wait_for
 from tests.helpers import Seeder
 
@@ -270,7 +270,7 @@ def test_discovery_survives_an_identity_failure_and_a_bug(
 ) -> None:
     from botocore.exceptions import EndpointConnectionError
 
-    from exporter.discovery import Discoverer
+    from exporter.aws.discovery import Discoverer
 
     changes: list[int] = []
     outcomes = iter([EndpointConnectionError(endpoint_url="http://sts"), KeyError("bug"), ["one"]])
@@ -282,7 +282,7 @@ def test_discovery_survives_an_identity_failure_and_a_bug(
         return outcome
 
     discoverer = Discoverer(run, 3600, lambda accounts: changes.append(len(accounts)))
-    with caplog.at_level("WARNING", logger="exporter.discovery"):
+    with caplog.at_level("WARNING", logger="exporter.aws.discovery"):
         assert not discoverer.run_once()  # the identity look-up failed: counted, not fatal
     (failed,) = caplog.records
     # The log fields are attributes of their own, not words in the message.

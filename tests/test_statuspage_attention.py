@@ -13,9 +13,9 @@ from exporter.collectors.privacy_budgets import (
     MembershipBudgets,
     Period,
 )
-from exporter.model import CollectorState, Snapshot, Target
-from exporter.statuspage import render_status_page
-from exporter.statuspage_attention import attention_section, findings
+from exporter.core.model import CollectorState, Snapshot, Target
+from exporter.web.attention import attention_section, findings
+from exporter.web.statuspage import render_status_page
 from tests.test_collector import snapshot
 
 TARGET = Target("111111111111", "us-east-1", "prod")

@@ -11,12 +11,12 @@ from types import MappingProxyType
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.collector import CleanRoomsCollector, CollectorSettings
 from exporter.collectors.collaborations import build_poll_data
-from exporter.exposition import ExpositionRenderer
-from exporter.model import PollError, Snapshot, Target, TargetState
-from exporter.stats import ApiStats
-from exporter.web import ExporterServer, WebApp
+from exporter.core.model import PollError, Snapshot, Target, TargetState
+from exporter.core.stats import ApiStats
+from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
+from exporter.metrics.exposition import ExpositionRenderer
+from exporter.web.handlers import ExporterServer, WebApp
 from tests.test_collector import NOW, summary
 
 

@@ -14,11 +14,11 @@ import bcrypt
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.cli import main, parse_args, web_limits
-from exporter.model import Snapshot
-from exporter.web import ExporterServer, WebApp
-from exporter.webconfig import WebConfig
-from exporter.webguard import REJECT_REASONS, WebGuard, WebLimits
+from exporter.cli.main import main, parse_args, web_limits
+from exporter.core.model import Snapshot
+from exporter.web.guard import REJECT_REASONS, WebGuard, WebLimits
+from exporter.web.handlers import ExporterServer, WebApp
+from exporter.web.tlsconfig import WebConfig
 from tests.faultproxy import wait_for
 
 FAST = WebLimits(read_timeout=0.5, idle_timeout=0.5, write_timeout=0.5)

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exporter.config import ConfigError
-from exporter.webconfig import (
+from exporter.config.loader import ConfigError
+from exporter.web.tlsconfig import (
     NEEDS_BCRYPT,
     BasicAuth,
     LazyTLSMixin,

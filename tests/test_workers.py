@@ -18,14 +18,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import child_pids
 from exporter.app import App
-from exporter.config import parse_config
-from exporter.fake_analyses import QUERIES
-from exporter.fake_cleanrooms import FakeCleanRooms
-from exporter.model import CollectorState, PollData, Snapshot, Target
-from exporter.sharding import shard_of, split_targets, worker_concurrency, worker_of
-from exporter.stats import ApiStatsView, TargetApiCounts
-from exporter.worker import Diff, Update
-from exporter.workers import WorkerPool
+from exporter.config.loader import parse_config
+from exporter.core.model import CollectorState, PollData, Snapshot, Target
+from exporter.core.stats import ApiStatsView, TargetApiCounts
+from exporter.demo.fake.analyses import QUERIES
+from exporter.demo.fake.server import FakeCleanRooms
+from exporter.polling.pool import WorkerPool
+from exporter.polling.sharding import shard_of, split_targets, worker_concurrency, worker_of
+from exporter.polling.worker import Diff, Update
 from tests.faultproxy import wait_for
 from tests.helpers import Seeder, role, value
 from tests.test_cli import free_port

@@ -38,9 +38,9 @@ from exporter.collectors.base import (
     epoch_seconds,
     per_membership,
 )
-from exporter.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
-from exporter.model import Collaboration
-from exporter.paging import list_recent
+from exporter.collectors.paging import list_recent
+from exporter.core.model import Collaboration
+from exporter.metrics.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
 
 log = logging.getLogger(__name__)
 

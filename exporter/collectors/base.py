@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError
 from prometheus_client.core import Metric
 
-from exporter.model import Collaboration, PollData, TargetKey
-from exporter.paging import list_all
+from exporter.collectors.paging import list_all
+from exporter.core.model import Collaboration, PollData, TargetKey
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -25,7 +25,7 @@ from exporter.collectors.base import (
     epoch_seconds,
     list_per_collaboration,
 )
-from exporter.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
+from exporter.metrics.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from typing import Any
 from prometheus_client.core import InfoMetricFamily, Metric
 
 from exporter.collectors.base import CollectorSpec, Fresh, PollContext, epoch_seconds
-from exporter.families import POLLED, TARGET_LABELS, gauge, label
-from exporter.model import MEMBER_STATUSES, Collaboration, PollData, TargetState
-from exporter.paging import MAX_PAGES, list_all
+from exporter.collectors.paging import MAX_PAGES, list_all
+from exporter.core.model import MEMBER_STATUSES, Collaboration, PollData, TargetState
+from exporter.metrics.families import POLLED, TARGET_LABELS, gauge, label
 
 log = logging.getLogger(__name__)
 

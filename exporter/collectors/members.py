@@ -24,8 +24,8 @@ from exporter.collectors.base import (
     active_only,
     list_per_collaboration,
 )
-from exporter.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
-from exporter.model import MEMBER_STATUSES
+from exporter.core.model import MEMBER_STATUSES
+from exporter.metrics.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
 
 log = logging.getLogger(__name__)
 

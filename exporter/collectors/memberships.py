@@ -18,8 +18,8 @@ from typing import Any
 from prometheus_client.core import InfoMetricFamily, Metric
 
 from exporter.collectors.base import CollectorSpec, Fresh, PollContext
-from exporter.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
-from exporter.paging import list_all
+from exporter.collectors.paging import list_all
+from exporter.metrics.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,275 @@
+"""A small fake of the Clean Rooms operations moto lacks, in front of moto, on loopback.
+
+Requests for operations the fake implements are answered from its own store; all
+others go to moto unchanged. The account comes from the signing key, looked up in
+moto (which issued it), the region from the signature's scope. Every response the
+fake sends is checked against botocore's service model first (``fake_validate``):
+a response that does not fit is never sent, but recorded in ``violations`` and
+answered with HTTP 500, so a test fails loudly.
+
+Used by the tests and by ``--demo``; needs moto (the demo extra).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from exporter.demo.fake.analyses import AnalysesStore
+from exporter.demo.fake.api import ApiError, Handler, Request, known_collaboration, paginate
+from exporter.demo.fake.validate import service_model, validate_output
+
+_SCOPE = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/")
+_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+
+@dataclass
+class Region:
+    """One (account, region)'s resources that moto does not model."""
+
+    change_requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def route_table(service: str = "cleanrooms") -> list[tuple[str, re.Pattern[str], str]]:
+    """(HTTP method, path regex, operation) for every operation of the service model."""
+    model = service_model(service)
+    routes = []
+    for name in model.operation_names:
+        http = model.operation_model(name).http
+        path = http["requestUri"].split("?", 1)[0]
+        regex = re.sub(r"\{(\w+)\+?\}", r"(?P<\1>[^/]+)", path)
+        routes.append((http["method"], re.compile(f"^{regex}$"), name))
+    return routes
+
+
+_ROUTES = route_table()
+
+
+def operation_for(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """The Clean Rooms operation a request is for, with its path parameters."""
+    plain = urllib.parse.urlsplit(path).path
+    for route_method, regex, name in _ROUTES:
+        match = regex.match(plain)
+        if route_method == method and match:
+            return name, {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
+    return None
+
+
+class FakeCleanRooms(ThreadingHTTPServer):
+    """The fake's store and its HTTP server; start it with ``start()``."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str) -> None:
+        parsed = urllib.parse.urlsplit(upstream)
+        self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
+        self.lock = threading.Lock()
+        self.regions: dict[tuple[str, str], Region] = {}
+        self.violations: list[str] = []
+        self.handlers: dict[str, Handler] = {
+            "ListCollaborationChangeRequests": self._list_change_requests,
+        }
+        self.analyses = AnalysesStore()  # protected queries and jobs, privacy budgets
+        self.handlers.update(self.analyses.handlers())
+        super().__init__(("127.0.0.1", 0), _Handler)
+        # Given a request path, whether to answer it with a 429 (the demo sets it).
+        self.throttle: Callable[[str], bool] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> FakeCleanRooms:
+        threading.Thread(target=self.serve_forever, name="fake-cleanrooms", daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+    def region(self, account_id: str, region: str) -> Region:
+        with self.lock:
+            return self.regions.setdefault((account_id, region), Region())
+
+    # --- change requests -------------------------------------------------------------
+
+    def add_change_request(
+        self,
+        account_id: str,
+        region: str,
+        collaboration_id: str,
+        created: float,
+        status: str = "PENDING",
+    ) -> str:
+        """A change request that adds a member; returns its id."""
+        request_id = str(uuid.uuid4())
+        summary = {
+            "id": request_id,
+            "collaborationId": collaboration_id,
+            "createTime": created,
+            "updateTime": created,
+            "status": status,
+            "isAutoApproved": False,
+            "changes": [
+                {
+                    "specificationType": "MEMBER",
+                    "specification": {
+                        "member": {
+                            "accountId": "666666666666",
+                            "memberAbilities": ["CAN_RECEIVE_RESULTS"],
+                            "displayName": "New partner",
+                        }
+                    },
+                    "types": ["ADD_MEMBER"],
+                }
+            ],
+        }
+        with self.lock:
+            found = self.regions.setdefault((account_id, region), Region())
+            found.change_requests.setdefault(collaboration_id, []).append(summary)
+        return request_id
+
+    def set_change_request_status(
+        self, account_id: str, region: str, request_id: str, status: str, when: float
+    ) -> None:
+        with self.lock:
+            for summaries in self.regions[(account_id, region)].change_requests.values():
+                for summary in summaries:
+                    if summary["id"] == request_id:
+                        summary.update(status=status, updateTime=when)
+
+    def pending_change_requests(
+        self, account_id: str, region: str, collaboration_id: str
+    ) -> list[str]:
+        """Ids of the collaboration's PENDING change requests, oldest first."""
+        with self.lock:
+            found = self.regions.get((account_id, region), Region())
+            summaries = found.change_requests.get(collaboration_id, [])
+            pending = [s for s in summaries if s["status"] == "PENDING"]
+        return [s["id"] for s in sorted(pending, key=lambda s: s["createTime"])]
+
+    def _list_change_requests(self, request: Request) -> dict[str, Any]:
+        collaboration_id = request.path["collaborationIdentifier"]
+        known_collaboration(request, collaboration_id)
+        status = request.query.get("status")
+        with self.lock:
+            found = self.regions.get((request.account_id, request.region), Region())
+            summaries = [
+                dict(s)
+                for s in found.change_requests.get(collaboration_id, [])
+                if status is None or s["status"] == status
+            ]
+        return paginate(summaries, request.query, "collaborationChangeRequestSummaries")
+
+    # --- dispatch --------------------------------------------------------------------
+
+    def answer(self, request: Request) -> tuple[int, dict[str, Any]]:
+        """Status and body for a request the fake implements, checked against the model."""
+        try:
+            body = self.handlers[request.operation](request)
+        except ApiError as err:
+            return err.status, {"message": str(err), "__type": err.code}
+        problems = validate_output(request.operation, body)
+        if problems:
+            with self.lock:
+                self.violations.extend(problems)
+            return 500, {"message": "fake response does not fit the model", "__type": "Fake"}
+        return 200, body
+
+
+def account_of(access_key: str) -> str:
+    """The account moto issued ``access_key`` for (moto's default account if unknown)."""
+    from moto.iam.models import get_account_id_from  # noqa: PLC0415 (demo extra)
+
+    return str(get_account_id_from(access_key))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeCleanRooms
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def handle_any(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        throttle = self.server.throttle
+        if throttle is not None and throttle(self.path):
+            error = {"message": "Rate exceeded", "__type": "ThrottlingException"}
+            send(self, 429, json.dumps(error).encode(), _error_headers("ThrottlingException"))
+            return
+        request = self._request()
+        if request is None:
+            send(self, *forward(self, self.server.upstream, body))
+            return
+        status, payload = self.server.answer(request)
+        headers = _error_headers(payload["__type"]) if status >= 400 else _JSON
+        send(self, status, json.dumps(payload).encode(), headers)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any  # noqa: N815
+
+    def _request(self) -> Request | None:
+        found = operation_for(self.command, self.path)
+        if found is None or found[0] not in self.server.handlers:
+            return None
+        scope = _SCOPE.search(self.headers.get("Authorization", ""))
+        if scope is None:
+            return None  # unsigned: let moto answer as it would
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        return Request(
+            found[0],
+            account_of(scope.group(1)),
+            scope.group(2),
+            found[1],
+            {k: v[0] for k, v in query.items()},
+        )
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+_JSON = {"Content-Type": "application/json"}
+
+
+def _error_headers(code: str) -> dict[str, str]:
+    return {**_JSON, "x-amzn-ErrorType": code}
+
+
+def forward(
+    handler: BaseHTTPRequestHandler, upstream: tuple[str, int], body: bytes
+) -> tuple[int, bytes, dict[str, str]]:
+    """Send the handler's request on to ``upstream``; its status, body and end-to-end headers."""
+    conn = http.client.HTTPConnection(*upstream, timeout=30)
+    try:
+        conn.request(handler.command, handler.path, body, dict(handler.headers))
+        response = conn.getresponse()
+        payload = response.read()
+        headers = {k: v for k, v in response.getheaders() if k.lower() not in _HOP}
+    finally:
+        conn.close()
+    return response.status, payload, headers
+
+
+def send(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    body: bytes,
+    headers: dict[str, str],
+    length: int | None = None,
+) -> None:
+    """Answer with a body of known length, so keep-alive connections stay usable.
+
+    ``length`` announces another length than the body's (fault injection only).
+    """
+    handler.send_response(status)
+    for name, value in headers.items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body) if length is None else length))
+    handler.end_headers()
+    handler.wfile.write(body)

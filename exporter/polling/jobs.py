@@ -1,0 +1,74 @@
+"""Build a poller's jobs from the configuration and the targets (in-process or in a worker)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from exporter.aws.clients import AwsClients, credential_key
+from exporter.collectors import BY_NAME, collaborations
+from exporter.collectors.base import CollectorSpec
+from exporter.config.loader import AccountConfig, Config
+from exporter.core.model import COLLABORATIONS, Target, TargetKey
+from exporter.core.stats import ApiStats
+from exporter.polling.poller import CollectorJob, Poller
+from exporter.polling.targets import TargetPoller
+
+Targets = dict[TargetKey, tuple[Target, AccountConfig]]
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What every poll function of one configuration shares."""
+
+    clients: AwsClients
+    stats: ApiStats
+    config: Config
+    targets: Targets
+
+    def poll_function(
+        self, spec: CollectorSpec = collaborations.SPEC, options: tuple[tuple[str, float], ...] = ()
+    ) -> TargetPoller:
+        accounts = {key: account for key, (_, account) in self.targets.items()}
+        return TargetPoller(
+            self.clients,
+            accounts,
+            self.stats,
+            self.config.member_status,
+            self.config.max_pages_per_poll,
+            spec=spec,
+            options=dict(options),
+        )
+
+    def collector_jobs(self) -> list[CollectorJob]:
+        """The enabled collectors besides collaborations, each on its own schedule."""
+        jobs = []
+        for schedule in self.config.schedules():
+            if schedule.name == COLLABORATIONS:
+                continue
+            spec = BY_NAME[schedule.name]
+            poll = self.poll_function(spec, schedule.options)
+            jobs.append(
+                CollectorJob(spec.name, poll, schedule.interval, spec.fan_out, spec.operations[0])
+            )
+        return jobs
+
+    def point(self, poller: Poller, concurrency: int, keep: Iterable[TargetKey] = ()) -> None:
+        """Point ``poller`` at the targets; drop the tallies and clients of the others."""
+        poller.reconfigure(
+            self.poll_function(), self.config.poll_interval, concurrency, self.collector_jobs()
+        )
+        poller.set_targets(t for t, _ in self.targets.values())
+        kept = set(self.targets) | set(keep)
+        self.stats.retain(kept)
+        credentials = {credential_key(a, t.account_id) for t, a in self.targets.values()}
+        self.clients.retain(credentials, kept)
+
+
+def new_clients(config: Config, stats: ApiStats, concurrency: int) -> AwsClients:
+    return AwsClients(config.aws, stats, rate_limit=config.rate_limit, pool_size=concurrency)
+
+
+def clients_change(old: Config, new: Config) -> bool:
+    """Whether ``new`` needs new AWS clients (endpoint, retries, rate limit or pool size)."""
+    return (old.aws, old.rate_limit, old.concurrency) != (new.aws, new.rate_limit, new.concurrency)

@@ -1,0 +1,425 @@
+"""Background polling: per-target, per-collector schedules, bounded concurrency, snapshots.
+
+Each (collector, target) job has its own next-due time on the monotonic clock (so
+wall-clock jumps do not bunch or skip polls), its own back-off, and is never run
+twice at once. Workers build a new ``TargetState`` outside the lock and swap the
+snapshot reference. Collectors that fan out from the collaborations wait for the
+target's first collaborations poll; after that, no collector waits for another.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+from exporter.core.logs import format_tb
+from exporter.core.model import (
+    COLLABORATIONS,
+    CollectorState,
+    PollData,
+    PollError,
+    Snapshot,
+    Target,
+    TargetKey,
+)
+
+log = logging.getLogger(__name__)
+
+
+class PollFailed(Exception):
+    """A target's poll failed in a known way; carries the secret-free ``PollError``."""
+
+    def __init__(self, error: PollError) -> None:
+        super().__init__(f"{error.operation}: {error.code}: {error.message}")
+        self.error = error
+
+
+PollFunction = Callable[[Target], PollData]
+# A collector's poll: the target, the collaborations collector's last good data, and
+# the collector's own last good data for the target (None before its first success).
+CollectorPoll = Callable[[Target, PollData | None, Any], Any]
+JobKey = tuple[str, TargetKey]  # (collector name, target)
+
+
+@dataclass(frozen=True)
+class CollectorJob:
+    """How one collector other than collaborations is polled."""
+
+    name: str
+    poll: CollectorPoll
+    interval: float
+    fan_out: bool  # waits for the target's first collaborations poll
+    operation: str  # named in the error of a poll that failed on a bug
+
+
+BACKOFF_FACTOR_CAP = 8  # a failing target waits at most 8 intervals ...
+BACKOFF_SECONDS_CAP = 1800.0  # ... and at most 30 minutes (never less than one interval)
+
+
+def backoff_delay(interval: float, consecutive_failures: int) -> float:
+    """The delay before the next poll: the interval, doubled per failure in a row, capped."""
+    if consecutive_failures <= 1:
+        return interval
+    factor: int = min(2 ** (consecutive_failures - 1), BACKOFF_FACTOR_CAP)
+    return max(interval, min(interval * factor, BACKOFF_SECONDS_CAP))
+
+
+class Poller:
+    """Polls every target every ``interval`` seconds with at most ``concurrency`` at once.
+
+    ``poll`` is the collaborations collector; ``set_collectors`` adds the others, each
+    with its own interval.
+    """
+
+    def __init__(
+        self,
+        poll: PollFunction,
+        interval: float,
+        concurrency: int,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        jitter: float = 0.05,
+        rng: random.Random | None = None,
+        on_publish: Callable[[JobKey | None], None] | None = None,
+    ) -> None:
+        self._poll = poll
+        self._on_publish = on_publish  # a poll worker process ships each change to /metrics
+        self._interval = interval
+        self._concurrency = concurrency
+        self._wall = wall_clock
+        self._mono = monotonic
+        self._jitter = jitter
+        self._rng = rng or random.Random()
+        self._lock = threading.Lock()
+        self._snapshot = Snapshot()
+        self._targets: dict[TargetKey, Target] = {}
+        self._jobs: dict[str, CollectorJob] = {}
+        self._states: dict[str, dict[TargetKey, CollectorState[Any]]] = {COLLABORATIONS: {}}
+        self._next_due: dict[JobKey, float] = {}
+        self._in_flight: set[JobKey] = set()
+        self._queue: queue.Queue[JobKey | None] = queue.Queue()
+        self._wake = threading.Event()
+        self._sleep_until = 0.0  # when the scheduler plans to look at the jobs again
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._workers = 0
+        self._started = False
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The latest snapshot; a plain attribute read, safe from any thread."""
+        return self._snapshot
+
+    def set_targets(self, targets: Iterable[Target]) -> None:
+        """Replace the target list: new targets are due at once, removed ones vanish."""
+        wanted = {t.key: t for t in targets}
+        with self._lock:
+            self._targets = wanted
+            for name in self._states:
+                self._states[name] = self._kept_states(name, wanted)
+            self._reschedule()
+            self._publish()
+        self._wake.set()
+
+    def restore(self, states: Mapping[str, Mapping[TargetKey, CollectorState[Any]]]) -> None:
+        """Take over states of an earlier poller (a restarted worker process) before targets.
+
+        Counters, last good data and remembered analyses carry on instead of starting
+        again; only states of targets and collectors set afterwards are kept.
+        """
+        with self._lock:
+            for name, found in states.items():
+                self._states.setdefault(name, {}).update(found)
+
+    def set_collectors(self, jobs: Sequence[CollectorJob]) -> None:
+        """Replace the collectors besides collaborations: new ones are due at once."""
+        with self._lock:
+            self._set_jobs(jobs)
+            self._publish()
+        self._wake.set()
+
+    def _set_jobs(self, jobs: Sequence[CollectorJob]) -> None:
+        old = self._jobs
+        self._jobs = {job.name: job for job in jobs}
+        self._states = {name: self._states.get(name, {}) for name in (COLLABORATIONS, *self._jobs)}
+        for name in self._jobs:
+            self._states[name] = self._kept_states(name, self._targets)
+            previous = old.get(name)
+            if previous is not None and self._jobs[name].interval < previous.interval:
+                self._shorten(name, self._jobs[name].interval)
+        self._reschedule()
+
+    def _kept_states(
+        self, name: str, wanted: dict[TargetKey, Target]
+    ) -> dict[TargetKey, CollectorState[Any]]:
+        current = self._states.get(name, {})
+        return {
+            key: replace(current[key], target=target) if key in current else CollectorState(target)
+            for key, target in wanted.items()
+        }
+
+    def _reschedule(self) -> None:
+        """One next-due time per (collector, target); new jobs are due now."""
+        now = self._mono()
+        self._next_due = {
+            (name, key): self._next_due.get((name, key), now)
+            for name in self._states
+            for key in self._targets
+        }
+
+    def _shorten(self, name: str, interval: float) -> None:
+        # A shorter interval applies now, not after the next poll of the old one.
+        latest = self._mono() + interval
+        for job, at in self._next_due.items():
+            if job[0] == name:
+                self._next_due[job] = min(at, latest)
+
+    def reconfigure(
+        self,
+        poll: PollFunction,
+        interval: float,
+        concurrency: int,
+        collectors: Sequence[CollectorJob] | None = None,
+    ) -> None:
+        """Swap the poll functions and intervals; grow or shrink the worker pool (on reload)."""
+        with self._lock:
+            self._poll = poll
+            if interval < self._interval:
+                self._shorten(COLLABORATIONS, interval)
+            self._interval = interval
+            self._concurrency = concurrency
+            if collectors is not None:
+                self._set_jobs(collectors)
+                self._publish()
+            started = self._started
+        if started:
+            self._resize_pool()
+        self._wake.set()
+
+    def poll_all_now(self) -> None:
+        """Make every job due at once (benchmarks use it to time one full round)."""
+        with self._lock:
+            now = self._mono()
+            self._next_due = dict.fromkeys(self._next_due, now)
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the scheduler and ``concurrency`` worker threads."""
+        self._started = True
+        scheduler = threading.Thread(target=self._schedule, name="poll-scheduler", daemon=True)
+        self._threads.append(scheduler)
+        scheduler.start()
+        self._resize_pool()
+
+    def _resize_pool(self) -> None:
+        with self._lock:
+            missing = self._concurrency - self._workers
+            self._workers = self._concurrency
+        for _ in range(missing):
+            thread = threading.Thread(target=self._work, name="poll-worker", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        for _ in range(-missing):
+            self._queue.put(None)  # one worker exits per sentinel, after its current poll
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop scheduling; give in-flight polls ``timeout`` seconds, then abandon them."""
+        self._stop.set()
+        self._wake.set()
+        for _ in range(self._workers):
+            self._queue.put(None)
+        deadline = self._mono() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - self._mono()))
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until every collector has polled every target once (or the timeout passes)."""
+        return self._ready.wait(timeout)
+
+    def _schedule(self) -> None:
+        while not self._stop.is_set():
+            now = self._mono()
+            with self._lock:
+                due, waiting = self._due(now)
+                self._in_flight.update(due)
+                # Wake at the next due time, but at least every second so a stop or
+                # a reload is noticed promptly; a finished poll wakes it only if needed.
+                delay = max(min([1.0, *(at - now for at in waiting)]), 0.01)
+                self._sleep_until = now + delay
+            for job in due:
+                self._queue.put(job)
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def _due(self, now: float) -> tuple[list[JobKey], list[float]]:
+        """Jobs to start now, and the due times of the others (lock held)."""
+        due: list[JobKey] = []
+        waiting: list[float] = []
+        collaborations = self._states[COLLABORATIONS]
+        for job, at in self._next_due.items():
+            if job in self._in_flight:
+                continue
+            name, key = job
+            spec = self._jobs.get(name)
+            if spec is not None and spec.fan_out and not _polled(collaborations.get(key)):
+                continue  # a finished collaborations poll wakes the scheduler again
+            if at <= now:
+                due.append(job)
+            else:
+                waiting.append(at)
+        return due, waiting
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None or self._stop.is_set():
+                return
+            name, key = job
+            with self._lock:
+                target = self._targets.get(key)
+                known = name == COLLABORATIONS or name in self._jobs
+                if target is None or not known:  # removed by a reload while it waited
+                    self._in_flight.discard(job)
+                    continue
+            started = self._mono()
+            state = self._poll_one(name, target, started)
+            if self._finish(name, state, started):
+                self._wake.set()
+
+    def _finish(self, name: str, state: CollectorState[Any], started: float) -> bool:
+        """Record a finished poll; True when the scheduler must look again before it planned.
+
+        Waking it after every poll made it scan every job once per poll: quadratic in
+        the targets, and a context switch per poll on a busy GIL.
+        """
+        key = state.target.key
+        finished = self._mono()
+        with self._lock:
+            self._in_flight.discard((name, key))
+            current = self._targets.get(key)
+            states = self._states.get(name)
+            if current is None or states is None:
+                return False  # removed while it was polled: its result has nowhere to go
+            delay = self._next_delay(name, state.consecutive_failures)
+            due = self._next_due[(name, key)] = max(finished, started + delay)
+            first = not _polled(states.get(key))
+            # The configured target wins: a rename by a reload during the poll stays.
+            states[key] = replace(state, target=current)
+            self._publish(name)
+            if self._on_publish is not None:
+                self._on_publish((name, key))
+            # Fan-out collectors wait for a target's first collaborations poll.
+            waited_for = (
+                first and name == COLLABORATIONS and any(job.fan_out for job in self._jobs.values())
+            )
+            return waited_for or due < self._sleep_until
+
+    def _poll_one(self, name: str, target: Target, started: float) -> CollectorState[Any]:
+        old = self._states.get(name, {}).get(target.key) or CollectorState(target)
+        try:
+            data = self._run(name, target, old.data)
+        except PollFailed as failed:
+            return self._failed(name, old, failed.error, started)
+        except Exception as err:  # a worker thread must survive any bug or library surprise
+            # The frames, not the message: a library's message can quote a raw response.
+            frames = format_tb(err)
+            log.error(
+                "unexpected error polling: %s\n%s",
+                type(err).__name__,
+                frames,
+                extra={"collector": name, "account": target.key[0], "region": target.key[1]},
+            )
+            operation = self._operation(name)
+            error = PollError(operation, type(err).__name__, "unexpected error")
+            return self._failed(name, old, error, started)
+        return replace(
+            old,
+            data=data,
+            up=True,
+            polled=True,
+            polls=old.polls + 1,
+            consecutive_failures=0,
+            last_success=self._wall(),
+            last_success_monotonic=self._mono(),
+            last_duration=self._mono() - started,
+            last_error=None,
+        )
+
+    def _run(self, name: str, target: Target, previous: Any) -> Any:
+        if name == COLLABORATIONS:
+            poll = self._poll  # read once: a reload may swap it mid-poll
+            return poll(target)
+        job = self._jobs[name]
+        collaborations = self._states[COLLABORATIONS].get(target.key)
+        return job.poll(target, collaborations.data if collaborations else None, previous)
+
+    def _operation(self, name: str) -> str:
+        job = self._jobs.get(name)
+        return job.operation if job is not None else "ListCollaborations"
+
+    def _failed(
+        self, name: str, old: CollectorState[Any], error: PollError, started: float
+    ) -> CollectorState[Any]:
+        account_id, region = old.target.key
+        fields = {"account": account_id, "region": region, "collector": name}
+        fields |= {"operation": error.operation, "error_code": error.code}
+        log.warning("poll failed: %s", error.message, extra=fields)
+        return replace(
+            old,
+            up=False,
+            polled=True,
+            polls=old.polls + 1,
+            failures=old.failures + 1,
+            consecutive_failures=old.consecutive_failures + 1,
+            last_duration=self._mono() - started,
+            last_error=error,
+        )
+
+    def _next_delay(self, name: str, consecutive_failures: int) -> float:
+        # Jitter spreads targets apart so they do not all hit AWS in the same second.
+        job = self._jobs.get(name)
+        interval = job.interval if job is not None else self._interval
+        delay = backoff_delay(interval, consecutive_failures)
+        return delay * (1 + self._rng.uniform(-self._jitter, self._jitter))
+
+    def _publish(self, changed: str | None = None) -> None:
+        # Called with the lock held: only the reference swap is shared. Collectors
+        # other than ``changed`` keep their published (immutable) views.
+        old = self._snapshot
+        views = {
+            name: (
+                old.collectors[name]
+                if name != changed and changed is not None and name in old.collectors
+                else MappingProxyType(dict(states))
+            )
+            for name, states in self._states.items()
+            if name != COLLABORATIONS
+        }
+        collaborations = (
+            old.states
+            if changed is not None and changed != COLLABORATIONS
+            else MappingProxyType(dict(self._states[COLLABORATIONS]))
+        )
+        self._snapshot = Snapshot(collaborations, MappingProxyType(views))
+        if self._on_publish is not None and changed is None:
+            self._on_publish(None)  # anything may have changed
+        if changed is not None and self._ready.is_set():
+            return  # a finished poll never makes a ready snapshot unready: skip the O(n) check
+        # Tracks the current snapshot: targets added later (reload, discovery) unset it.
+        if self._snapshot.ready:
+            self._ready.set()
+        else:
+            self._ready.clear()
+
+
+def _polled(state: CollectorState[Any] | None) -> bool:
+    return state is not None and state.polled

@@ -1,0 +1,187 @@
+"""HTTP endpoints: /metrics, /-/healthy, /-/ready, /-/reload and the status page at /."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from exporter import __version__
+from exporter.core.model import Snapshot
+from exporter.web.guard import WebGuard
+from exporter.web.server import GuardedHandler, GuardedServer
+from exporter.web.statuspage import PageContext, render_status_page
+from exporter.web.tlsconfig import (
+    AUTH_CHALLENGE,
+    BasicAuth,
+    LazyTLSMixin,
+    WebConfig,
+    build_ssl_context,
+    wrap_server_socket,
+)
+
+log = logging.getLogger(__name__)
+
+
+class WebApp:
+    """What the handler serves; kept apart from the socket code so tests can reuse it."""
+
+    def __init__(
+        self,
+        metrics: Callable[[str], tuple[bytes, str]],
+        snapshot: Callable[[], Snapshot],
+        reload: Callable[[], tuple[bool, str]] | None = None,
+        ready: Callable[[], bool] | None = None,
+        page_context: Callable[[], PageContext] | None = None,
+    ) -> None:
+        self.metrics = metrics  # Accept header -> (body, content type)
+        self.snapshot = snapshot
+        self.reload = reload
+        self.ready = ready or (lambda: snapshot().ready)
+        self.page_context = page_context or PageContext
+
+
+# The one path open without credentials, so container and load-balancer health
+# checks work without a password (it reveals nothing but "the process serves").
+UNAUTHENTICATED_PATHS = frozenset({"/-/healthy"})
+# Cheap probes stay outside --web.max-requests, so a scrape storm does not make a
+# liveness check fail and restart a process that is merely busy.
+UNLIMITED_PATHS = frozenset({"/-/healthy", "/-/ready"})
+RELOAD_PATH = "/-/reload"
+
+
+class ExporterServer(LazyTLSMixin, GuardedServer):
+    """The exporter's HTTP(S) server: TLS, basic auth and extra headers from the web config."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: WebApp,
+        web: WebConfig | None = None,
+        guard: WebGuard | None = None,
+    ) -> None:
+        web = web or WebConfig()
+        self.app = app
+        self.auth = BasicAuth(web.users) if web.users else None
+        self.extra_headers = web.headers
+        self.guard = guard or WebGuard()
+        super().__init__(address, Handler)
+        context = build_ssl_context(web)
+        if context is not None:
+            wrap_server_socket(self, context)
+
+
+class Handler(GuardedHandler):
+    """Routes GET and HEAD requests, POST /-/reload; everything else is 405."""
+
+    server: ExporterServer
+    server_version = f"cleanrooms-exporter/{__version__}"
+    unlimited_paths = UNLIMITED_PATHS
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        auth = self.server.auth
+        path = self.path.split("?", 1)[0]
+        if auth is None or path in UNAUTHENTICATED_PATHS:
+            return True
+        if auth.check(self.headers.get("Authorization")):
+            return True
+        self.server.guard.reject("unauthorized")
+        if self.headers.get("Content-Length", "0").strip() != "0" or self.headers.get(
+            "Transfer-Encoding"
+        ):
+            self.close_connection = True  # its body stays unread: do not reuse the socket
+        self._send(
+            HTTPStatus.UNAUTHORIZED,
+            b"unauthorized\n",
+            "text/plain; charset=utf-8",
+            WWW_Authenticate=AUTH_CHALLENGE,
+        )
+        return False
+
+    def end_headers(self) -> None:
+        for name, value in self.server.extra_headers.items():
+            self.send_header(name, value)
+        super().end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server calls do_<METHOD>)
+        path = self.path.split("?", 1)[0]
+        route = _ROUTES.get(path)
+        if route is not None:
+            route(self)
+        elif path == RELOAD_PATH and self.server.app.reload is not None:
+            self._not_allowed(b"This endpoint requires a POST request.\n")
+        else:
+            self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self.do_GET()
+
+    def do_POST(self) -> None:  # noqa: N802
+        if not self.read_body():
+            return
+        if self.path.split("?", 1)[0] == RELOAD_PATH and self.server.app.reload is not None:
+            ok, message = self.server.app.reload()
+            status = HTTPStatus.OK if ok else HTTPStatus.INTERNAL_SERVER_ERROR
+            self._send(status, f"{message}\n".encode(), "text/plain; charset=utf-8")
+            return
+        self._not_allowed()
+
+    def do_PUT(self) -> None:  # noqa: N802
+        if self.read_body():
+            self._not_allowed()
+
+    do_DELETE = do_PATCH = do_PUT  # noqa: N815
+
+    def _not_allowed(self, body: bytes = b"method not allowed\n") -> None:
+        path = self.path.split("?", 1)[0]
+        allow = "POST" if path == RELOAD_PATH and self.server.app.reload else "GET, HEAD"
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, body, "text/plain; charset=utf-8", Allow=allow)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        log.debug("http %s %s", self.address_string(), format % args)
+
+    def metrics(self) -> None:
+        body, content_type = self.server.app.metrics(self.headers.get("Accept", ""))
+        if "gzip" in self.headers.get("Accept-Encoding", ""):
+            self._send(HTTPStatus.OK, gzip.compress(body, 1), content_type, Content_Encoding="gzip")
+        else:
+            self._send(HTTPStatus.OK, body, content_type)
+
+    def healthy(self) -> None:
+        self._send(HTTPStatus.OK, b"Healthy\n", "text/plain; charset=utf-8")
+
+    def ready(self) -> None:
+        if self.server.app.ready():
+            self._send(HTTPStatus.OK, b"Ready\n", "text/plain; charset=utf-8")
+        else:
+            self._send(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                b"first poll round not finished\n",
+                "text/plain; charset=utf-8",
+            )
+
+    def index(self) -> None:
+        page = render_status_page(self.server.app.snapshot(), self.server.app.page_context())
+        configured = {name.lower() for name in self.server.extra_headers}
+        defaults = {
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "X-Content-Type-Options": "nosniff",
+        }
+        headers = {
+            k.replace("-", "_"): v for k, v in defaults.items() if k.lower() not in configured
+        }
+        self._send(
+            HTTPStatus.OK, page.encode("utf-8", "replace"), "text/html; charset=utf-8", **headers
+        )
+
+
+_ROUTES: dict[str, Callable[[Handler], None]] = {
+    "/metrics": Handler.metrics,
+    "/-/healthy": Handler.healthy,
+    "/-/ready": Handler.ready,
+    "/": Handler.index,
+}

@@ -1,0 +1,470 @@
+"""The ``--web.config.file``: TLS, basic auth and extra headers, in exporter-toolkit's format.
+
+The file format is Prometheus exporter-toolkit's (``docs/web-configuration.md``)
+so operators can reuse what they know. Options Python's ``ssl`` module or
+``http.server`` cannot honour are rejected with a problem, never ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import socket
+import socketserver
+import ssl
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from exporter.config.loader import ConfigError, read_text, read_yaml
+
+log = logging.getLogger(__name__)
+
+# Python's ssl cannot ask for a client certificate without verifying it, so the
+# two unverified exporter-toolkit modes map to the nearest *stricter* mode and
+# need client_ca_file: RequestClientCert verifies a certificate when one is
+# sent; RequireAnyClientCert requires one and verifies it (CERT_OPTIONAL would
+# silently let clients without a certificate in).
+CLIENT_AUTH_TYPES: Mapping[str, ssl.VerifyMode] = MappingProxyType(
+    {
+        "NoClientCert": ssl.CERT_NONE,
+        "RequestClientCert": ssl.CERT_OPTIONAL,
+        "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+        "RequireAnyClientCert": ssl.CERT_REQUIRED,
+        "RequireClientCert": ssl.CERT_REQUIRED,  # exporter-toolkit's old name for the above
+        "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+    }
+)
+TLS_VERSIONS: Mapping[str, ssl.TLSVersion] = MappingProxyType(
+    {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+)
+# The headers exporter-toolkit allows, with its allowed values (empty: any value).
+HEADER_VALUES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "Strict-Transport-Security": (),
+        "X-Content-Type-Options": ("nosniff",),
+        "X-Frame-Options": ("deny", "sameorigin"),
+        "X-XSS-Protection": (),
+        "Content-Security-Policy": (),
+    }
+)
+AUTH_CHALLENGE = 'Basic realm="cleanrooms-exporter", charset="UTF-8"'
+NEEDS_BCRYPT = "needs the bcrypt package (pip install 'cleanrooms-exporter[auth]')"
+
+_TOP_KEYS = frozenset({"tls_server_config", "http_server_config", "basic_auth_users"})
+_TLS_KEYS = frozenset(
+    {"cert_file", "key_file", "client_auth_type", "client_ca_file", "min_version", "max_version"}
+)
+_HTTP_KEYS = frozenset({"headers", "http2"})
+_UNSUPPORTED = MappingProxyType(
+    {
+        "rate_limit": "not supported by this exporter; remove it",
+        "tls_server_config.cert": "not supported (inline PEM); put it in a file, use cert_file",
+        "tls_server_config.key": "not supported (inline PEM); put it in a file, use key_file",
+        "tls_server_config.client_ca": "not supported (inline PEM); use client_ca_file",
+        "tls_server_config.cipher_suites": "not supported; OpenSSL's default ciphers apply",
+        "tls_server_config.curve_preferences": "not supported; OpenSSL's default curves apply",
+        "tls_server_config.prefer_server_cipher_suites": "not supported; remove it",
+        "tls_server_config.client_allowed_sans": "not supported; restrict with client_ca_file",
+    }
+)
+_OLD_TLS = ("TLS10", "TLS11")
+_BCRYPT_RE = re.compile(r"^\$2[abxy]\$(\d\d)\$[./A-Za-z0-9]{53}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_BCRYPT_MAX_BYTES = 72
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    """Server TLS: certificate, key, client-certificate policy and protocol range."""
+
+    cert_file: Path
+    key_file: Path
+    client_auth_type: str = "NoClientCert"
+    client_ca_file: Path | None = None
+    min_version: str = "TLS12"
+    max_version: str = "TLS13"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The validated web configuration; the defaults mean plain HTTP, no auth."""
+
+    tls: TLSSettings | None = None
+    users: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def load_web_config(path: str | Path) -> WebConfig:
+    """Read and validate a web config file, loading its certificates; raise ``ConfigError``."""
+    path = Path(path)
+    text = read_text(path)
+    try:
+        return parse_web_config(text, path.parent)
+    except ConfigError as err:
+        raise err.in_file(path) from None
+
+
+def parse_web_config(text: str, base_dir: Path) -> WebConfig:
+    """Validate YAML text; relative file names resolve against ``base_dir``."""
+    raw = read_yaml(text)
+    if not isinstance(raw, dict):
+        raise ConfigError(["top level: must be a mapping"])
+    problems: list[str] = []
+    config = _Parser(problems, base_dir).config(raw)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def build_ssl_context(config: WebConfig) -> ssl.SSLContext | None:
+    """The server-side context for ``config``, or ``None`` for plain HTTP."""
+    if config.tls is None:
+        return None
+    problems: list[str] = []
+    context = _make_context(config.tls, problems)
+    if problems or context is None:
+        raise ConfigError(problems)
+    return context
+
+
+class _Parser:
+    """Field-by-field validation that records problems instead of stopping at the first."""
+
+    def __init__(self, problems: list[str], base_dir: Path) -> None:
+        self.problems = problems
+        self.base_dir = base_dir
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def config(self, raw: dict[Any, Any]) -> WebConfig:
+        self.keys(raw, _TOP_KEYS, "")
+        return WebConfig(
+            tls=self.tls(self.mapping(raw, "tls_server_config")),
+            users=MappingProxyType(self.users(self.mapping(raw, "basic_auth_users"))),
+            headers=MappingProxyType(self.http(self.mapping(raw, "http_server_config"))),
+        )
+
+    def keys(self, raw: dict[Any, Any], allowed: frozenset[str], path: str) -> None:
+        for key in raw:
+            where = f"{path}.{key}" if path else str(key)
+            if key not in allowed:
+                self.problem(where, _UNSUPPORTED.get(where, "unknown key"))
+
+    def mapping(self, raw: dict[Any, Any], key: str, path: str = "") -> dict[Any, Any]:
+        value = raw.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(f"{path}{key}", "must be a mapping")
+            return {}
+        return value
+
+    def string(self, raw: dict[Any, Any], key: str, path: str) -> str | None:
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            self.problem(f"{path}.{key}", f"must be a non-empty string, got {value!r}")
+            return None
+        return value
+
+    def tls(self, raw: dict[Any, Any]) -> TLSSettings | None:
+        # An empty section means plain HTTP (as in exporter-toolkit); any
+        # setting in it means TLS, so a lone min_version is not silently dropped.
+        if not raw:
+            return None
+        path = "tls_server_config"
+        self.keys(raw, _TLS_KEYS, path)
+        cert, key = self.file(raw, "cert_file", True), self.file(raw, "key_file", True)
+        # Placeholders keep the other checks going; incomplete settings are not returned.
+        settings = TLSSettings(
+            cert_file=cert or Path(),
+            key_file=key or Path(),
+            client_auth_type=self.client_auth(raw),
+            client_ca_file=self.file(raw, "client_ca_file", False),
+            min_version=self.version(raw, "min_version", "TLS12"),
+            max_version=self.version(raw, "max_version", "TLS13"),
+        )
+        if TLS_VERSIONS[settings.min_version] > TLS_VERSIONS[settings.max_version]:
+            self.problem(f"{path}.min_version", "is above max_version")
+        complete = cert is not None and key is not None
+        if not complete:
+            self.lone_files(cert, key)
+        _make_context(settings, self.problems, with_chain=complete)
+        return settings if complete else None
+
+    def lone_files(self, cert: Path | None, key: Path | None) -> None:
+        """Check whichever of cert_file and key_file was given when the other is missing."""
+        if cert is not None:
+            _load_certificates(None, cert, "tls_server_config.cert_file", self.problems)
+        if key is not None:
+            _readable(key, "tls_server_config.key_file", self.problems)
+
+    def file(self, raw: dict[Any, Any], key: str, required: bool) -> Path | None:
+        name = self.string(raw, key, "tls_server_config")
+        if name is None:
+            if required and key not in raw:
+                self.problem(f"tls_server_config.{key}", "missing (required for TLS)")
+            return None
+        return self.base_dir / name
+
+    def client_auth(self, raw: dict[Any, Any]) -> str:
+        value = raw.get("client_auth_type", "NoClientCert")
+        if not isinstance(value, str) or value not in CLIENT_AUTH_TYPES:
+            choices = ", ".join(k for k in CLIENT_AUTH_TYPES if k != "RequireClientCert")
+            self.problem("tls_server_config.client_auth_type", f"must be one of {choices}")
+            return "NoClientCert"
+        return str(value)
+
+    def version(self, raw: dict[Any, Any], key: str, default: str) -> str:
+        value = raw.get(key, default)
+        if isinstance(value, str) and value in TLS_VERSIONS:
+            return value
+        where = f"tls_server_config.{key}"
+        if value in _OLD_TLS:
+            self.problem(where, f"{value} is not supported (deprecated in Python's ssl)")
+        else:
+            self.problem(where, f"must be one of {', '.join(TLS_VERSIONS)}, got {value!r}")
+        return default
+
+    def users(self, raw: dict[Any, Any]) -> dict[str, str]:
+        users: dict[str, str] = {}
+        for user, hashed in raw.items():
+            where = f"basic_auth_users.{user}"
+            if not isinstance(user, str) or not user or ":" in user:
+                self.problem(where, "user name must be a non-empty string without ':'")
+            elif not isinstance(hashed, str) or not _BCRYPT_RE.match(hashed):
+                self.problem(where, "not a bcrypt hash (make one with htpasswd -nBC 10 '')")
+            elif not 4 <= _cost(hashed) <= 31:
+                self.problem(where, "bcrypt cost must be between 4 and 31")
+            else:
+                users[user] = hashed
+        if raw and _bcrypt_module() is None:
+            self.problem("basic_auth_users", NEEDS_BCRYPT)
+        return users
+
+    def http(self, raw: dict[Any, Any]) -> dict[str, str]:
+        self.keys(raw, _HTTP_KEYS, "http_server_config")
+        if raw.get("http2", False) is not False:
+            self.problem("http_server_config.http2", "not supported (HTTP/1.1 only); set false")
+        headers: dict[str, str] = {}
+        for name, value in self.mapping(raw, "headers", "http_server_config.").items():
+            where = f"http_server_config.headers.{name}"
+            allowed = HEADER_VALUES.get(name)
+            if allowed is None:
+                self.problem(where, f"cannot be set; allowed: {', '.join(HEADER_VALUES)}")
+            elif not isinstance(value, str) or _CONTROL_RE.search(value):
+                self.problem(where, "must be a string without control characters")
+            elif allowed and value not in allowed:
+                self.problem(where, f"must be one of {', '.join(allowed)}, got {value!r}")
+            elif value:  # blank means unset, as in exporter-toolkit
+                headers[name] = value
+        return headers
+
+
+class _EncryptedKeyError(Exception):
+    """Raised from the password callback so OpenSSL never prompts on a terminal."""
+
+
+def _refuse_password() -> str:
+    raise _EncryptedKeyError
+
+
+def _make_context(
+    tls: TLSSettings, problems: list[str], *, with_chain: bool = True
+) -> ssl.SSLContext | None:
+    """Build the server context, appending a problem per unusable file or setting."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = TLS_VERSIONS.get(tls.min_version, ssl.TLSVersion.TLSv1_2)
+    context.maximum_version = TLS_VERSIONS.get(tls.max_version, ssl.TLSVersion.TLSv1_3)
+    ok = _load_chain(context, tls, problems) if with_chain else False
+    verify_mode = CLIENT_AUTH_TYPES.get(tls.client_auth_type, ssl.CERT_NONE)
+    where = "tls_server_config.client_ca_file"
+    if tls.client_ca_file is None:
+        if verify_mode != ssl.CERT_NONE:
+            problems.append(f"{where}: required with client_auth_type {tls.client_auth_type}")
+            ok = False
+    elif verify_mode == ssl.CERT_NONE:
+        problems.append(f"{where}: set, but client_auth_type is NoClientCert")
+        ok = False
+    elif not _load_certificates(context, tls.client_ca_file, where, problems):
+        ok = False
+    context.verify_mode = verify_mode
+    return context if ok else None
+
+
+def _load_chain(context: ssl.SSLContext, tls: TLSSettings, problems: list[str]) -> bool:
+    where = "tls_server_config.key_file"
+    cert_ok = _load_certificates(None, tls.cert_file, "tls_server_config.cert_file", problems)
+    if not (_readable(tls.key_file, where, problems) and cert_ok):
+        return False
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file, password=_refuse_password)
+    except _EncryptedKeyError:
+        problems.append(f"{where}: {tls.key_file} is encrypted; use an unencrypted key")
+    except ssl.SSLError as err:
+        if err.reason == "KEY_VALUES_MISMATCH":
+            problems.append(f"{where}: does not match the certificate in cert_file")
+        else:
+            problems.append(f"{where}: no usable PEM private key in {tls.key_file}")
+    else:
+        return True
+    return False
+
+
+def _load_certificates(
+    context: ssl.SSLContext | None, path: Path, where: str, problems: list[str]
+) -> bool:
+    """Load PEM certificates into ``context`` (a scratch one if ``None``) as trust anchors."""
+    if not _readable(path, where, problems):
+        return False
+    try:
+        (context or ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)).load_verify_locations(cafile=path)
+    except ssl.SSLError:
+        problems.append(f"{where}: no PEM certificate in {path}")
+        return False
+    return True
+
+
+def _readable(path: Path, where: str, problems: list[str]) -> bool:
+    # ssl's own errors for a missing file are bare errno texts without the name.
+    try:
+        with path.open("rb"):
+            return True
+    except OSError as err:
+        problems.append(f"{where}: cannot read {path}: {err.strerror or err}")
+        return False
+
+
+def _cost(hashed: str | bytes) -> int:
+    return int(hashed[4:6])
+
+
+def _bcrypt_module() -> Any:
+    """The bcrypt module, or ``None``: it is an optional extra, needed only for basic auth."""
+    try:
+        import bcrypt  # noqa: PLC0415 (optional dependency)
+    except ImportError:
+        return None
+    return bcrypt
+
+
+class BasicAuth:
+    """Checks ``Authorization: Basic`` headers against bcrypt hashes; thread-safe."""
+
+    def __init__(
+        self,
+        users: Mapping[str, str],
+        checkpw: Callable[[bytes, bytes], bool] | None = None,
+    ) -> None:
+        bcrypt = _bcrypt_module()
+        if bcrypt is None:
+            raise RuntimeError(f"basic auth {NEEDS_BCRYPT}")
+        self._users = {user: hashed.encode("ascii") for user, hashed in users.items()}
+        self._checkpw: Callable[[bytes, bytes], bool] = checkpw or bcrypt.checkpw
+        # Unknown users are checked against this, at the cost of the real
+        # hashes, so response time does not tell which user names exist.
+        salt = bcrypt.gensalt(rounds=_dummy_cost(self._users.values()))
+        self._dummy: bytes = bcrypt.hashpw(secrets.token_bytes(16), salt)
+        # One bcrypt at a time (as exporter-toolkit does): a flood of bad
+        # credentials then burns one core, not all of them.
+        self._bcrypt_lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        # user -> keyed SHA-256 of the last credentials that verified. One entry
+        # per user bounds the cache; the random key means a memory dump does not
+        # give an attacker a fast hash to brute-force instead of bcrypt.
+        self._verified: dict[str, bytes] = {}
+        self._cache_key = secrets.token_bytes(32)
+
+    def check(self, authorization_header: str | None) -> bool:
+        """Whether the header carries a configured user's password; never raises."""
+        credentials = _parse_basic(authorization_header)
+        if credentials is None:
+            return False
+        user, password = credentials
+        digest = hmac.new(self._cache_key, f"{user}:{password}".encode(), hashlib.sha256).digest()
+        with self._cache_lock:
+            cached = self._verified.get(user)
+        if cached is not None and hmac.compare_digest(cached, digest):
+            return True
+        if not self._verify(user, password.encode()):
+            return False
+        with self._cache_lock:
+            self._verified[user] = digest
+        return True
+
+    def _verify(self, user: str, password: bytes) -> bool:
+        known = self._users.get(user)
+        # Hashes made by htpasswd and Go only ever saw the first 72 bytes;
+        # bcrypt 5 raises on longer passwords instead of truncating.
+        password = password[:_BCRYPT_MAX_BYTES]
+        with self._bcrypt_lock:
+            try:
+                matched = self._checkpw(password, known if known is not None else self._dummy)
+            except ValueError:
+                matched = False
+        return matched and known is not None
+
+
+def _dummy_cost(hashes: Iterable[bytes]) -> int:
+    costs = [_cost(h) for h in hashes if _BCRYPT_RE.match(h.decode("ascii"))]
+    return max(costs, default=10)
+
+
+def _parse_basic(header: str | None) -> tuple[str, str] | None:
+    """``(user, password)`` from ``Basic base64(user:password)``, or ``None`` if malformed."""
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
+        return None
+    user, colon, password = decoded.partition(":")
+    return (user, password) if colon else None
+
+
+class LazyTLSMixin(socketserver.BaseServer):
+    """Runs each TLS handshake in the connection's handler thread, with a time limit.
+
+    A handshake in ``accept()`` would run on the serving thread, where one
+    client that connects and sends nothing stalls every other client.
+    """
+
+    tls_handshake_timeout: float = 10.0
+
+    def finish_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        if isinstance(request, ssl.SSLSocket) and not self._handshake(request, client_address):
+            return  # the caller closes the socket
+        super().finish_request(request, client_address)
+
+    def _handshake(self, sock: ssl.SSLSocket, client_address: Any) -> bool:
+        previous = sock.gettimeout()
+        try:
+            sock.settimeout(self.tls_handshake_timeout)
+            sock.do_handshake()
+            sock.settimeout(previous)
+        except OSError as err:  # ssl.SSLError, timeouts, resets: the client's problem
+            log.debug("tls handshake with %s failed: %s", client_address, err)
+            return False
+        return True
+
+
+def wrap_server_socket(server: LazyTLSMixin, context: ssl.SSLContext) -> None:
+    """Switch a bound server to TLS; handshakes then happen in handler threads."""
+    if not isinstance(server, socketserver.TCPServer):
+        raise TypeError("wrap_server_socket needs a TCPServer")
+    server.socket = context.wrap_socket(
+        server.socket, server_side=True, do_handshake_on_connect=False
+    )

@@ -47,9 +47,9 @@ def exporter_caller(
     from exporter.aws.clients import AwsClients
     from exporter.collectors import BY_NAME
     from exporter.collectors.base import PollContext
+    from exporter.collectors.collaborations import Collaboration, PollData
     from exporter.config.loader import AccountConfig, AwsSettings
     from exporter.config.scale import RateLimit
-    from exporter.core.model import Collaboration, PollData
     from exporter.core.stats import ApiStats
 
     # The rate limit's hook runs as in production; a high rate keeps it from sleeping.

@@ -6,19 +6,24 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from botocore.exceptions import BotoCoreError, ClientError
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from exporter.aws.clients import ORGANIZATIONS_REGION
 from exporter.aws.discovery import Discoverer, discover
+from exporter.collectors import PRIMARY
 from exporter.config.loader import AccountConfig, Config, ConfigError
 from exporter.core.logs import format_tb
-from exporter.core.model import COLLABORATIONS, TargetKey
+from exporter.core.model import TargetKey
 from exporter.core.stats import ApiStats, ApiStatsView, StatsSource, merge_views
 from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
+from exporter.metrics.exporter_state import (
+    ExporterState,
+    ExporterStateCollector,
+    WorkerPoolCollector,
+)
 from exporter.metrics.exposition import ExpositionRenderer
 from exporter.polling.jobs import Wiring, clients_change, new_clients
 from exporter.polling.poller import Poller
@@ -37,7 +42,7 @@ def collector_settings(config: Config) -> CollectorSettings:
         stale_after=config.stale_after,
         per_collaboration_metrics=config.per_collaboration_metrics,
         trusted_creator_accounts=config.trusted_creator_accounts,
-        collectors=tuple(s for s in config.schedules() if s.name != COLLABORATIONS),
+        collectors=tuple(s for s in config.schedules() if s.name != PRIMARY.name),
     )
 
 
@@ -76,9 +81,7 @@ class App:
             self.pool.configure(config, targets)
         else:
             wiring = Wiring(self.clients, self.stats, config, targets)
-            self.poller = Poller(wiring.poll_function(), config.poll_interval, config.concurrency)
-            self.poller.set_collectors(wiring.collector_jobs())
-            self.poller.set_targets(t for t, _ in targets.values())
+            self.poller = wiring.poller(config.concurrency)
         self.config = config
         self.settings = collector_settings(config)
         self.reload_ok = True
@@ -88,9 +91,9 @@ class App:
         self._discovery_key: TargetKey | None = None
         stats: StatsSource = self.stats if self.pool is None else _MergedStats(self)
         collector = CleanRoomsCollector(lambda: self.poller.snapshot, stats, lambda: self.settings)
-        state = _StateCollector(self)
+        state = ExporterStateCollector(self.state)
         if self.pool is not None:
-            extra_collectors = (*extra_collectors, self.pool.collector())
+            extra_collectors = (*extra_collectors, WorkerPoolCollector(self.pool.status))
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(collector)
         self.registry.register(state)
@@ -98,6 +101,17 @@ class App:
             self.registry.register(extra)
         # /metrics goes through the renderer: same bytes as the registry, cached per poll.
         self.renderer = ExpositionRenderer(collector, [state, *extra_collectors])
+
+    def state(self) -> ExporterState:
+        """The exporter's own state for its series: loads, shard, discovery."""
+        discoverer = self.discoverer  # read once: a reload may replace it
+        return ExporterState(
+            self.reload_ok,
+            self.reload_time,
+            self.shard.index,
+            self.shard.count,
+            discoverer.status if discoverer is not None else None,
+        )
 
     def start(self) -> None:
         """Start polling, and discovery when configured (its first run in the background)."""
@@ -253,65 +267,3 @@ class _MergedStats:
         pool = self._app.pool
         assert pool is not None
         return merge_views([pool.view(), self._app.stats.view()])
-
-
-class _StateCollector(Collector):
-    """Reload, shard and discovery series: small, so rendered fresh on every scrape."""
-
-    def __init__(self, app: App) -> None:
-        self._app = app
-
-    def describe(self) -> Iterator[Metric]:
-        return iter([])
-
-    def collect(self) -> Iterator[Metric]:
-        app = self._app
-        yield _gauge(
-            "cleanrooms_exporter_config_last_reload_successful",
-            "1 if the last configuration load (start-up or reload) succeeded.",
-            1.0 if app.reload_ok else 0.0,
-        )
-        yield _gauge(
-            "cleanrooms_exporter_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load.",
-            app.reload_time,
-        )
-        yield _gauge("cleanrooms_exporter_shard_index", "This replica's shard.", app.shard.index)
-        yield _gauge(
-            "cleanrooms_exporter_shards", "Replicas sharing the accounts.", app.shard.count
-        )
-        discoverer = app.discoverer  # read once: a reload may replace it
-        if discoverer is not None:
-            yield from _discovery_families(discoverer)
-
-
-def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, doc)
-    family.add_metric([], value)
-    return family
-
-
-def _discovery_families(discoverer: Discoverer) -> Iterator[Metric]:
-    status = discoverer.status
-    yield _gauge(
-        "cleanrooms_discovery_up",
-        "1 if the last Organizations discovery succeeded.",
-        1.0 if status.up else 0.0,
-    )
-    yield _gauge(
-        "cleanrooms_discovery_accounts",
-        "ACTIVE accounts in the last good discovery, after filters, before sharding.",
-        status.accounts,
-    )
-    yield _gauge(
-        "cleanrooms_discovery_last_success_timestamp_seconds",
-        "Unix time of the last successful discovery; 0 if none yet.",
-        status.last_success or 0.0,
-    )
-    for name, doc, value in (
-        ("cleanrooms_discovery_runs", "Discovery runs finished.", status.runs),
-        ("cleanrooms_discovery_failures", "Discovery runs that failed.", status.failures),
-    ):
-        family = CounterMetricFamily(name, doc)
-        family.add_metric([], value)
-        yield family

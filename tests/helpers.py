@@ -108,3 +108,16 @@ def one_target(account_id: str, extra: str = "") -> str:
 
 def value(exporter: App, name: str, **labels: str) -> float | None:
     return exporter.registry.get_sample_value(name, labels)
+
+
+def primary_job(poll: Any, interval: float) -> Any:
+    """The primary collector's job around a poll function of the target alone."""
+    from exporter.polling.poller import CollectorJob
+
+    return CollectorJob(
+        "collaborations",
+        lambda target, needed, previous: poll(target),
+        interval,
+        "ListCollaborations",
+        primary=True,
+    )

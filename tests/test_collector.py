@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import generate_latest
 
 from exporter.collectors.base import epoch_seconds
-from exporter.collectors.collaborations import build_poll_data, parse_summary
-from exporter.core.model import Collaboration, PollError, Snapshot, Target, TargetState
+from exporter.collectors.collaborations import Collaboration, build_poll_data, parse_summary
+from exporter.core.model import PollError, Snapshot, Target, TargetState
 from exporter.core.stats import ApiStats
 from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 

@@ -17,16 +17,17 @@ from prometheus_client.exposition import choose_encoder
 
 from exporter.app import App
 from exporter.collectors.change_requests import ChangeRequestsData, Pending
+from exporter.collectors.collaborations import PollData
 from exporter.collectors.members import MembersData
 from exporter.collectors.memberships import Membership, MembershipsData
 from exporter.config.collectors import CollectorSchedule
 from exporter.config.loader import ConfigError, parse_config
-from exporter.core.model import CollectorState, PollData, PollError, Snapshot, Target
+from exporter.core.model import CollectorState, PollError, Snapshot, Target
 from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 from exporter.metrics.exposition import ExpositionRenderer
 from exporter.polling.poller import CollectorJob, Poller, PollFailed
 from tests.faultproxy import FaultProxy, Reply, always, wait_for
-from tests.helpers import Seeder, one_target, set_members, value
+from tests.helpers import Seeder, one_target, primary_job, set_members, value
 from tests.test_collector import NOW, snapshot, stats
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,7 +189,9 @@ class Calls:
                 raise PollFailed(PollError("ListMembers", "AccessDeniedException", "no"))
             return f"{name} data"
 
-        return CollectorJob(name, poll, interval, fan_out, "ListMembers")
+        return CollectorJob(
+            name, poll, interval, "ListMembers", needs="collaborations" if fan_out else None
+        )
 
 
 EMPTY = PollData(collaborations=(), counts={}, oldest_invitation=None)
@@ -205,13 +208,15 @@ def test_each_collector_keeps_its_own_schedule_and_a_failing_one_delays_no_other
             calls.counts["collaborations"] = calls.counts.get("collaborations", 0) + 1
         return EMPTY
 
-    poller = Poller(collaborations, 0.05, concurrency=4, jitter=0)
-    poller.set_collectors(
+    poller = Poller(
         [
+            primary_job(collaborations, 0.05),
             calls.job("members", 0.05, fan_out=True),
             calls.job("memberships", 0.05),
             calls.job("slow", 3600),
-        ]
+        ],
+        concurrency=4,
+        jitter=0,
     )
     poller.set_targets([Target("000000000000", "us-east-1")])
     poller.start()
@@ -242,15 +247,14 @@ def test_ready_waits_for_every_collector_and_reload_drops_one() -> None:
     gate = threading.Event()
     slow = calls.job("members", 60)
     blocked = CollectorJob(
-        "members", lambda t, c, p: gate.wait(5) and slow.poll(t, c, p), 60, False, "ListMembers"
+        "members", lambda t, c, p: gate.wait(5) and slow.poll(t, c, p), 60, "ListMembers"
     )
-    poller = Poller(lambda target: EMPTY, 60, concurrency=2)
-    poller.set_collectors([blocked])
+    poller = Poller([primary_job(lambda target: EMPTY, 60), blocked], concurrency=2)
     poller.set_targets([Target("000000000000", "us-east-1")])
     poller.start()
     try:
         assert not poller.wait_ready(0.5)
-        poller.reconfigure(lambda target: EMPTY, 60, 2, [])
+        poller.reconfigure([primary_job(lambda target: EMPTY, 60)], 2)
         assert poller.wait_ready(5)  # nothing left to wait for
         assert dict(poller.snapshot.collectors) == {}
     finally:

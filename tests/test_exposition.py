@@ -94,8 +94,9 @@ def test_unchanged_targets_are_not_rendered_again(monkeypatch: pytest.MonkeyPatc
     states[key] = replace(states[key], polls=3)
     world.snapshot = Snapshot(MappingProxyType(states))
     world.assert_same(TEXT)
-    # Only that target: its health families, its one-line series, its collector health.
-    assert calls == [8, 4, 9]
+    # Only that target's health: its target health and stale lines (8 + 2), its
+    # collector health and stale lines (7 + 2). Its data did not change: not re-rendered.
+    assert calls == [10, 9]
 
 
 def test_empty_exporter_renders_headers_only() -> None:

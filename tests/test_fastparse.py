@@ -23,6 +23,7 @@ from exporter.aws.clients import AwsClients, lenient_timestamp
 from exporter.aws.fastparse import FastParserFactory, FastRestJSONParser, Unusual, _structure
 from exporter.collectors import REGISTRY
 from exporter.config.loader import AwsSettings
+from exporter.core.errors import ApiError
 from exporter.core.stats import ApiStats
 
 MODEL = botocore.session.get_session().get_service_model("cleanrooms")
@@ -307,7 +308,7 @@ def test_the_factory_shares_one_compiled_parser_for_rest_json_only() -> None:
     )["collaborationList"] == [{"createTime": "bad"}]  # the configured lenient parser
 
 
-def test_exporter_clients_use_it_and_errors_still_raise_client_errors(proxy: Any) -> None:
+def test_exporter_clients_use_it_and_errors_still_raise_api_errors(proxy: Any) -> None:
     settings = AwsSettings(endpoint_url=proxy.url, max_attempts=1)
     clients = AwsClients(settings, ApiStats())
     session = clients._signing
@@ -317,13 +318,17 @@ def test_exporter_clients_use_it_and_errors_still_raise_client_errors(proxy: Any
     account = AccountConfig(id="123456789012", regions=("us-east-1",))
     target = clients.cleanrooms(account, "123456789012", "us-east-1")
     assert "collaborationList" in target.call("ListCollaborations", maxResults=100)
-    with pytest.raises(ClientError) as raised:
+    with pytest.raises(ApiError) as raised:
         target.call(
             "ListMembers",
             collaborationIdentifier="00000000-0000-4000-8000-000000000000",
             maxResults=100,
         )
-    assert raised.value.response["Error"]["Code"].endswith("Exception")
+    # botocore parsed the error answer (a ClientError), which the call hands on in the
+    # exporter's own terms.
+    assert isinstance(raised.value.__cause__, ClientError)
+    assert raised.value.code == "ResourceNotFoundException"
+    assert raised.value.operation == "ListMembers"
 
 
 def test_a_structure_converter_keeps_any_member_name_exactly() -> None:

@@ -8,10 +8,11 @@ from collections import Counter
 
 import pytest
 
-from exporter.collectors.collaborations import build_poll_data
-from exporter.core.model import PollData, PollError, Target
+from exporter.collectors.collaborations import PollData, build_poll_data
+from exporter.core.model import PollError, Target
 from exporter.polling.poller import CollectorJob, Poller, PollFailed
 from tests.faultproxy import wait_for
+from tests.helpers import primary_job
 
 
 def targets(n: int) -> list[Target]:
@@ -73,7 +74,7 @@ def stop_all(started: list[Poller]):
 
 def test_concurrency_is_bounded(started: list[Poller]) -> None:
     recorder = Recorder(delay=0.05)
-    poller = start(Poller(recorder, 60, concurrency=3), targets(12), started)
+    poller = start(Poller([primary_job(recorder, 60)], concurrency=3), targets(12), started)
     assert poller.wait_ready(10)
     assert recorder.max_total == 3
     assert sum(recorder.calls.values()) == 12
@@ -82,7 +83,7 @@ def test_concurrency_is_bounded(started: list[Poller]) -> None:
 def test_slow_poll_never_overlaps_itself(started: list[Poller]) -> None:
     recorder = Recorder(delay=0.05)
     # The interval is far shorter than one poll: polls must run back to back, never at once.
-    start(Poller(recorder, 0.001, concurrency=4), targets(1), started)
+    start(Poller([primary_job(recorder, 0.001)], concurrency=4), targets(1), started)
     wait_for(lambda: recorder.calls["000000000000"] >= 5)
     assert recorder.max_per_target == 1
 
@@ -90,7 +91,7 @@ def test_slow_poll_never_overlaps_itself(started: list[Poller]) -> None:
 def test_ready_only_after_every_target_polled(started: list[Poller]) -> None:
     recorder = Recorder()
     recorder.release.clear()
-    poller = start(Poller(recorder, 60, concurrency=2), targets(3), started)
+    poller = start(Poller([primary_job(recorder, 60)], concurrency=2), targets(3), started)
     assert not poller.wait_ready(0.3)
     assert not poller.snapshot.ready
     recorder.release.set()
@@ -99,7 +100,9 @@ def test_ready_only_after_every_target_polled(started: list[Poller]) -> None:
 
 def test_failure_keeps_last_good_data_and_counts(started: list[Poller]) -> None:
     recorder = Recorder()
-    poller = start(Poller(recorder, 0.05, concurrency=1, jitter=0), targets(1), started)
+    poller = start(
+        Poller([primary_job(recorder, 0.05)], concurrency=1, jitter=0), targets(1), started
+    )
     key = ("000000000000", "us-east-1")
     wait_for(lambda: poller.snapshot.states[key].polls >= 1)
     recorder.fail.add("000000000000")
@@ -124,7 +127,7 @@ def test_unexpected_exception_marks_target_down_and_worker_survives(started: lis
             raise KeyError("surprise")
         return EMPTY
 
-    poller = start(Poller(flaky, 0.05, concurrency=1, jitter=0), targets(1), started)
+    poller = start(Poller([primary_job(flaky, 0.05)], concurrency=1, jitter=0), targets(1), started)
     key = ("000000000000", "us-east-1")
     wait_for(lambda: poller.snapshot.states[key].polled)
     first = poller.snapshot.states[key]
@@ -138,7 +141,7 @@ def test_unexpected_exception_marks_target_down_and_worker_survives(started: lis
 
 def test_set_targets_adds_and_removes(started: list[Poller]) -> None:
     recorder = Recorder()
-    poller = start(Poller(recorder, 60, concurrency=2), targets(2), started)
+    poller = start(Poller([primary_job(recorder, 60)], concurrency=2), targets(2), started)
     assert poller.wait_ready(5)
     kept = poller.snapshot.states[("000000000001", "us-east-1")]
     new = Target("999999999999", "eu-west-2")
@@ -151,7 +154,7 @@ def test_set_targets_adds_and_removes(started: list[Poller]) -> None:
 def test_stop_returns_promptly_with_a_hung_poll(started: list[Poller]) -> None:
     recorder = Recorder()
     recorder.release.clear()  # every poll hangs
-    poller = Poller(recorder, 60, concurrency=2)
+    poller = Poller([primary_job(recorder, 60)], concurrency=2)
     poller.set_targets(targets(2))
     poller.start()
     wait_for(lambda: sum(recorder.running.values()) == 2)
@@ -163,7 +166,7 @@ def test_stop_returns_promptly_with_a_hung_poll(started: list[Poller]) -> None:
 
 def test_polls_repeat_on_the_interval(started: list[Poller]) -> None:
     recorder = Recorder()
-    start(Poller(recorder, 0.2, concurrency=1, jitter=0), targets(1), started)
+    start(Poller([primary_job(recorder, 0.2)], concurrency=1, jitter=0), targets(1), started)
     time.sleep(1.05)
     assert 3 <= recorder.calls["000000000000"] <= 7
 
@@ -187,7 +190,11 @@ def test_wall_clock_jumps_change_neither_schedule_nor_freshness(started: list[Po
         calls["n"] += 1
         return invited
 
-    poller = start(Poller(poll, 0.2, concurrency=1, jitter=0, wall_clock=wall), targets(1), started)
+    poller = start(
+        Poller([primary_job(poll, 0.2)], concurrency=1, jitter=0, wall_clock=wall),
+        targets(1),
+        started,
+    )
     registry = CollectorRegistry()
     settings = CollectorSettings(
         stale_after=1.0, per_collaboration_metrics=False, trusted_creator_accounts=()
@@ -252,7 +259,7 @@ def test_finished_polls_do_not_wake_the_scheduler_when_nothing_is_due(started) -
         looks[threading.current_thread().name] += 1
         return time.monotonic()
 
-    poller = Poller(Recorder(delay=0.004), 3600, 1, monotonic=clock)
+    poller = Poller([primary_job(Recorder(delay=0.004), 3600)], 1, monotonic=clock)
     start(poller, targets(60), started)
     assert poller.wait_ready(10)
     scheduler_looks = looks["poll-scheduler"]
@@ -268,8 +275,8 @@ def test_a_first_collaborations_poll_starts_waiting_fan_out_polls_at_once(starte
         fanned[target.account_id] = time.monotonic()
         return collaborations
 
-    poller = Poller(Recorder(delay=0.01), 3600, 2)
-    poller.set_collectors([CollectorJob("members", fan_out, 3600, True, "ListMembers")])
+    members = CollectorJob("members", fan_out, 3600, "ListMembers", needs="collaborations")
+    poller = Poller([primary_job(Recorder(delay=0.01), 3600), members], 2)
     began = time.monotonic()
     start(poller, targets(4), started)
     assert poller.wait_ready(10)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from types import MappingProxyType
 
-from exporter.core.model import Collaboration, PollData, PollError, Snapshot, Target, TargetState
+from exporter.collectors.collaborations import Collaboration, PollData
+from exporter.core.model import PollError, Snapshot, Target, TargetState
 from exporter.web.statuspage import PageContext, ReloadRecorder, ReloadState, render_status_page
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -18,8 +18,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import child_pids
 from exporter.app import App
+from exporter.collectors.collaborations import PollData
 from exporter.config.loader import parse_config
-from exporter.core.model import CollectorState, PollData, Snapshot, Target
+from exporter.core.model import CollectorState, Snapshot, Target
 from exporter.core.stats import ApiStatsView, TargetApiCounts
 from exporter.demo.fake.analyses import QUERIES
 from exporter.demo.fake.server import FakeCleanRooms
@@ -91,26 +92,28 @@ def test_a_worker_ships_only_what_changed() -> None:
     diff = Diff()
     a: CollectorState[None] = CollectorState(Target("1", "r"))
     b: CollectorState[None] = CollectorState(Target("2", "r"))
-    first, removed = diff.states(Snapshot({a.target.key: a, b.target.key: b}), None)
+    first, removed = diff.states(
+        Snapshot({a.target.key: a, b.target.key: b}, primary="collaborations"), None
+    )
     assert [s for _, _, s, _ in first] == [a, b]
     assert removed == ()
     a2: CollectorState[None] = CollectorState(Target("1", "r"), polls=1)
-    snapshot = Snapshot({a.target.key: a2, b.target.key: b})
+    snapshot = Snapshot({a.target.key: a2, b.target.key: b}, primary="collaborations")
     changed, _ = diff.states(snapshot, {("collaborations", a.target.key)})
     assert changed == (("collaborations", a.target.key, a2, False),)
     assert diff.states(snapshot, None) == ((), ())  # nothing new by identity
-    gone, removed = diff.states(Snapshot({a.target.key: a2}), None)
+    gone, removed = diff.states(Snapshot({a.target.key: a2}, primary="collaborations"), None)
     assert gone == ()
     assert removed == (("collaborations", b.target.key),)
     # The same data in a new state (a poll that found nothing new) goes without its data.
     data = PollData((), {"ACTIVE": 0}, None)
     with_data: CollectorState[PollData] = CollectorState(Target("1", "r"), data, polls=2)
-    diff.states(Snapshot({a.target.key: with_data}), None)
+    diff.states(Snapshot({a.target.key: with_data}, primary="collaborations"), None)
     again = replace(with_data, data=PollData((), {"ACTIVE": 0}, None), polls=3)
-    (shipped,), _ = diff.states(Snapshot({a.target.key: again}), None)
+    (shipped,), _ = diff.states(Snapshot({a.target.key: again}, primary="collaborations"), None)
     assert shipped == ("collaborations", a.target.key, replace(again, data=None), True)
     diff.reset()  # asked to resend: everything goes again, data included
-    (full,), _ = diff.states(Snapshot({a.target.key: again}), None)
+    (full,), _ = diff.states(Snapshot({a.target.key: again}, primary="collaborations"), None)
     assert full == ("collaborations", a.target.key, again, False)
     counts = TargetApiCounts()
     view = ApiStatsView({a.target.key: counts}, {})

@@ -1,9 +1,8 @@
-"""AWS sessions, role assumption, shared regional clients and per-attempt API accounting."""
+"""AWS sessions, role assumption and shared regional clients, reused across polls."""
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -17,55 +16,19 @@ from botocore.credentials import (
     Credentials,
     DeferredRefreshableCredentials,
 )
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-    ResponseStreamingError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 from botocore.utils import parse_timestamp
 
 from exporter import __version__
+from exporter.aws.accounting import ApiAccounting
 from exporter.aws.credentials import CallContext, CurrentCredentials, StaticProvider
+from exporter.aws.errors import AssumeRoleFailed, as_api_error, transport_code
 from exporter.aws.fastparse import FastParserFactory
-from exporter.aws.ratelimit import TokenBucket
+from exporter.aws.ratelimit import TargetLimits
 from exporter.config.loader import AccountConfig, AwsSettings
 from exporter.config.scale import OrganizationsDiscovery, RateLimit
 from exporter.core.model import TargetKey
 from exporter.core.stats import ApiStats
-
-# The codes botocore's own retry logic treats as throttling, plus the HTTP 429
-# status handled separately: all of them count as a throttle.
-THROTTLING_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-    }
-)
-
-# Fixed error_code words for attempts that never got an HTTP answer.
-_TRANSPORT_ERRORS: tuple[tuple[type[Exception], str], ...] = (
-    (ConnectTimeoutError, "ConnectTimeout"),
-    (ReadTimeoutError, "ReadTimeout"),
-    (EndpointConnectionError, "ConnectionError"),
-    (ConnectionClosedError, "ConnectionError"),
-    (ResponseStreamingError, "IncompleteResponse"),
-)
 
 SessionFactory = Callable[..., botocore.session.Session]
 # Organizations is a global service whose endpoint lives in us-east-1.
@@ -99,42 +62,6 @@ def lenient_timestamp(value: Any) -> Any:
         return value
 
 
-def client_error_code(err: ClientError) -> str:
-    """The AWS error code of a failed call, or ``HTTP<status>`` when the answer had none."""
-    code = str(err.response.get("Error", {}).get("Code") or "")
-    if not code or code.isdigit():
-        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        code = f"HTTP{status}"
-    return code
-
-
-def classify_attempt(
-    exception: Exception | None,
-    response: dict[str, Any] | None,
-    parsed: dict[str, Any] | None,
-) -> tuple[str | None, bool]:
-    """Return (error_code or None, throttled) for one HTTP attempt."""
-    if exception is not None:
-        for kind, word in _TRANSPORT_ERRORS:
-            if isinstance(exception, kind):
-                return word, False
-        return type(exception).__name__, False
-    status = int((response or {}).get("status_code", 0))
-    error = (parsed or {}).get("Error") or {}
-    code = str(error.get("Code") or "")
-    if status < 400 and not code:
-        return None, False
-    if not code or code.isdigit():
-        code = f"HTTP{status}"
-    return code, status == 429 or code in THROTTLING_CODES
-
-
-class AssumeRoleFailed(BotoCoreError):  # type: ignore[misc]
-    """Role credentials could not be fetched for a reason other than an AWS error answer."""
-
-    fmt = "AssumeRole failed: {code}: {message}"
-
-
 class AwsClients:
     """One credential source per account, one shared client per region, reused across polls."""
 
@@ -152,6 +79,8 @@ class AwsClients:
         self._stats = stats
         self._session_factory = session_factory
         self._context = CallContext()
+        self._accounting = ApiAccounting(stats, self._context)
+        self._limits = TargetLimits(self._rate_limit, self._context)
         # One loader for every session: the service models are parsed once.
         self._loader = session_factory().get_component("data_loader")
         self._base = self._new_session()  # the exporter's own identity
@@ -164,7 +93,6 @@ class AwsClients:
         self._regional: dict[str, Any] = {}
         self._sts: dict[str, Any] = {}
         self._credentials: dict[CredentialKey, Credentials | None] = {}
-        self._buckets: dict[TargetKey, TokenBucket] = {}
         self._resolved: dict[str | None, str] = {}  # profile (None: default chain) -> account id
         self._organizations: tuple[tuple[str | None, str | None], Any, str] | None = None
 
@@ -202,8 +130,8 @@ class AwsClients:
             client = self._regional.get(region)
             if client is None:
                 client = self._regional[region] = self._create(self._signing, "cleanrooms", region)
-                self._limit(client)
-                self._instrument(client, lambda: self._context.target)
+                self._limits.install(client)
+                self._accounting.instrument(client, lambda: self._context.target)
             credentials = self._credentials_for(account, account_id)
         return TargetClient(client, self._context, (account_id, region), credentials)
 
@@ -212,8 +140,7 @@ class AwsClients:
         with self._lock:
             for key in [k for k in self._credentials if k not in credentials]:
                 del self._credentials[key]
-            for target in [t for t in self._buckets if t not in targets]:
-                del self._buckets[target]
+            self._limits.retain(targets)
 
     def resolve_account_id(self, account: AccountConfig) -> str:
         """Ask STS who the account's credentials belong to (once per credential source)."""
@@ -250,7 +177,7 @@ class AwsClients:
             account_id = self.resolve_account_id(AccountConfig(regions=(ORGANIZATIONS_REGION,)))
             session = self._base
         client = self._create(session, "organizations", ORGANIZATIONS_REGION)
-        self._instrument(client, lambda: (account_id, ORGANIZATIONS_REGION))
+        self._accounting.instrument(client, lambda: (account_id, ORGANIZATIONS_REGION))
         self._organizations = (key, client, account_id)
         return client, account_id
 
@@ -286,8 +213,7 @@ class AwsClients:
             raise  # an AWS error answer: already counted, and names AssumeRole itself
         except BotoCoreError as err:
             # Name the failing call: a timeout here must not be blamed on ListCollaborations.
-            code = classify_attempt(err, None, None)[0] or type(err).__name__
-            raise AssumeRoleFailed(code=code, message=str(err)) from err
+            raise AssumeRoleFailed(code=transport_code(err), message=str(err)) from err
         except Exception as err:
             # botocore's parser raises plain exceptions whose text is the raw response
             # body, which here holds the secret key and session token: keep none of it.
@@ -312,67 +238,10 @@ class AwsClients:
                 client = self._sts[region] = self._create(self._base, "sts", region)
                 # AssumeRole counts under the account being assumed, in the STS region.
                 context = self._context
-                self._instrument(
+                self._accounting.instrument(
                     client, lambda: (context.target[0], region) if context.target else None
                 )
             return client
-
-    def _limit(self, client: Any) -> None:
-        """Hold each target's attempts to the configured request rate."""
-        limit = self._rate_limit
-        if limit.requests_per_second <= 0:
-            return
-
-        def wait_turn(**_: Any) -> None:
-            # Must return None: a before-send handler's return value replaces the request.
-            target = self._context.target
-            if target is not None:
-                self._bucket(target).acquire()
-
-        # First in line, so the wait is not counted as the attempt's duration.
-        client.meta.events.register_first("before-send", wait_turn)
-
-    def _bucket(self, target: TargetKey) -> TokenBucket:
-        bucket = self._buckets.get(target)
-        if bucket is None:
-            limit = self._rate_limit
-            bucket = self._buckets.setdefault(
-                target, TokenBucket(limit.requests_per_second, limit.burst)
-            )
-        return bucket
-
-    def _instrument(self, client: Any, labels: Callable[[], TargetKey | None]) -> None:
-        events = client.meta.events
-        events.register("before-send", partial(self._before_send, labels))
-        events.register("response-received", partial(self._received, labels))
-
-    def _before_send(
-        self, labels: Callable[[], TargetKey | None], *, event_name: str, **_: Any
-    ) -> None:
-        # botocore emits before-send and response-received on the sending thread,
-        # once per attempt, so a thread-local start time is exact.
-        self._context.started = time.perf_counter()
-        target = labels()
-        if target is not None:
-            self._stats.request((*target, event_name.rsplit(".", 1)[-1]))
-
-    def _received(
-        self,
-        labels: Callable[[], TargetKey | None],
-        *,
-        event_name: str,
-        exception: Exception | None = None,
-        response_dict: dict[str, Any] | None = None,
-        parsed_response: dict[str, Any] | None = None,
-        **_: Any,
-    ) -> None:
-        target = labels()
-        if target is None:
-            return
-        started = self._context.started
-        duration = time.perf_counter() - started if started is not None else None
-        code, throttled = classify_attempt(exception, response_dict, parsed_response)
-        self._stats.outcome((*target, event_name.rsplit(".", 1)[-1]), duration, code, throttled)
 
 
 class TargetClient:
@@ -391,10 +260,13 @@ class TargetClient:
         self._credentials = credentials
 
     def call(self, operation: str, **params: Any) -> Any:
-        """One AWS request, ``operation`` by its API name (``ListMembers``)."""
+        """One AWS request, ``operation`` by its API name (``ListMembers``).
+
+        An error answer raises ``ApiError``: the collectors that call this know no botocore.
+        """
         method = getattr(self._client, xform_name(operation))
         with self._context.acting_for(self._target, self._credentials):
-            return method(**params)
-
-    def list_collaborations(self, **params: Any) -> Any:
-        return self.call("ListCollaborations", **params)
+            try:
+                return method(**params)
+            except ClientError as err:
+                raise as_api_error(err) from err

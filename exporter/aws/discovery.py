@@ -10,14 +10,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exporter.aws.clients import AssumeRoleFailed, classify_attempt, client_error_code
+from exporter.aws.errors import AssumeRoleFailed, client_error_code, transport_code
 from exporter.config.loader import AccountConfig
 from exporter.config.scale import OrganizationsDiscovery
+from exporter.core.model import DiscoveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,7 @@ def discover(
     except AssumeRoleFailed as err:
         raise DiscoveryError("AssumeRole", err.kwargs["code"], err.kwargs["message"]) from err
     except BotoCoreError as err:
-        code = classify_attempt(err, None, None)[0] or type(err).__name__
-        raise DiscoveryError("ListAccounts", code, str(err)) from err
+        raise DiscoveryError("ListAccounts", transport_code(err), str(err)) from err
     except (KeyError, TypeError, AttributeError, ValueError) as err:
         # A response without Id, or of the wrong shape: the API (or a proxy) is broken.
         raise DiscoveryError("ListAccounts", "InvalidResponse", repr(err)) from err
@@ -117,18 +116,7 @@ def _describe(err: BotoCoreError | ClientError) -> tuple[str, str]:
     """(operation, code) of an error raised before discovery's own calls (the identity look-up)."""
     if isinstance(err, ClientError):
         return err.operation_name, client_error_code(err)
-    return "GetCallerIdentity", classify_attempt(err, None, None)[0] or type(err).__name__
-
-
-@dataclass(frozen=True)
-class DiscoveryStatus:
-    """What the metrics say about discovery."""
-
-    up: bool = False
-    accounts: int = 0
-    runs: int = 0
-    failures: int = 0
-    last_success: float | None = None
+    return "GetCallerIdentity", transport_code(err)
 
 
 class Discoverer:

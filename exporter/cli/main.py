@@ -23,7 +23,7 @@ from prometheus_client.exposition import generate_latest
 
 from exporter import __version__
 from exporter.app import App
-from exporter.aws.clients import classify_attempt, client_error_code
+from exporter.aws.errors import client_error_code, transport_code
 from exporter.collectors import REGISTRY
 from exporter.config.collectors import with_overrides
 from exporter.config.loader import (
@@ -36,7 +36,6 @@ from exporter.config.loader import (
     read_yaml,
 )
 from exporter.core.logs import FORMATS, LEVELS, setup_logging
-from exporter.core.model import COLLABORATIONS
 from exporter.demo import embedded as demo
 from exporter.polling.sharding import resolve_shard, worker_concurrency
 from exporter.web.guard import WebGuard, WebLimits
@@ -148,7 +147,7 @@ def _add_collector_flags(parser: argparse.ArgumentParser) -> None:
     """``--collector.NAME`` / ``--no-collector.NAME`` per optional collector (node_exporter's)."""
     group = parser.add_argument_group("collectors (flags override collectors.NAME.enabled)")
     for spec in REGISTRY:
-        if spec.name == COLLABORATIONS:
+        if spec.primary:
             continue  # always on
         default = "on" if spec.default_enabled else "off"
         dest = f"collector_{spec.name}"
@@ -238,7 +237,7 @@ def _error_fields(err: BotoCoreError | ClientError) -> dict[str, str]:
     """The ``operation`` and ``error_code`` log fields of a failed AWS call."""
     if isinstance(err, ClientError):
         return {"operation": err.operation_name, "error_code": client_error_code(err)}
-    return {"error_code": classify_attempt(err, None, None)[0] or type(err).__name__}
+    return {"error_code": transport_code(err)}
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:

@@ -27,5 +27,7 @@ REGISTRY: tuple[CollectorSpec, ...] = (
     privacy_budgets.SPEC,
 )
 BY_NAME = {spec.name: spec for spec in REGISTRY}
+# The target's own collector: always on, its health exported as cleanrooms_target_*.
+(PRIMARY,) = (spec for spec in REGISTRY if spec.primary)
 
-__all__ = ["BY_NAME", "REGISTRY", "CollectorSpec"]
+__all__ = ["BY_NAME", "PRIMARY", "REGISTRY", "CollectorSpec"]

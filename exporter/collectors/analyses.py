@@ -24,23 +24,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
 from prometheus_client.core import Metric
 
+from exporter.collectors import collaborations
 from exporter.collectors.base import (
     AgeSpec,
+    CollectorSpec,
     Fresh,
     Option,
+    OutputSettings,
     PollContext,
-    active_only,
     epoch_seconds,
-    per_membership,
 )
+from exporter.collectors.collaborations import Collaboration, active_only, per_membership
 from exporter.collectors.paging import list_recent
-from exporter.core.model import Collaboration
-from exporter.metrics.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
+from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ LOOKBACK = Option(
 class Kind:
     """One kind of analysis: the operation that lists it, its statuses and metric names."""
 
+    name: str  # the collector's
     operation: str
     list_key: str
     noun: str  # "queries" or "jobs", for logs and help texts
@@ -194,7 +197,7 @@ def build(
     )
 
 
-def families(kind: Kind, fresh: Sequence[Fresh]) -> list[Metric]:
+def families(kind: Kind, fresh: Sequence[Fresh], _: OutputSettings) -> list[Metric]:
     counts = gauge(
         kind.counts_name,
         f"Protected {kind.noun} of each ACTIVE membership created within lookback, by status.",
@@ -232,4 +235,20 @@ def oldest_running(kind: Kind) -> AgeSpec:
         "membership (within lookback); 0 when none.",
         ("membership_id", "collaboration_id"),
         points,
+    )
+
+
+def spec(kind: Kind, doc: str) -> CollectorSpec:
+    """The collector of one kind of analysis: a fan-out over ACTIVE memberships."""
+    return CollectorSpec(
+        name=kind.name,
+        doc=doc,
+        operations=(kind.operation,),
+        default_enabled=False,
+        default_interval=60.0,
+        poll=partial(poll, kind),
+        families=partial(families, kind),
+        ages=(oldest_running(kind),),
+        options=(LOOKBACK,),
+        needs=collaborations.NAME,
     )

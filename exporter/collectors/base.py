@@ -3,43 +3,53 @@
 A collector owns one Clean Rooms resource: the API calls (``poll``), the parse into
 frozen model objects (its return value), and the metric families built from it.
 Scheduling, credentials, rate limits, retries, API counting and health are the core's.
+A collector reaches AWS only through ``PollContext.client``, whose error answers are
+``exporter.core.errors.ApiError``: no collector imports boto3, botocore or ``exporter.aws``.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol
 
-from botocore.exceptions import ClientError
 from prometheus_client.core import Metric
 
-from exporter.collectors.paging import list_all
-from exporter.core.model import Collaboration, PollData, TargetKey
+from exporter.core.families import COLLECTOR_POLLED
+from exporter.core.model import TargetKey
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
+
+class Client(Protocol):
+    """One target's handle on AWS: ``call("ListMembers", **params)`` makes one request."""
+
+    def call(self, operation: str, **params: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
 class PollContext:
-    """What one poll of one target needs; ``client.call(operation, **params)`` makes a request."""
+    """What one poll of one target needs."""
 
-    client: Any
-    collaborations: PollData | None  # the collaborations collector's last good data
-    member_status: str | None
+    client: Client
+    needed: Any  # the last good data of the collector named in SPEC.needs (None if none)
+    member_status: str | None  # the top-level member_status filter
     max_pages: int
     now: float  # wall clock at the start of the poll
     previous: Any = None  # this collector's last good data for the target, if any
     options: Mapping[str, Any] = field(default_factory=dict)  # its own config keys, resolved
 
-    def active_collaborations(self) -> tuple[Collaboration, ...]:
-        """The ACTIVE collaborations to fan out to, from data already polled: no extra call."""
-        if self.collaborations is None:
-            return ()
-        return tuple(c for c in self.collaborations.collaborations if c.member_status == "ACTIVE")
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """Top-level settings that shape what collectors export (not what they poll)."""
+
+    trusted_creator_accounts: tuple[str, ...] = ()
+    per_collaboration_metrics: bool = True
+
+    @property
+    def trusted(self) -> tuple[str, ...] | None:
+        """The allow-list, or None when none is set (then no untrusted series is exported)."""
+        return self.trusted_creator_accounts or None
 
 
 @dataclass(frozen=True)
@@ -48,9 +58,9 @@ class Fresh:
 
     key: TargetKey
     data: Any
-    # Ids of the target's ACTIVE collaborations in the last good collaborations poll:
+    # The last good data of the collector this one needs (SPEC.needs), fresh or not:
     # per-collaboration series of a collaboration that is gone are dropped at once.
-    active: frozenset[str]
+    needed: Any = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,7 @@ class AgeSpec:
     doc: str
     labels: tuple[str, ...]  # after account_id and region
     points: Callable[[Fresh], list[tuple[tuple[str, ...], float | None]]]
+    polled: str = COLLECTOR_POLLED  # the HELP text's last sentence
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,9 @@ class Option:
     doc: str
 
 
+Families = Callable[[Sequence[Fresh], OutputSettings], list[Metric]]
+
+
 @dataclass(frozen=True)
 class CollectorSpec:
     """One collector: its name, schedule defaults, API cost, poll and metric families."""
@@ -82,16 +96,22 @@ class CollectorSpec:
     operations: tuple[str, ...]  # AWS operations it calls, for counters and docs
     default_enabled: bool
     default_interval: float | None  # None: the global poll_interval
-    fan_out: bool  # polls once per ACTIVE collaboration, so waits for the collaborations data
     poll: Callable[[PollContext], Any]
-    families: Callable[[Sequence[Fresh]], list[Metric]]  # from data alone: cached per poll
+    families: Families  # from data alone: cached per poll
     ages: tuple[AgeSpec, ...] = ()  # grow with the clock: computed per scrape
     options: tuple[Option, ...] = ()
+    # The collector whose data this one fans out from: it waits for that collector's
+    # first poll of a target, and gets its last good data in PollContext.needed.
+    needs: str | None = None
+    # The target's own collector (exactly one): always on, on the top-level poll_interval
+    # and stale_after, its health exported as cleanrooms_target_*.
+    primary: bool = False
+    # The error code of a poll that needs this collector's data when there is none.
+    missing_code: str = ""
 
-
-def active_only(fresh: Fresh, by_collaboration: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Per-collaboration entries whose collaboration is still ACTIVE, sorted by id."""
-    return sorted((cid, v) for cid, v in by_collaboration.items() if cid in fresh.active)
+    @property
+    def fan_out(self) -> bool:
+        return self.needs is not None
 
 
 def epoch_seconds(value: Any) -> float | None:
@@ -100,47 +120,3 @@ def epoch_seconds(value: Any) -> float | None:
     if isinstance(value, datetime) and value.tzinfo is not None:
         return value.timestamp()
     return None
-
-
-def list_per_collaboration(
-    context: PollContext, operation: str, list_key: str, params: Mapping[str, Any]
-) -> dict[str, list[Any]]:
-    """``operation`` once per ACTIVE collaboration (each paged), items by collaboration id.
-
-    A collaboration deleted since the collaborations poll answers ResourceNotFound: it is
-    skipped, as its series would vanish anyway. Any other error fails the whole poll.
-    """
-    items: dict[str, list[Any]] = {}
-    for collaboration in context.active_collaborations():
-        request = {**params, "collaborationIdentifier": collaboration.id}
-        try:
-            found, _ = list_all(context.client, operation, list_key, request, context.max_pages)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                raise
-            log.info("%s: collaboration %s is gone; skipped", operation, collaboration.id)
-            continue
-        items[collaboration.id] = found
-    return items
-
-
-def per_membership(
-    context: PollContext, operation: str, fetch: Callable[[Collaboration], T]
-) -> dict[str, T]:
-    """``fetch`` once per ACTIVE collaboration's membership, results by collaboration id.
-
-    Series stay keyed by collaboration, so they vanish with it (``active_only``). A
-    membership gone since the collaborations poll answers ResourceNotFound: it is
-    skipped, as its series would vanish anyway. Any other error fails the whole poll.
-    """
-    results: dict[str, T] = {}
-    for collaboration in context.active_collaborations():
-        if not collaboration.membership_id:
-            continue  # an ACTIVE summary always names its membership; nothing to ask otherwise
-        try:
-            results[collaboration.id] = fetch(collaboration)
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
-                raise
-            log.info("%s: membership %s is gone; skipped", operation, collaboration.membership_id)
-    return results

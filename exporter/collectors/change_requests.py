@@ -16,16 +16,17 @@ from typing import Any
 
 from prometheus_client.core import Metric
 
+from exporter.collectors import collaborations
 from exporter.collectors.base import (
     AgeSpec,
     CollectorSpec,
     Fresh,
+    OutputSettings,
     PollContext,
-    active_only,
     epoch_seconds,
-    list_per_collaboration,
 )
-from exporter.metrics.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
+from exporter.collectors.collaborations import active_only, list_per_collaboration
+from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def summarize(summaries: Iterable[Any]) -> tuple[Pending, int]:
     return Pending(len(times), min(times, default=None)), invalid
 
 
-def families(fresh: Sequence[Fresh]) -> list[Metric]:
+def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
     pending = gauge(
         "cleanrooms_change_requests_pending",
         "Change requests waiting for approval, per ACTIVE collaboration.",
@@ -101,7 +102,7 @@ SPEC = CollectorSpec(
     operations=(OPERATION,),
     default_enabled=False,
     default_interval=None,
-    fan_out=True,
+    needs=collaborations.NAME,
     poll=poll,
     families=families,
     ages=(

@@ -1,8 +1,8 @@
 """The collaborations collector: ListCollaborations, its parse, and its metric families.
 
-Every other collector fans out from the ACTIVE collaborations this one finds. Its
-state is the target's own (``cleanrooms_target_*``), and its per-target lines are
-cached by the exposition renderer. Sample output::
+The primary collector: every fan-out collector needs the ACTIVE collaborations it
+finds (``needs="collaborations"``), its state is the target's own (``cleanrooms_target_*``)
+and it is always on. Sample output::
 
     # HELP cleanrooms_collaborations Collaborations of this member by member status. Polled ...
     # TYPE cleanrooms_collaborations gauge
@@ -13,19 +13,124 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from prometheus_client.core import InfoMetricFamily, Metric
 
-from exporter.collectors.base import CollectorSpec, Fresh, PollContext, epoch_seconds
+from exporter.collectors.base import (
+    AgeSpec,
+    CollectorSpec,
+    Fresh,
+    OutputSettings,
+    PollContext,
+    epoch_seconds,
+)
 from exporter.collectors.paging import MAX_PAGES, list_all
-from exporter.core.model import MEMBER_STATUSES, Collaboration, PollData, TargetState
-from exporter.metrics.families import POLLED, TARGET_LABELS, gauge, label
+from exporter.core.errors import ApiError
+from exporter.core.families import POLLED, TARGET_LABELS, gauge, label
+from exporter.core.model import CollectorState
 
 log = logging.getLogger(__name__)
 
+NAME = "collaborations"
 OPERATION = "ListCollaborations"
+MEMBER_STATUSES = ("INVITED", "ACTIVE", "LEFT", "REMOVED")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Collaboration:
+    """The fields of one ListCollaborations summary that the exporter uses."""
+
+    id: str
+    name: str
+    creator_account_id: str
+    creator_display_name: str
+    member_status: str
+    membership_id: str
+    create_time: float
+    update_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class PollData:
+    """The collaborations one successful poll returned, with counts computed once."""
+
+    collaborations: tuple[Collaboration, ...]
+    counts: Mapping[str, int]
+    oldest_invitation: float | None  # createTime of the oldest INVITED collaboration
+    invalid_items: int = 0
+    pages: int = 0
+
+
+TargetState = CollectorState[PollData]
+
+
+def active(data: PollData | None) -> tuple[Collaboration, ...]:
+    """The ACTIVE collaborations to fan out to, from data already polled: no extra call."""
+    if data is None:
+        return ()
+    return tuple(c for c in data.collaborations if c.member_status == "ACTIVE")
+
+
+def active_ids(data: PollData | None) -> frozenset[str]:
+    """Ids of the ACTIVE collaborations in a collaborations poll (none without data)."""
+    return frozenset(c.id for c in active(data))
+
+
+def active_only(fresh: Fresh, by_collaboration: Mapping[str, T]) -> list[tuple[str, T]]:
+    """Per-collaboration entries whose collaboration is still ACTIVE, sorted by id."""
+    ids = active_ids(fresh.needed)
+    return sorted((cid, v) for cid, v in by_collaboration.items() if cid in ids)
+
+
+def list_per_collaboration(
+    context: PollContext, operation: str, list_key: str, params: Mapping[str, Any]
+) -> dict[str, list[Any]]:
+    """``operation`` once per ACTIVE collaboration (each paged), items by collaboration id.
+
+    A collaboration deleted since the collaborations poll answers ResourceNotFound: it is
+    skipped, as its series would vanish anyway. Any other error fails the whole poll.
+    """
+
+    def fetch(collaboration: Collaboration) -> list[Any]:
+        request = {**params, "collaborationIdentifier": collaboration.id}
+        return list_all(context.client, operation, list_key, request, context.max_pages)[0]
+
+    return _each_active(context, operation, fetch, lambda c: c.id)
+
+
+def per_membership(
+    context: PollContext, operation: str, fetch: Callable[[Collaboration], T]
+) -> dict[str, T]:
+    """``fetch`` once per ACTIVE collaboration's membership, results by collaboration id.
+
+    Series stay keyed by collaboration, so they vanish with it (``active_only``). A
+    membership gone since the collaborations poll answers ResourceNotFound: it is
+    skipped, as its series would vanish anyway. Any other error fails the whole poll.
+    """
+    return _each_active(context, operation, fetch, lambda c: c.membership_id)
+
+
+def _each_active(
+    context: PollContext,
+    operation: str,
+    fetch: Callable[[Collaboration], T],
+    resource: Callable[[Collaboration], str],
+) -> dict[str, T]:
+    results: dict[str, T] = {}
+    for collaboration in active(context.needed):
+        if not resource(collaboration):
+            continue  # an ACTIVE summary always names its membership; nothing to ask otherwise
+        try:
+            results[collaboration.id] = fetch(collaboration)
+        except ApiError as err:
+            if err.code != "ResourceNotFoundException":
+                raise
+            log.info("%s: %s is gone; skipped", operation, resource(collaboration))
+    return results
 
 
 def list_collaborations(
@@ -111,59 +216,42 @@ def parse_summary(item: Any) -> Collaboration | None:
     )
 
 
-def data_families(
-    states: Iterable[TargetState], trusted: Collection[str] | None, per_collaboration: bool
-) -> list[Metric]:
-    """Collaboration state of targets with fresh data; ``trusted`` None: no allow-list set."""
-    states = list(states)
+def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
+    """Collaboration state of targets with fresh data; untrusted counts only with an allow-list."""
     counts = gauge(
         "cleanrooms_collaborations",
         "Collaborations of this member by member status.",
         (*TARGET_LABELS, "member_status"),
     )
-    for state in states:
-        assert state.data is not None  # only fresh targets are passed in
-        for status, count in state.data.counts.items():
-            counts.add_metric([*state.target.key, label(status)], count)
-    families: list[Metric] = [counts]
-    if trusted is not None:
-        families.append(_untrusted(states, frozenset(trusted)))
-    if per_collaboration:
-        families.extend(_per_collaboration(states))
-    return families
+    for item in fresh:
+        data: PollData = item.data
+        for status, count in data.counts.items():
+            counts.add_metric([*item.key, label(status)], count)
+    built: list[Metric] = [counts]
+    if settings.trusted is not None:
+        built.append(_untrusted(fresh, frozenset(settings.trusted)))
+    if settings.per_collaboration_metrics:
+        built.extend(_per_collaboration(fresh))
+    return built
 
 
-def age_family(states: Iterable[TargetState], now: float) -> Metric:
-    """Oldest invitation age at ``now``: it grows between polls, so it is never cached."""
-    oldest = gauge(
-        "cleanrooms_pending_invitations_oldest_age_seconds",
-        "Age of the oldest collaboration whose member status is INVITED; 0 when none.",
-    )
-    for state in states:
-        assert state.data is not None
-        first = state.data.oldest_invitation
-        # Clamped: a clock behind AWS's would otherwise give a negative age.
-        oldest.add_metric(list(state.target.key), max(0.0, now - first) if first else 0.0)
-    return oldest
-
-
-def _untrusted(states: list[TargetState], trusted: frozenset[str]) -> Metric:
+def _untrusted(fresh: Sequence[Fresh], trusted: frozenset[str]) -> Metric:
     family = gauge(
         "cleanrooms_untrusted_pending_invitations",
         "INVITED collaborations whose creator account is not in trusted_creator_accounts.",
     )
-    for state in states:
-        assert state.data is not None
+    for item in fresh:
+        data: PollData = item.data
         untrusted = sum(
             1
-            for c in state.data.collaborations
+            for c in data.collaborations
             if c.member_status == "INVITED" and c.creator_account_id not in trusted
         )
-        family.add_metric(list(state.target.key), untrusted)
+        family.add_metric(list(item.key), untrusted)
     return family
 
 
-def _per_collaboration(states: list[TargetState]) -> list[Metric]:
+def _per_collaboration(fresh: Sequence[Fresh]) -> list[Metric]:
     keys = (*TARGET_LABELS, "collaboration_id", "member_status")
     info = InfoMetricFamily(
         "cleanrooms_collaboration",
@@ -180,38 +268,48 @@ def _per_collaboration(states: list[TargetState]) -> list[Metric]:
         "When the collaboration was last updated, in Unix seconds.",
         keys,
     )
-    for state in states:
-        assert state.data is not None
-        for c in state.data.collaborations:
-            ids = [*state.target.key, label(c.id)]
-            info.add_metric(
-                ids,
-                {
-                    "collaboration_name": label(c.name),
-                    "creator_account_id": label(c.creator_account_id),
-                    "creator_display_name": label(c.creator_display_name),
-                    "member_status": label(c.member_status),
-                    "membership_id": label(c.membership_id),
-                },
-            )
+    for item in fresh:
+        data: PollData = item.data
+        for c in data.collaborations:
+            ids = [*item.key, label(c.id)]
+            info.add_metric(ids, _info_labels(c))
             created.add_metric([*ids, label(c.member_status)], c.create_time)
             updated.add_metric([*ids, label(c.member_status)], c.update_time)
     return [info, created, updated]
 
 
-def _no_families(_: Sequence[Fresh]) -> list[Metric]:
-    # Its families depend on settings (allow-list, per-collaboration series) and are
-    # cached per target by the renderer through data_families() and age_family().
-    return []
+def _info_labels(c: Collaboration) -> dict[str, str]:
+    return {
+        "collaboration_name": label(c.name),
+        "creator_account_id": label(c.creator_account_id),
+        "creator_display_name": label(c.creator_display_name),
+        "member_status": label(c.member_status),
+        "membership_id": label(c.membership_id),
+    }
+
+
+def _oldest_invitation(item: Fresh) -> list[tuple[tuple[str, ...], float | None]]:
+    data: PollData = item.data
+    return [((), data.oldest_invitation)]
 
 
 SPEC = CollectorSpec(
-    name="collaborations",
+    name=NAME,
     doc="Collaborations and invitations of the member; always on.",
     operations=(OPERATION,),
     default_enabled=True,
     default_interval=None,
-    fan_out=False,
     poll=poll,
-    families=_no_families,
+    families=families,
+    ages=(
+        AgeSpec(
+            "cleanrooms_pending_invitations_oldest_age_seconds",
+            "Age of the oldest collaboration whose member status is INVITED; 0 when none.",
+            (),
+            _oldest_invitation,
+            polled=POLLED,
+        ),
+    ),
+    primary=True,
+    missing_code="NoCollaborationData",
 )

@@ -17,15 +17,15 @@ from typing import Any
 
 from prometheus_client.core import Metric
 
+from exporter.collectors import collaborations
 from exporter.collectors.base import (
     CollectorSpec,
     Fresh,
+    OutputSettings,
     PollContext,
-    active_only,
-    list_per_collaboration,
 )
-from exporter.core.model import MEMBER_STATUSES
-from exporter.metrics.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
+from exporter.collectors.collaborations import active_only, list_per_collaboration
+from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +63,12 @@ def count_statuses(summaries: Iterable[Any]) -> tuple[dict[str, int], int]:
             counts[status] += 1
         else:
             invalid += 1
-    for status in MEMBER_STATUSES:
+    for status in collaborations.MEMBER_STATUSES:
         counts.setdefault(status, 0)
     return dict(sorted(counts.items())), invalid
 
 
-def families(fresh: Sequence[Fresh]) -> list[Metric]:
+def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
     members = gauge(
         "cleanrooms_collaboration_members",
         "Members of each ACTIVE collaboration by status.",
@@ -89,7 +89,7 @@ SPEC = CollectorSpec(
     operations=(OPERATION,),
     default_enabled=False,
     default_interval=None,
-    fan_out=True,
+    needs=collaborations.NAME,
     poll=poll,
     families=families,
 )

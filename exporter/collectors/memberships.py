@@ -17,9 +17,9 @@ from typing import Any
 
 from prometheus_client.core import InfoMetricFamily, Metric
 
-from exporter.collectors.base import CollectorSpec, Fresh, PollContext
+from exporter.collectors.base import CollectorSpec, Fresh, OutputSettings, PollContext
 from exporter.collectors.paging import list_all
-from exporter.metrics.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
+from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def parse_summary(item: Any) -> Membership | None:
     return Membership(membership_id, collaboration_id, collaboration_name, status, payer)
 
 
-def families(fresh: Sequence[Fresh]) -> list[Metric]:
+def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
     """Counts by status and one info series per membership."""
     counts = gauge(
         "cleanrooms_memberships",
@@ -131,7 +131,6 @@ SPEC = CollectorSpec(
     operations=(OPERATION,),
     default_enabled=True,
     default_interval=None,
-    fan_out=False,
     poll=poll,
     families=families,
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,10 +15,33 @@ MAX_PAGES = 1000
 class FetchError(Exception):
     """The API answered, but not with something a correct poll can be built from."""
 
-    def __init__(self, code: str, message: str, operation: str = "ListCollaborations") -> None:
+    def __init__(self, code: str, message: str, operation: str) -> None:
         super().__init__(message)
         self.code = code
         self.operation = operation
+
+
+def pages(
+    client: Any, operation: str, list_key: str, params: Mapping[str, Any], max_pages: int
+) -> Iterator[list[Any]]:
+    """Each page's items in turn, at ``maxResults=100``: stops after the last page.
+
+    Raises ``FetchError`` on a page without ``list_key``, a broken or repeated token, or
+    more than ``max_pages`` pages; a caller that stops early makes no further call.
+    """
+    request: dict[str, Any] = {**params, "maxResults": PAGE_SIZE}
+    seen_tokens: set[str] = set()
+    for page in range(1, max_pages + 1):
+        response = _call(client, operation, request)
+        page_items = response.get(list_key)
+        if not isinstance(page_items, list):
+            raise FetchError("InvalidResponse", f"response has no {list_key}", operation)
+        yield page_items
+        token = _next_token(response, seen_tokens, page, operation)
+        if token is None:
+            return
+        request["nextToken"] = token
+    raise FetchError("TooManyPages", f"more than {max_pages} pages; giving up", operation)
 
 
 def list_all(
@@ -32,20 +55,12 @@ def list_all(
 
     ``operation`` is the AWS name (``ListMembers``); ``client.call`` makes one request.
     """
-    request: dict[str, Any] = {**params, "maxResults": PAGE_SIZE}
     items: list[Any] = []
-    seen_tokens: set[str] = set()
-    for page in range(1, max_pages + 1):
-        response = _call(client, operation, request)
-        page_items = response.get(list_key)
-        if not isinstance(page_items, list):
-            raise FetchError("InvalidResponse", f"response has no {list_key}", operation)
+    count = 0
+    for page_items in pages(client, operation, list_key, params, max_pages):
         items.extend(page_items)
-        token = _next_token(response, seen_tokens, page, operation)
-        if token is None:
-            return items, page
-        request["nextToken"] = token
-    raise FetchError("TooManyPages", f"more than {max_pages} pages; giving up", operation)
+        count += 1
+    return items, count
 
 
 @dataclass(frozen=True)
@@ -73,24 +88,22 @@ def list_recent(
     older still), at the last page, or after ``max_pages`` pages. An item whose
     ``created`` is None (malformed) is kept for the caller to skip and count.
     """
-    request: dict[str, Any] = {**params, "maxResults": PAGE_SIZE}
     items: list[Any] = []
-    seen_tokens: set[str] = set()
-    for page in range(1, max_pages + 1):
-        response = _call(client, operation, request)
-        page_items = response.get(list_key)
-        if not isinstance(page_items, list):
-            raise FetchError("InvalidResponse", f"response has no {list_key}", operation)
-        for item in page_items:
-            when = created(item)
-            if when is not None and when < cutoff:
-                return Recent(items, page, truncated=False)
-            items.append(item)
-        token = _next_token(response, seen_tokens, page, operation)
-        if token is None:
-            return Recent(items, page, truncated=False)
-        request["nextToken"] = token
-    return Recent(items, max_pages, truncated=True)
+    count = 0
+    listing = pages(client, operation, list_key, params, max_pages)
+    try:
+        for page_items in listing:
+            count += 1
+            for item in page_items:
+                when = created(item)
+                if when is not None and when < cutoff:
+                    return Recent(items, count, truncated=False)
+                items.append(item)
+    except FetchError as err:
+        if err.code != "TooManyPages":
+            raise
+        return Recent(items, max_pages, truncated=True)
+    return Recent(items, count, truncated=False)
 
 
 def _next_token(

@@ -21,17 +21,17 @@ from typing import Any
 
 from prometheus_client.core import Metric
 
+from exporter.collectors import collaborations
 from exporter.collectors.base import (
     CollectorSpec,
     Fresh,
+    OutputSettings,
     PollContext,
-    active_only,
     epoch_seconds,
-    per_membership,
 )
+from exporter.collectors.collaborations import Collaboration, active_only, per_membership
 from exporter.collectors.paging import list_all
-from exporter.core.model import Collaboration
-from exporter.metrics.families import COLLECTOR_POLLED, gauge, label
+from exporter.core.families import COLLECTOR_POLLED, gauge, label
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ def parse_access(item: Any) -> Access | None:
     return Access(arn, tuple(periods[t] for t in sorted(periods)), aggregate, updated)
 
 
-def families(fresh: Sequence[Fresh]) -> list[Metric]:
+def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
     per_aggregation = (*MEMBERSHIP_LABELS, "aggregation")
     remaining = gauge(
         "cleanrooms_privacy_budget_remaining_queries",
@@ -285,7 +285,7 @@ SPEC = CollectorSpec(
     operations=(OPERATION,),
     default_enabled=False,
     default_interval=300.0,
-    fan_out=True,
+    needs=collaborations.NAME,
     poll=poll,
     families=families,
 )

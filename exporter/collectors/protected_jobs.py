@@ -14,14 +14,10 @@ Never calls GetProtectedJob: the summaries carry the status and createTime.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from prometheus_client.core import Metric
-
 from exporter.collectors import analyses
-from exporter.collectors.base import CollectorSpec, Fresh, PollContext
 
 KIND = analyses.Kind(
+    name="protected_jobs",
     operation="ListProtectedJobs",
     list_key="protectedJobs",
     noun="jobs",
@@ -33,25 +29,7 @@ KIND = analyses.Kind(
     oldest_name="cleanrooms_protected_job_oldest_running_age_seconds",
 )
 
-
-def poll(context: PollContext) -> analyses.AnalysesData:
-    """One ListProtectedJobs per ACTIVE membership, paged newest first down to lookback."""
-    return analyses.poll(KIND, context)
-
-
-def families(fresh: Sequence[Fresh]) -> list[Metric]:
-    return analyses.families(KIND, fresh)
-
-
-SPEC = CollectorSpec(
-    name="protected_jobs",
-    doc="Protected jobs of each ACTIVE membership: by status, finished, oldest running.",
-    operations=(KIND.operation,),
-    default_enabled=False,
-    default_interval=60.0,
-    fan_out=True,
-    poll=poll,
-    families=families,
-    ages=(analyses.oldest_running(KIND),),
-    options=(analyses.LOOKBACK,),
+SPEC = analyses.spec(
+    KIND,
+    "Protected jobs of each ACTIVE membership: by status, finished, oldest running.",
 )

@@ -12,7 +12,6 @@ from typing import Any
 from exporter.collectors import BY_NAME, REGISTRY
 from exporter.collectors.base import CollectorSpec
 from exporter.config.scale import Parser
-from exporter.core.model import COLLABORATIONS
 
 _KEYS = frozenset({"enabled", "interval", "stale_after"})
 STALE_INTERVALS = 3  # by default a collector's data is hidden after 3 missed polls
@@ -70,9 +69,9 @@ def _entry(
     if enabled is not None and not isinstance(enabled, bool):
         parser.problem(f"{path}.enabled", f"must be true or false, got {enabled!r}")
         enabled = None
-    if name == COLLABORATIONS:
+    if spec.primary:
         if enabled is False:
-            parser.problem(f"{path}.enabled", "the collaborations collector is always on")
+            parser.problem(f"{path}.enabled", f"the {name} collector is always on")
         for key, top in (("interval", "poll_interval"), ("stale_after", "stale_after")):
             if key in raw:
                 parser.problem(f"{path}.{key}", f"follows the top-level {top}; set that instead")
@@ -117,9 +116,9 @@ def schedules(
     for spec in REGISTRY:
         entry = by_name.get(spec.name, CollectorConfig(spec.name))
         on = spec.default_enabled if entry.enabled is None else entry.enabled
-        if not (on or spec.name == COLLABORATIONS):
+        if not (on or spec.primary):
             continue
-        if spec.name == COLLABORATIONS:
+        if spec.primary:
             # Its schedule is the target's own: poll_interval and stale_after, unchanged.
             enabled.append(CollectorSchedule(spec.name, poll_interval, stale_after))
             continue

@@ -30,9 +30,8 @@ from exporter.config.scale import (
     parse_rate_limit,
     parse_sharding,
 )
-from exporter.core.model import MEMBER_STATUSES
 
-__all__ = ["MEMBER_STATUSES", "CollectorConfig", "Config", "ConfigError", "load_config"]
+__all__ = ["CollectorConfig", "Config", "ConfigError", "load_config"]
 SECRET_KEYS = frozenset({"external_id"})
 FILTER_STATUSES = ("INVITED", "ACTIVE")
 RETRY_MODES = ("legacy", "standard", "adaptive")

@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 TargetKey = tuple[str, str]  # (account_id, region)
-MEMBER_STATUSES = ("INVITED", "ACTIVE", "LEFT", "REMOVED")
-COLLABORATIONS = "collaborations"  # the collector every other one fans out from
 D = TypeVar("D")
 
 
@@ -27,20 +25,6 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
-class Collaboration:
-    """The fields of one ListCollaborations summary that the exporter uses."""
-
-    id: str
-    name: str
-    creator_account_id: str
-    creator_display_name: str
-    member_status: str
-    membership_id: str
-    create_time: float
-    update_time: float
-
-
-@dataclass(frozen=True, slots=True)
 class PollError:
     """Why a poll failed: the AWS operation, its error code, and a secret-free message."""
 
@@ -50,21 +34,10 @@ class PollError:
 
 
 @dataclass(frozen=True, slots=True)
-class PollData:
-    """The collaborations one successful poll returned, with counts computed once."""
-
-    collaborations: tuple[Collaboration, ...]
-    counts: Mapping[str, int]
-    oldest_invitation: float | None  # createTime of the oldest INVITED collaboration
-    invalid_items: int = 0
-    pages: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class CollectorState(Generic[D]):
     """One collector's knowledge of one target after its latest poll. Replaced whole.
 
-    ``data`` is the collector's own frozen model: ``PollData`` for collaborations.
+    ``data`` is the collector's own frozen model (``PollData`` for collaborations).
     """
 
     target: Target
@@ -81,11 +54,8 @@ class CollectorState(Generic[D]):
     last_error: PollError | None = None
 
 
-# The collaborations collector's state is the target's own (``cleanrooms_target_*``).
-if TYPE_CHECKING:
-    TargetState = CollectorState[PollData]
-else:  # a subscripted alias cannot construct a slotted frozen dataclass
-    TargetState = CollectorState
+# The primary collector's state is the target's own (``cleanrooms_target_*``).
+TargetState = CollectorState
 CollectorStates = Mapping[TargetKey, CollectorState[Any]]
 
 
@@ -97,12 +67,17 @@ def _empty() -> Mapping[Any, Any]:
 class Snapshot:
     """The state of every target at one moment; the collector reads one snapshot per scrape.
 
-    ``states`` is the collaborations collector (the target's own health); ``collectors``
-    holds every other enabled collector's states by collector name.
+    ``states`` is the primary collector's (``primary`` names it; its health is the
+    target's own); ``collectors`` holds every other enabled collector's states by name.
     """
 
-    states: Mapping[TargetKey, TargetState] = field(default_factory=_empty)
+    states: Mapping[TargetKey, CollectorState[Any]] = field(default_factory=_empty)
     collectors: Mapping[str, CollectorStates] = field(default_factory=_empty)
+    primary: str = ""
+
+    def by_collector(self) -> dict[str, CollectorStates]:
+        """Every enabled collector's states by name, the primary's first."""
+        return {self.primary: self.states, **self.collectors}
 
     @property
     def ready(self) -> bool:
@@ -110,3 +85,24 @@ class Snapshot:
         return all(state.polled for state in self.states.values()) and all(
             state.polled for states in self.collectors.values() for state in states.values()
         )
+
+
+@dataclass(frozen=True)
+class DiscoveryStatus:
+    """What the metrics say about discovery."""
+
+    up: bool = False
+    accounts: int = 0
+    runs: int = 0
+    failures: int = 0
+    last_success: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStatus:
+    """One poll worker process, as its metrics say: running, restarts, targets it owns."""
+
+    index: int
+    up: bool
+    restarts: int
+    targets: int

@@ -19,7 +19,6 @@ from exporter.collectors import REGISTRY
 from exporter.config.collectors import CollectorConfig
 from exporter.config.loader import AccountConfig, AwsSettings, Config
 from exporter.config.scale import RateLimit
-from exporter.core.model import COLLABORATIONS
 from exporter.demo.analyses import HISTORY as DEMO_LOOKBACK
 from exporter.demo.fake.server import FakeCleanRooms
 from exporter.demo.world import DEMO_ACCOUNTS, TRUSTED, Simulation
@@ -79,7 +78,7 @@ def _every_collector(poll_interval: float) -> tuple[CollectorConfig, ...]:
     """
     collectors = []
     for spec in REGISTRY:
-        interval = None if spec.name == COLLABORATIONS else poll_interval
+        interval = None if spec.primary else poll_interval
         options = tuple((o.name, DEMO_LOOKBACK) for o in spec.options if o.name == "lookback")
         collectors.append(CollectorConfig(spec.name, True, interval, options=options))
     return tuple(collectors)

@@ -12,19 +12,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
-from exporter.collectors import BY_NAME, collaborations
-from exporter.collectors.base import CollectorSpec, Fresh
+from exporter.collectors import BY_NAME, PRIMARY
+from exporter.collectors.base import CollectorSpec, Fresh, OutputSettings
 from exporter.config.collectors import CollectorSchedule
-from exporter.core.model import COLLABORATIONS, CollectorState, Snapshot, TargetKey, TargetState
+from exporter.core.families import label
+from exporter.core.model import CollectorState, Snapshot, TargetKey
 from exporter.core.stats import ApiStatsView, StatsSource
-from exporter.metrics import families
-from exporter.metrics import health as collector_families
-from exporter.metrics.families import label
+from exporter.metrics import families, health
 
 __all__ = ["CleanRoomsCollector", "CollectorSettings", "ScrapeView", "label"]
 
@@ -33,66 +33,66 @@ __all__ = ["CleanRoomsCollector", "CollectorSettings", "ScrapeView", "label"]
 class CollectorSettings:
     """The parts of the configuration that shape the output."""
 
-    stale_after: float
+    stale_after: float  # the primary collector's, the top-level stale_after
     per_collaboration_metrics: bool
     trusted_creator_accounts: tuple[str, ...]
-    # The enabled collectors besides collaborations, in registry order.
+    # The enabled collectors besides the primary, in registry order.
     collectors: tuple[CollectorSchedule, ...] = ()
 
+    @cached_property
+    def output(self) -> OutputSettings:
+        """What shapes collectors' families; one object per settings, so caches key on it."""
+        return OutputSettings(self.trusted_creator_accounts, self.per_collaboration_metrics)
+
     @property
-    def health(self) -> tuple[CollectorSchedule, ...]:
-        """Every enabled collector, collaborations first (its staleness is the target's)."""
-        return (CollectorSchedule(COLLABORATIONS, 0.0, self.stale_after), *self.collectors)
+    def schedules(self) -> tuple[CollectorSchedule, ...]:
+        """Every enabled collector, the primary first (its staleness is the target's)."""
+        return (CollectorSchedule(PRIMARY.name, 0.0, self.stale_after), *self.collectors)
 
     @property
     def operations(self) -> tuple[str, ...]:
         """AWS operations of the enabled collectors: their API counters start at 0."""
-        names = (COLLABORATIONS, *(s.name for s in self.collectors))
-        return tuple(op for name in names for op in BY_NAME[name].operations)
-
-    @property
-    def trusted(self) -> tuple[str, ...] | None:
-        """The allow-list, or None when none is set (then no untrusted series is exported)."""
-        return self.trusted_creator_accounts or None
+        return tuple(op for s in self.schedules for op in BY_NAME[s.name].operations)
 
 
 @dataclass(frozen=True)
 class ScrapeView:
     """Everything one scrape renders, read once at its start."""
 
-    states: tuple[TargetState, ...]  # sorted by target key
-    fresh: frozenset[TargetKey]
     settings: CollectorSettings
     now: float
     api: ApiStatsView
-    # Per collector besides collaborations: states sorted by target, and the fresh keys.
+    # Per enabled collector, the primary first: states sorted by target, and the fresh keys.
     collectors: Mapping[str, tuple[CollectorState[Any], ...]]
-    collector_fresh: Mapping[str, frozenset[TargetKey]]
+    fresh: Mapping[str, frozenset[TargetKey]]
 
-    def fresh_states(self) -> list[TargetState]:
-        return [s for s in self.states if s.target.key in self.fresh]
+    @property
+    def states(self) -> tuple[CollectorState[Any], ...]:
+        """The primary collector's states: one per target, sorted by target key."""
+        return self.collectors[PRIMARY.name]
 
-    def active(self) -> dict[TargetKey, frozenset[str]]:
-        """ACTIVE collaboration ids per target, from the last good collaborations poll."""
-        return {s.target.key: collector_families.active_ids(s.data) for s in self.states}
+    def data(self, name: str) -> dict[TargetKey, Any]:
+        """One collector's last good data by target, fresh or not."""
+        return {s.target.key: s.data for s in self.collectors.get(name, ())}
 
-    def fresh_inputs(self, name: str) -> list[Fresh]:
+    def fresh_inputs(self, spec: CollectorSpec) -> list[Fresh]:
         """One collector's fresh targets, ready for its family builders."""
-        active = self.active()
-        fresh = self.collector_fresh[name]
+        needed = self.data(spec.needs) if spec.needs else {}
+        fresh = self.fresh[spec.name]
         return [
-            Fresh(s.target.key, s.data, active.get(s.target.key, frozenset()))
-            for s in self.collectors[name]
+            Fresh(s.target.key, s.data, needed.get(s.target.key))
+            for s in self.collectors[spec.name]
             if s.target.key in fresh
         ]
 
-    def health_rows(self) -> list[collector_families.HealthRow]:
-        """(collector, state, stale) for every enabled collector, collector-major."""
-        rows = [(COLLABORATIONS, s, s.target.key not in self.fresh) for s in self.states]
-        for name, states in self.collectors.items():
-            fresh = self.collector_fresh[name]
-            rows += [(name, s, s.target.key not in fresh) for s in states]
-        return rows
+    def health_rows(self, primary_only: bool = False) -> list[health.HealthRow]:
+        """(collector, state, stale) of every enabled collector, or of the primary alone."""
+        return [
+            (name, s, s.target.key not in self.fresh[name])
+            for name, states in self.collectors.items()
+            if name == PRIMARY.name or not primary_only
+            for s in states
+        ]
 
 
 def is_fresh(state: CollectorState[Any], monotonic_now: float, stale_after: float) -> bool:
@@ -129,29 +129,18 @@ class CleanRoomsCollector(Collector):
         """Read the snapshot, settings, clocks and tallies once, for one consistent scrape."""
         settings = self._settings()
         snapshot = self._snapshot()
-        states = tuple(sorted(snapshot.states.values(), key=lambda s: s.target.key))
+        found = {PRIMARY.name: snapshot.states, **snapshot.collectors}
         monotonic_now = self._monotonic()
-        fresh = frozenset(
-            s.target.key for s in states if is_fresh(s, monotonic_now, settings.stale_after)
-        )
         collectors: dict[str, tuple[CollectorState[Any], ...]] = {}
-        collector_fresh: dict[str, frozenset[TargetKey]] = {}
-        for schedule in settings.collectors:
-            found = snapshot.collectors.get(schedule.name, {})
-            ordered = tuple(sorted(found.values(), key=lambda s: s.target.key))
+        fresh: dict[str, frozenset[TargetKey]] = {}
+        for schedule in settings.schedules:
+            states = found.get(schedule.name, {})
+            ordered = tuple(sorted(states.values(), key=lambda s: s.target.key))
             collectors[schedule.name] = ordered
-            collector_fresh[schedule.name] = frozenset(
+            fresh[schedule.name] = frozenset(
                 s.target.key for s in ordered if is_fresh(s, monotonic_now, schedule.stale_after)
             )
-        return ScrapeView(
-            states,
-            fresh,
-            settings,
-            self._clock(),
-            self._stats.view(),
-            collectors,
-            collector_fresh,
-        )
+        return ScrapeView(settings, self._clock(), self._stats.view(), collectors, fresh)
 
     def collect(self) -> Iterator[Metric]:
         yield from all_families(self.view())
@@ -159,30 +148,31 @@ class CleanRoomsCollector(Collector):
 
 def all_families(view: ScrapeView) -> list[Metric]:
     """Every family of one scrape, in exposition order."""
-    settings = view.settings
-    fresh = view.fresh_states()
+    primary = view.health_rows(primary_only=True)
     rows = view.health_rows()
+    keys = [s.target.key for s in view.states]
     return [
-        *collaborations.data_families(fresh, settings.trusted, settings.per_collaboration_metrics),
-        collaborations.age_family(fresh, view.now),
-        families.account_info(view.states),
-        *families.health_families(view.states),
-        families.stale_family(view.states, view.fresh),
-        *(m for name in view.collectors for m in collector_data(BY_NAME[name], view)),
-        *collector_families.health_families(rows),
-        collector_families.stale_family(rows),
-        *families.api_families(
-            view.api.targets, [s.target.key for s in view.states], settings.operations
-        ),
+        *collector_data(PRIMARY, view),
+        families.account_info(s.target for s in view.states),
+        *health.health_families(health.TARGET, primary),
+        health.stale_family(health.TARGET, primary),
+        *(m for spec in _others(view) for m in collector_data(spec, view)),
+        *health.health_families(health.COLLECTOR, rows),
+        health.stale_family(health.COLLECTOR, rows),
+        *families.api_families(view.api.targets, keys, view.settings.operations),
         families.duration_family(view.api),
-        *families.exporter_families(len(view.states)),
+        *families.exporter_families(len(keys)),
     ]
+
+
+def _others(view: ScrapeView) -> list[CollectorSpec]:
+    return [BY_NAME[name] for name in view.collectors if name != PRIMARY.name]
 
 
 def collector_data(spec: CollectorSpec, view: ScrapeView) -> list[Metric]:
     """One collector's families from its fresh targets: data, then ages at ``view.now``."""
-    fresh = view.fresh_inputs(spec.name)
+    fresh = view.fresh_inputs(spec)
     return [
-        *spec.families(fresh),
-        *(collector_families.age_family(age, fresh, view.now) for age in spec.ages),
+        *spec.families(fresh, view.settings.output),
+        *(health.age_family(age, fresh, view.now) for age in spec.ages),
     ]

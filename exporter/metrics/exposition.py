@@ -1,11 +1,11 @@
-"""Render /metrics cheaply: each target's lines are rendered once per poll and reused.
+"""Render /metrics cheaply: each (collector, target)'s lines are rendered once per poll and reused.
 
-A target's collaboration and health series change only when its state object
-is replaced (once per poll), and its API counters only when its tally object is
-replaced; both are immutable, so identity says whether cached lines are still
-good. Per scrape, only what depends on the clock (invitation ages, staleness)
-and the small global families go through the library. Every byte is still the
-library's own formatting: the output equals ``generate_latest`` of the
+A collector's data and health series of one target change only when its state
+object is replaced (once per poll), and a target's API counters only when its
+tally object is replaced; both are immutable, so identity says whether cached
+lines are still good. Per scrape, only what depends on the clock (ages,
+staleness) and the small global families go through the library. Every byte is
+still the library's own formatting: the output equals ``generate_latest`` of the
 collector, which the tests check.
 """
 
@@ -20,19 +20,17 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from exporter.collectors import BY_NAME, collaborations
-from exporter.collectors.base import AgeSpec, CollectorSpec, Fresh
-from exporter.core.model import CollectorState, PollData, TargetKey, TargetState
+from exporter.collectors import BY_NAME, PRIMARY
+from exporter.collectors.base import AgeSpec, CollectorSpec, Fresh, OutputSettings
+from exporter.core.model import CollectorState, Target, TargetKey
 from exporter.core.stats import TargetApiCounts
-from exporter.metrics import families
-from exporter.metrics import health as collector_families
-from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings, ScrapeView
+from exporter.metrics import families, health
+from exporter.metrics.collector import CleanRoomsCollector, ScrapeView
 
 Encoder = Callable[..., bytes]
 _EOF = b"# EOF\n"
 # The library's own number formatting (untyped upstream), so values match byte for byte.
 _go_float = cast(Callable[[float], str], floatToGoString)
-_NO_INVITATION = PollData(collaborations=(), counts={}, oldest_invitation=None)
 
 
 class _Families:
@@ -65,23 +63,6 @@ def _samples_by_family(encoder: Encoder, metrics: Sequence[Metric]) -> list[byte
 
 
 @dataclass(frozen=True)
-class _TargetLines:
-    state: TargetState
-    settings: CollectorSettings
-    data: list[bytes]  # one entry per data family, empty when the target has no data
-    health: list[bytes]
-    account: bytes  # its account's cleanrooms_account_info line
-    stale: tuple[bytes, bytes]  # its cleanrooms_target_stale line when fresh, when stale
-    age_prefix: bytes  # its age line up to the value, which changes every scrape
-
-    def age(self, now: float) -> bytes:
-        data = self.state.data
-        first = data.oldest_invitation if data is not None else None
-        value = max(0.0, now - first) if first else 0.0
-        return self.age_prefix + _go_float(value).encode() + b"\n"
-
-
-@dataclass(frozen=True)
 class _ApiLines:
     counts: TargetApiCounts | None
     operations: tuple[str, ...]
@@ -90,7 +71,7 @@ class _ApiLines:
 
 @dataclass(frozen=True)
 class _HealthLines:
-    """One (collector, target)'s ``cleanrooms_collector_*`` lines; they follow the state."""
+    """One (collector, target)'s health lines; they follow the state."""
 
     state: CollectorState[Any]
     lines: list[bytes]
@@ -101,8 +82,9 @@ class _HealthLines:
 class _DataLines:
     """One (collector, target)'s data lines, and its age lines cut before their values."""
 
-    state: CollectorState[Any]
-    collaborations: PollData | None  # whose ACTIVE ids filtered the lines
+    data: Any
+    needed: Any  # the data of the collector it needs, which shaped the lines
+    output: OutputSettings
     lines: list[bytes]  # one entry per data family
     ages: list[list[tuple[bytes, float | None]]]  # per age family: (line prefix, timestamp)
 
@@ -118,40 +100,20 @@ class _FormatCache:
 
     def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder
-        self.targets: dict[TargetKey, _TargetLines] = {}
+        self.accounts: dict[TargetKey, tuple[Target, bytes]] = {}
         self.api: dict[TargetKey, _ApiLines] = {}
-        self.health: dict[tuple[str, TargetKey], _HealthLines] = {}
+        # Per kind of health (its prefix): the primary collector has both kinds.
+        self.health: dict[str, dict[tuple[str, TargetKey], _HealthLines]] = {}
         self.data: dict[tuple[str, TargetKey], _DataLines] = {}
 
-    def target(self, state: TargetState, settings: CollectorSettings) -> _TargetLines:
-        key = state.target.key
-        cached = self.targets.get(key)
-        if cached is not None and cached.state is state and cached.settings is settings:
-            return cached
-        data: list[bytes] = []
-        if state.data is not None:
-            built = collaborations.data_families(
-                [state], settings.trusted, settings.per_collaboration_metrics
-            )
-            data = _samples_by_family(self.encoder, built)
-        health = _samples_by_family(self.encoder, families.health_families([state]))
-        fresh = _TargetLines(state, settings, data, health, *self._small_lines(state))
-        self.targets[key] = fresh  # a racing scrape may do the same work; both are right
-        return fresh
-
-    def _small_lines(self, state: TargetState) -> tuple[bytes, tuple[bytes, bytes], bytes]:
-        key = state.target.key
-        account, fresh, stale, age = _samples_by_family(
-            self.encoder,
-            [
-                families.account_info([state]),
-                families.stale_family([state], {key}),
-                families.stale_family([state], set()),
-                collaborations.age_family([TargetState(state.target, data=_NO_INVITATION)], 0.0),
-            ],
-        )
-        # The age line as rendered for value 0, cut before its value (the last field).
-        return account, (fresh, stale), age.rstrip(b"\n").rsplit(b" ", 1)[0] + b" "
+    def account(self, target: Target) -> bytes:
+        """The target's account's cleanrooms_account_info line."""
+        cached = self.accounts.get(target.key)
+        if cached is not None and cached[0] == target:
+            return cached[1]
+        (line,) = _samples_by_family(self.encoder, [families.account_info([target])])
+        self.accounts[target.key] = (target, line)  # a racing scrape may do the same work
+        return line
 
     def api_lines(
         self, key: TargetKey, counts: TargetApiCounts | None, operations: tuple[str, ...]
@@ -165,54 +127,57 @@ class _FormatCache:
         self.api[key] = _ApiLines(counts, operations, lines)
         return lines
 
-    def health_lines(self, name: str, state: CollectorState[Any]) -> _HealthLines:
+    def health_lines(self, kind: health.Health, row: health.HealthRow) -> _HealthLines:
+        name, state, _ = row
         job = (name, state.target.key)
-        cached = self.health.get(job)
+        cache = self.health.setdefault(kind.prefix, {})
+        cached = cache.get(job)
         if cached is not None and cached.state is state:
             return cached
         *lines, fresh, stale = _samples_by_family(
             self.encoder,
             [
-                *collector_families.health_families([(name, state, False)]),
-                collector_families.stale_family([(name, state, False)]),
-                collector_families.stale_family([(name, state, True)]),
+                *health.health_families(kind, [(name, state, False)]),
+                health.stale_family(kind, [(name, state, False)]),
+                health.stale_family(kind, [(name, state, True)]),
             ],
         )
         built = _HealthLines(state, lines, (fresh, stale))
-        self.health[job] = built
+        cache[job] = built
         return built
 
-    def data_lines(
-        self, spec: CollectorSpec, state: CollectorState[Any], owner: PollData | None
-    ) -> _DataLines:
-        job = (spec.name, state.target.key)
+    def data_lines(self, spec: CollectorSpec, fresh: Fresh, output: OutputSettings) -> _DataLines:
+        job = (spec.name, fresh.key)
         cached = self.data.get(job)
-        if cached is not None and cached.state is state and cached.collaborations is owner:
+        if (
+            cached is not None
+            and cached.data is fresh.data
+            and cached.needed is fresh.needed
+            and cached.output is output
+        ):
             return cached
-        fresh = Fresh(state.target.key, state.data, collector_families.active_ids(owner))
-        lines = _samples_by_family(self.encoder, spec.families([fresh]))
+        lines = _samples_by_family(self.encoder, spec.families([fresh], output))
         ages = [self._age_prefixes(age, fresh) for age in spec.ages]
-        built = _DataLines(state, owner, lines, ages)
+        built = _DataLines(fresh.data, fresh.needed, output, lines, ages)
         self.data[job] = built
         return built
 
     def _age_prefixes(self, age: AgeSpec, fresh: Fresh) -> list[tuple[bytes, float | None]]:
         # Rendered at value 0 (now=0 clamps every age), then cut before each value.
-        (block,) = _samples_by_family(
-            self.encoder, [collector_families.age_family(age, [fresh], 0.0)]
-        )
+        (block,) = _samples_by_family(self.encoder, [health.age_family(age, [fresh], 0.0)])
         prefixes = [line.rsplit(b" ", 1)[0] + b" " for line in block.splitlines()]
         return list(zip(prefixes, (first for _, first in age.points(fresh)), strict=True))
 
     def prune(self, keep: set[TargetKey]) -> None:
-        for cache in (self.targets, self.api):
+        for cache in (self.accounts, self.api):
             if len(cache) > len(keep):
                 # list() copies in one step; other scrapes may be adding entries meanwhile.
                 for key in [k for k in list(cache) if k not in keep]:
                     cache.pop(key, None)
 
     def prune_jobs(self, keep: set[tuple[str, TargetKey]]) -> None:
-        for jobs in (self.health, self.data):
+        caches: list[dict[tuple[str, TargetKey], Any]] = [*list(self.health.values()), self.data]
+        for jobs in caches:
             for job in [j for j in list(jobs) if j not in keep]:
                 jobs.pop(job, None)
 
@@ -236,70 +201,54 @@ class ExpositionRenderer:
         return body, content_type
 
     def _assemble(self, cache: _FormatCache, view: ScrapeView) -> bytes:
-        settings = view.settings
-        lines = {s.target.key: cache.target(s, settings) for s in view.states}
         keys = [s.target.key for s in view.states]
-        fresh = [k for k in keys if k in view.fresh]
-        parts = _sections(
-            cache.encoder,
-            collaborations.data_families([], settings.trusted, settings.per_collaboration_metrics),
-            lambda i: [lines[k].data[i] for k in fresh],
-        )
+        parts = self._collector_sections(cache, view, PRIMARY)
         parts += _section(
-            cache.encoder,
-            collaborations.age_family([], 0.0),
-            [lines[k].age(view.now) for k in fresh],
+            cache.encoder, families.account_info([]), _first_of_each_account(cache, view)
         )
-        parts += _section(
-            cache.encoder, families.account_info([]), _first_of_each_account(lines, keys)
-        )
-        parts += _sections(
-            cache.encoder,
-            families.health_families([]),
-            lambda i: [lines[k].health[i] for k in keys],
-        )
-        parts += _section(
-            cache.encoder,
-            families.stale_family([], set()),
-            [lines[k].stale[k not in view.fresh] for k in keys],
+        parts += self._health_sections(
+            cache, view, health.TARGET, view.health_rows(primary_only=True)
         )
         for name in view.collectors:
-            parts += self._collector_sections(cache, view, BY_NAME[name])
-        parts += self._health_sections(cache, view)
+            if name != PRIMARY.name:
+                parts += self._collector_sections(cache, view, BY_NAME[name])
+        parts += self._health_sections(cache, view, health.COLLECTOR, view.health_rows())
         parts += self._api_sections(cache, view, keys)
         tail = [families.duration_family(view.api), *families.exporter_families(len(keys))]
         tail += [m for c in self._extra for m in c.collect()]
         parts.append(_render(cache.encoder, tail))
         cache.prune(set(keys) | set(view.api.targets))
+        cache.prune_jobs(
+            {(name, s.target.key) for name, states in view.collectors.items() for s in states}
+        )
         return b"".join(parts)
 
     def _collector_sections(
         self, cache: _FormatCache, view: ScrapeView, spec: CollectorSpec
     ) -> list[bytes]:
-        owners = {s.target.key: s.data for s in view.states}
-        fresh = view.collector_fresh[spec.name]
-        lines = [
-            cache.data_lines(spec, s, owners.get(s.target.key))
-            for s in view.collectors[spec.name]
-            if s.target.key in fresh
-        ]
-        parts = _sections(cache.encoder, spec.families([]), lambda i: [d.lines[i] for d in lines])
+        output = view.settings.output
+        lines = [cache.data_lines(spec, item, output) for item in view.fresh_inputs(spec)]
+        parts = _sections(
+            cache.encoder, spec.families([], output), lambda i: [d.lines[i] for d in lines]
+        )
         for index, age in enumerate(spec.ages):
-            empty = collector_families.age_family(age, [], 0.0)
+            empty = health.age_family(age, [], 0.0)
             parts += _section(cache.encoder, empty, [d.age_lines(index, view.now) for d in lines])
         return parts
 
-    def _health_sections(self, cache: _FormatCache, view: ScrapeView) -> list[bytes]:
-        rows = view.health_rows()
-        health = [cache.health_lines(name, state) for name, state, _ in rows]
+    def _health_sections(
+        self,
+        cache: _FormatCache,
+        view: ScrapeView,
+        kind: health.Health,
+        rows: list[health.HealthRow],
+    ) -> list[bytes]:
+        built = [cache.health_lines(kind, row) for row in rows]
         parts = _sections(
-            cache.encoder,
-            collector_families.health_families([]),
-            lambda i: [h.lines[i] for h in health],
+            cache.encoder, health.health_families(kind, []), lambda i: [h.lines[i] for h in built]
         )
-        stale = [h.stale[is_stale] for h, (_, _, is_stale) in zip(health, rows, strict=True)]
-        parts += _section(cache.encoder, collector_families.stale_family([]), stale)
-        cache.prune_jobs({(name, state.target.key) for name, state, _ in rows})
+        stale = [h.stale[is_stale] for h, (_, _, is_stale) in zip(built, rows, strict=True)]
+        parts += _section(cache.encoder, health.stale_family(kind, []), stale)
         return parts
 
     def _api_sections(
@@ -313,16 +262,14 @@ class ExpositionRenderer:
         )
 
 
-def _first_of_each_account(
-    lines: dict[TargetKey, _TargetLines], keys: list[TargetKey]
-) -> list[bytes]:
-    # Keys are sorted, so an account's first target is the one the library's dedup keeps.
+def _first_of_each_account(cache: _FormatCache, view: ScrapeView) -> list[bytes]:
+    # States are sorted, so an account's first target is the one the library's dedup keeps.
     seen: set[str] = set()
     out: list[bytes] = []
-    for account_id, region in keys:
-        if account_id not in seen:
-            seen.add(account_id)
-            out.append(lines[(account_id, region)].account)
+    for state in view.states:
+        if state.target.account_id not in seen:
+            seen.add(state.target.account_id)
+            out.append(cache.account(state.target))
     return out
 
 

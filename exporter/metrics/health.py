@@ -1,103 +1,178 @@
-"""Families of the collectors besides collaborations, and every collector's health.
+"""Every collector's polling health, and the scrape-time age gauges collectors declare.
 
-Pure functions of states, like ``families.py``: the collector builds them from all
-targets at once, the scrape renderer from one (collector, target) at a time.
+One builder serves both kinds of health: the primary collector's, exported per target
+under its established names (``cleanrooms_target_*``), and every other collector's,
+labelled by collector (``cleanrooms_collector_*``). Pure functions of states: the
+collector builds them from all targets at once, the scrape renderer from one row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client.core import Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from exporter.collectors.base import AgeSpec, Fresh
-from exporter.core.model import CollectorState, PollData
-from exporter.metrics.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
+from exporter.core.families import COLLECTOR_POLLED, POLLED, TARGET_LABELS, counter, gauge, label
+from exporter.core.model import CollectorState
 
 HealthRow = tuple[str, CollectorState[Any], bool]  # (collector, state, stale)
 COLLECTOR_LABELS = (*TARGET_LABELS, "collector")
+State = CollectorState[Any]
 
 
-def active_ids(data: PollData | None) -> frozenset[str]:
-    """Ids of the ACTIVE collaborations in a collaborations poll (none without data)."""
-    if data is None:
-        return frozenset()
-    return frozenset(c.id for c in data.collaborations if c.member_status == "ACTIVE")
+@dataclass(frozen=True)
+class Column:
+    """One health family: its name after the prefix, its help text and its value."""
+
+    suffix: str
+    doc: str
+    value: Callable[[State], float]
+    counter: bool = False
+
+
+def _up(state: State) -> float:
+    return 1.0 if state.up else 0.0
+
+
+def _invalid(state: State) -> float:
+    # Every collector's data carries the malformed summaries its last good poll skipped.
+    return float(getattr(state.data, "invalid_items", 0)) if state.data is not None else 0.0
+
+
+@dataclass(frozen=True)
+class Health:
+    """The health series of one kind, in exposition order; ``last_error_info`` after ``at``."""
+
+    prefix: str
+    per_collector: bool  # labelled by collector (else one series per target)
+    polled: str
+    columns: tuple[Column, ...]
+    error_at: int  # the index last_error_info takes among the columns
+    error_doc: str
+    stale_doc: str
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return COLLECTOR_LABELS if self.per_collector else TARGET_LABELS
+
+    def key(self, name: str, state: State) -> list[str]:
+        return [*state.target.key, name] if self.per_collector else list(state.target.key)
+
+
+def _success(state: State) -> float:
+    return state.last_success or 0.0
+
+
+def _duration(state: State) -> float:
+    return state.last_duration or 0.0
+
+
+def _streak(state: State) -> float:
+    return float(state.consecutive_failures)
+
+
+TARGET = Health(
+    "cleanrooms_target",
+    per_collector=False,
+    polled=POLLED,
+    columns=(
+        Column("up", "1 if the last poll of the target succeeded, else 0.", _up),
+        Column(
+            "last_success_timestamp_seconds",
+            "Unix time of the last successful poll; 0 if none yet.",
+            _success,
+        ),
+        Column(
+            "poll_duration_seconds", "Wall time the last poll took, retries included.", _duration
+        ),
+        Column(
+            "invalid_collaborations",
+            "Malformed collaboration summaries skipped in the last successful poll.",
+            _invalid,
+        ),
+        Column(
+            "consecutive_failures",
+            "Polls failed in a row; the poll interval doubles with each (capped) as a back-off.",
+            _streak,
+        ),
+        Column("polls", "Polls of the target, finished.", lambda s: s.polls, counter=True),
+        Column("poll_failures", "Polls of the target that failed.", lambda s: s.failures, True),
+    ),
+    error_at=5,
+    error_doc="Why the last poll failed, value 1; absent when it succeeded.",
+    stale_doc="1 if the target has no data newer than stale_after; its collaboration series "
+    "are hidden.",
+)
+COLLECTOR = Health(
+    "cleanrooms_collector",
+    per_collector=True,
+    polled=COLLECTOR_POLLED,
+    columns=(
+        Column("up", "1 if the collector's last poll succeeded, else 0.", _up),
+        Column(
+            "last_success_timestamp_seconds",
+            "Unix time of the collector's last successful poll; 0 if none yet.",
+            _success,
+        ),
+        Column(
+            "poll_duration_seconds",
+            "Wall time the collector's last poll took, retries included.",
+            _duration,
+        ),
+        Column(
+            "consecutive_failures",
+            "Polls of the collector failed in a row; its interval doubles with each (capped).",
+            _streak,
+        ),
+        Column("polls", "Polls of the collector, finished.", lambda s: s.polls, counter=True),
+        Column("poll_failures", "Polls of the collector that failed.", lambda s: s.failures, True),
+    ),
+    error_at=4,
+    error_doc="Why the collector's last poll failed, value 1; absent when it succeeded.",
+    stale_doc="1 if the collector has no data newer than its stale_after; its series are hidden.",
+)
+
+
+def health_families(kind: Health, rows: Iterable[HealthRow]) -> list[Metric]:
+    """The health of each row's collector and target; these depend on the state alone."""
+    built: list[GaugeMetricFamily | CounterMetricFamily] = [
+        counter(f"{kind.prefix}_{c.suffix}", c.doc, kind.labels)
+        if c.counter
+        else gauge(f"{kind.prefix}_{c.suffix}", c.doc, kind.labels, polled=kind.polled)
+        for c in kind.columns
+    ]
+    last_error = gauge(
+        f"{kind.prefix}_last_error_info",
+        kind.error_doc,
+        (*kind.labels, "operation", "error_code"),
+        polled=kind.polled,
+    )
+    for name, state, _ in rows:
+        key = kind.key(name, state)
+        for family, column in zip(built, kind.columns, strict=True):
+            family.add_metric(key, column.value(state))
+        error = state.last_error
+        if error is not None and not state.up:
+            last_error.add_metric([*key, label(error.operation), label(error.code)], 1)
+    return [*built[: kind.error_at], last_error, *built[kind.error_at :]]
+
+
+def stale_family(kind: Health, rows: Iterable[HealthRow]) -> Metric:
+    """Which rows' data is older than their stale_after (this changes with time alone)."""
+    family = gauge(f"{kind.prefix}_stale", kind.stale_doc, kind.labels, polled=kind.polled)
+    for name, state, stale in rows:
+        family.add_metric(kind.key(name, state), 1.0 if stale else 0.0)
+    return family
 
 
 def age_family(spec: AgeSpec, fresh: Iterable[Fresh], now: float) -> Metric:
     """``now - timestamp`` per point, clamped at 0; 0 where there is no timestamp."""
-    family = gauge(spec.name, spec.doc, (*TARGET_LABELS, *spec.labels), polled=COLLECTOR_POLLED)
+    family = gauge(spec.name, spec.doc, (*TARGET_LABELS, *spec.labels), polled=spec.polled)
     for item in fresh:
         for labels, first in spec.points(item):
             value = max(0.0, now - first) if first else 0.0
             family.add_metric([*item.key, *labels], value)
-    return family
-
-
-def health_families(rows: Iterable[HealthRow]) -> list[Metric]:
-    """Each enabled collector's health per target: ``cleanrooms_collector_*``."""
-    up = gauge(
-        "cleanrooms_collector_up",
-        "1 if the collector's last poll succeeded, else 0.",
-        COLLECTOR_LABELS,
-        polled=COLLECTOR_POLLED,
-    )
-    success = gauge(
-        "cleanrooms_collector_last_success_timestamp_seconds",
-        "Unix time of the collector's last successful poll; 0 if none yet.",
-        COLLECTOR_LABELS,
-        polled=COLLECTOR_POLLED,
-    )
-    duration = gauge(
-        "cleanrooms_collector_poll_duration_seconds",
-        "Wall time the collector's last poll took, retries included.",
-        COLLECTOR_LABELS,
-        polled=COLLECTOR_POLLED,
-    )
-    streak = gauge(
-        "cleanrooms_collector_consecutive_failures",
-        "Polls of the collector failed in a row; its interval doubles with each (capped).",
-        COLLECTOR_LABELS,
-        polled=COLLECTOR_POLLED,
-    )
-    last_error = gauge(
-        "cleanrooms_collector_last_error_info",
-        "Why the collector's last poll failed, value 1; absent when it succeeded.",
-        (*COLLECTOR_LABELS, "operation", "error_code"),
-        polled=COLLECTOR_POLLED,
-    )
-    polls = counter(
-        "cleanrooms_collector_polls", "Polls of the collector, finished.", COLLECTOR_LABELS
-    )
-    failures = counter(
-        "cleanrooms_collector_poll_failures",
-        "Polls of the collector that failed.",
-        COLLECTOR_LABELS,
-    )
-    for name, state, _ in rows:
-        key = [*state.target.key, name]
-        up.add_metric(key, 1.0 if state.up else 0.0)
-        success.add_metric(key, state.last_success or 0.0)
-        duration.add_metric(key, state.last_duration or 0.0)
-        streak.add_metric(key, state.consecutive_failures)
-        if state.last_error is not None and not state.up:
-            error = state.last_error
-            last_error.add_metric([*key, label(error.operation), label(error.code)], 1)
-        polls.add_metric(key, state.polls)
-        failures.add_metric(key, state.failures)
-    return [up, success, duration, streak, last_error, polls, failures]
-
-
-def stale_family(rows: Iterable[HealthRow]) -> Metric:
-    """Which collectors' data is older than their stale_after (this changes with time alone)."""
-    family = gauge(
-        "cleanrooms_collector_stale",
-        "1 if the collector has no data newer than its stale_after; its series are hidden.",
-        COLLECTOR_LABELS,
-        polled=COLLECTOR_POLLED,
-    )
-    for name, state, stale in rows:
-        family.add_metric([*state.target.key, name], 1.0 if stale else 0.0)
     return family

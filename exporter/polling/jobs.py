@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from exporter.aws.clients import AwsClients, credential_key
-from exporter.collectors import BY_NAME, collaborations
+from exporter.collectors import BY_NAME
 from exporter.collectors.base import CollectorSpec
 from exporter.config.loader import AccountConfig, Config
-from exporter.core.model import COLLABORATIONS, Target, TargetKey
+from exporter.core.model import Target, TargetKey
 from exporter.core.stats import ApiStats
 from exporter.polling.poller import CollectorJob, Poller
-from exporter.polling.targets import TargetPoller
+from exporter.polling.targets import PollSettings, TargetPoller
 
 Targets = dict[TargetKey, tuple[Target, AccountConfig]]
 
@@ -27,37 +28,45 @@ class Wiring:
     targets: Targets
 
     def poll_function(
-        self, spec: CollectorSpec = collaborations.SPEC, options: tuple[tuple[str, float], ...] = ()
+        self, spec: CollectorSpec, options: tuple[tuple[str, float], ...] = ()
     ) -> TargetPoller:
         accounts = {key: account for key, (_, account) in self.targets.items()}
         return TargetPoller(
             self.clients,
             accounts,
             self.stats,
-            self.config.member_status,
-            self.config.max_pages_per_poll,
-            spec=spec,
+            spec,
+            PollSettings(self.config.member_status, self.config.max_pages_per_poll),
             options=dict(options),
         )
 
     def collector_jobs(self) -> list[CollectorJob]:
-        """The enabled collectors besides collaborations, each on its own schedule."""
+        """Every enabled collector, each on its own schedule, the primary among them."""
         jobs = []
         for schedule in self.config.schedules():
-            if schedule.name == COLLABORATIONS:
-                continue
             spec = BY_NAME[schedule.name]
             poll = self.poll_function(spec, schedule.options)
             jobs.append(
-                CollectorJob(spec.name, poll, schedule.interval, spec.fan_out, spec.operations[0])
+                CollectorJob(
+                    spec.name,
+                    poll,
+                    schedule.interval,
+                    spec.operations[0],
+                    needs=spec.needs,
+                    primary=spec.primary,
+                )
             )
         return jobs
 
+    def poller(self, concurrency: int, **kwargs: Any) -> Poller:
+        """A new poller of this configuration's collectors and targets (not started)."""
+        poller = Poller(self.collector_jobs(), concurrency, **kwargs)
+        poller.set_targets(t for t, _ in self.targets.values())
+        return poller
+
     def point(self, poller: Poller, concurrency: int, keep: Iterable[TargetKey] = ()) -> None:
         """Point ``poller`` at the targets; drop the tallies and clients of the others."""
-        poller.reconfigure(
-            self.poll_function(), self.config.poll_interval, concurrency, self.collector_jobs()
-        )
+        poller.reconfigure(self.collector_jobs(), concurrency)
         poller.set_targets(t for t, _ in self.targets.values())
         kept = set(self.targets) | set(keep)
         self.stats.retain(kept)

@@ -2,9 +2,11 @@
 
 Each (collector, target) job has its own next-due time on the monotonic clock (so
 wall-clock jumps do not bunch or skip polls), its own back-off, and is never run
-twice at once. Workers build a new ``TargetState`` outside the lock and swap the
-snapshot reference. Collectors that fan out from the collaborations wait for the
-target's first collaborations poll; after that, no collector waits for another.
+twice at once. Workers build a new ``CollectorState`` outside the lock and swap the
+snapshot reference. A collector that needs another's data (fan-out) waits for that
+collector's first poll of the target; after that, no collector waits for another.
+The poller knows collectors only by their jobs: which one is the primary (the
+target's own state) and which one each needs.
 """
 
 from __future__ import annotations
@@ -20,15 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from exporter.core.logs import format_tb
-from exporter.core.model import (
-    COLLABORATIONS,
-    CollectorState,
-    PollData,
-    PollError,
-    Snapshot,
-    Target,
-    TargetKey,
-)
+from exporter.core.model import CollectorState, PollError, Snapshot, Target, TargetKey
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +35,23 @@ class PollFailed(Exception):
         self.error = error
 
 
-PollFunction = Callable[[Target], PollData]
-# A collector's poll: the target, the collaborations collector's last good data, and
-# the collector's own last good data for the target (None before its first success).
-CollectorPoll = Callable[[Target, PollData | None, Any], Any]
+# A collector's poll: the target, the last good data of the collector it needs (None
+# when it needs none or that one has none), and its own last good data for the target
+# (None before its first success).
+CollectorPoll = Callable[[Target, Any, Any], Any]
 JobKey = tuple[str, TargetKey]  # (collector name, target)
 
 
 @dataclass(frozen=True)
 class CollectorJob:
-    """How one collector other than collaborations is polled."""
+    """How one collector is polled."""
 
     name: str
     poll: CollectorPoll
     interval: float
-    fan_out: bool  # waits for the target's first collaborations poll
     operation: str  # named in the error of a poll that failed on a bug
+    needs: str | None = None  # waits for that collector's first poll of each target
+    primary: bool = False  # its state is the target's own (Snapshot.states)
 
 
 BACKOFF_FACTOR_CAP = 8  # a failing target waits at most 8 intervals ...
@@ -72,16 +67,14 @@ def backoff_delay(interval: float, consecutive_failures: int) -> float:
 
 
 class Poller:
-    """Polls every target every ``interval`` seconds with at most ``concurrency`` at once.
+    """Polls every target with every collector's job, at most ``concurrency`` polls at once.
 
-    ``poll`` is the collaborations collector; ``set_collectors`` adds the others, each
-    with its own interval.
+    Exactly one job is the primary; each job has its own interval.
     """
 
     def __init__(
         self,
-        poll: PollFunction,
-        interval: float,
+        jobs: Sequence[CollectorJob],
         concurrency: int,
         *,
         wall_clock: Callable[[], float] = time.time,
@@ -90,9 +83,7 @@ class Poller:
         rng: random.Random | None = None,
         on_publish: Callable[[JobKey | None], None] | None = None,
     ) -> None:
-        self._poll = poll
         self._on_publish = on_publish  # a poll worker process ships each change to /metrics
-        self._interval = interval
         self._concurrency = concurrency
         self._wall = wall_clock
         self._mono = monotonic
@@ -102,7 +93,8 @@ class Poller:
         self._snapshot = Snapshot()
         self._targets: dict[TargetKey, Target] = {}
         self._jobs: dict[str, CollectorJob] = {}
-        self._states: dict[str, dict[TargetKey, CollectorState[Any]]] = {COLLABORATIONS: {}}
+        self._primary = ""
+        self._states: dict[str, dict[TargetKey, CollectorState[Any]]] = {}
         self._next_due: dict[JobKey, float] = {}
         self._in_flight: set[JobKey] = set()
         self._queue: queue.Queue[JobKey | None] = queue.Queue()
@@ -113,6 +105,7 @@ class Poller:
         self._threads: list[threading.Thread] = []
         self._workers = 0
         self._started = False
+        self._set_jobs(jobs)
 
     @property
     def snapshot(self) -> Snapshot:
@@ -138,19 +131,24 @@ class Poller:
         """
         with self._lock:
             for name, found in states.items():
-                self._states.setdefault(name, {}).update(found)
+                if name in self._states:  # a collector disabled meanwhile starts nothing
+                    self._states[name].update(found)
 
     def set_collectors(self, jobs: Sequence[CollectorJob]) -> None:
-        """Replace the collectors besides collaborations: new ones are due at once."""
+        """Replace the collectors (the primary among them): new ones are due at once."""
         with self._lock:
             self._set_jobs(jobs)
             self._publish()
         self._wake.set()
 
     def _set_jobs(self, jobs: Sequence[CollectorJob]) -> None:
+        primaries = [job.name for job in jobs if job.primary]
+        if len(primaries) != 1:
+            raise ValueError(f"exactly one primary collector expected, got {primaries}")
         old = self._jobs
         self._jobs = {job.name: job for job in jobs}
-        self._states = {name: self._states.get(name, {}) for name in (COLLABORATIONS, *self._jobs)}
+        self._primary = primaries[0]
+        self._states = {name: self._states.get(name, {}) for name in self._jobs}
         for name in self._jobs:
             self._states[name] = self._kept_states(name, self._targets)
             previous = old.get(name)
@@ -183,23 +181,12 @@ class Poller:
             if job[0] == name:
                 self._next_due[job] = min(at, latest)
 
-    def reconfigure(
-        self,
-        poll: PollFunction,
-        interval: float,
-        concurrency: int,
-        collectors: Sequence[CollectorJob] | None = None,
-    ) -> None:
-        """Swap the poll functions and intervals; grow or shrink the worker pool (on reload)."""
+    def reconfigure(self, jobs: Sequence[CollectorJob], concurrency: int) -> None:
+        """Swap the jobs (polls and intervals); grow or shrink the worker pool (on reload)."""
         with self._lock:
-            self._poll = poll
-            if interval < self._interval:
-                self._shorten(COLLABORATIONS, interval)
-            self._interval = interval
             self._concurrency = concurrency
-            if collectors is not None:
-                self._set_jobs(collectors)
-                self._publish()
+            self._set_jobs(jobs)
+            self._publish()
             started = self._started
         if started:
             self._resize_pool()
@@ -264,14 +251,13 @@ class Poller:
         """Jobs to start now, and the due times of the others (lock held)."""
         due: list[JobKey] = []
         waiting: list[float] = []
-        collaborations = self._states[COLLABORATIONS]
         for job, at in self._next_due.items():
             if job in self._in_flight:
                 continue
             name, key = job
-            spec = self._jobs.get(name)
-            if spec is not None and spec.fan_out and not _polled(collaborations.get(key)):
-                continue  # a finished collaborations poll wakes the scheduler again
+            needs = self._jobs[name].needs
+            if needs is not None and not _polled(self._states.get(needs, {}).get(key)):
+                continue  # the needed collector's first poll wakes the scheduler again
             if at <= now:
                 due.append(job)
             else:
@@ -286,8 +272,7 @@ class Poller:
             name, key = job
             with self._lock:
                 target = self._targets.get(key)
-                known = name == COLLABORATIONS or name in self._jobs
-                if target is None or not known:  # removed by a reload while it waited
+                if target is None or name not in self._jobs:  # removed by a reload while it waited
                     self._in_flight.discard(job)
                     continue
             started = self._mono()
@@ -307,9 +292,10 @@ class Poller:
             self._in_flight.discard((name, key))
             current = self._targets.get(key)
             states = self._states.get(name)
-            if current is None or states is None:
+            job = self._jobs.get(name)
+            if current is None or states is None or job is None:
                 return False  # removed while it was polled: its result has nowhere to go
-            delay = self._next_delay(name, state.consecutive_failures)
+            delay = self._next_delay(job.interval, state.consecutive_failures)
             due = self._next_due[(name, key)] = max(finished, started + delay)
             first = not _polled(states.get(key))
             # The configured target wins: a rename by a reload during the poll stays.
@@ -317,10 +303,8 @@ class Poller:
             self._publish(name)
             if self._on_publish is not None:
                 self._on_publish((name, key))
-            # Fan-out collectors wait for a target's first collaborations poll.
-            waited_for = (
-                first and name == COLLABORATIONS and any(job.fan_out for job in self._jobs.values())
-            )
+            # Fan-out collectors wait for the first poll of the collector they need.
+            waited_for = first and any(j.needs == name for j in self._jobs.values())
             return waited_for or due < self._sleep_until
 
     def _poll_one(self, name: str, target: Target, started: float) -> CollectorState[Any]:
@@ -355,16 +339,13 @@ class Poller:
         )
 
     def _run(self, name: str, target: Target, previous: Any) -> Any:
-        if name == COLLABORATIONS:
-            poll = self._poll  # read once: a reload may swap it mid-poll
-            return poll(target)
-        job = self._jobs[name]
-        collaborations = self._states[COLLABORATIONS].get(target.key)
-        return job.poll(target, collaborations.data if collaborations else None, previous)
+        job = self._jobs[name]  # read once: a reload may swap it mid-poll
+        needed = self._states.get(job.needs, {}).get(target.key) if job.needs else None
+        return job.poll(target, needed.data if needed is not None else None, previous)
 
     def _operation(self, name: str) -> str:
         job = self._jobs.get(name)
-        return job.operation if job is not None else "ListCollaborations"
+        return job.operation if job is not None else ""
 
     def _failed(
         self, name: str, old: CollectorState[Any], error: PollError, started: float
@@ -384,10 +365,8 @@ class Poller:
             last_error=error,
         )
 
-    def _next_delay(self, name: str, consecutive_failures: int) -> float:
+    def _next_delay(self, interval: float, consecutive_failures: int) -> float:
         # Jitter spreads targets apart so they do not all hit AWS in the same second.
-        job = self._jobs.get(name)
-        interval = job.interval if job is not None else self._interval
         delay = backoff_delay(interval, consecutive_failures)
         return delay * (1 + self._rng.uniform(-self._jitter, self._jitter))
 
@@ -395,6 +374,7 @@ class Poller:
         # Called with the lock held: only the reference swap is shared. Collectors
         # other than ``changed`` keep their published (immutable) views.
         old = self._snapshot
+        primary = self._primary
         views = {
             name: (
                 old.collectors[name]
@@ -402,14 +382,14 @@ class Poller:
                 else MappingProxyType(dict(states))
             )
             for name, states in self._states.items()
-            if name != COLLABORATIONS
+            if name != primary
         }
-        collaborations = (
+        own = (
             old.states
-            if changed is not None and changed != COLLABORATIONS
-            else MappingProxyType(dict(self._states[COLLABORATIONS]))
+            if changed is not None and changed != primary and old.primary == primary
+            else MappingProxyType(dict(self._states[primary]))
         )
-        self._snapshot = Snapshot(collaborations, MappingProxyType(views))
+        self._snapshot = Snapshot(own, MappingProxyType(views), primary)
         if self._on_publish is not None and changed is None:
             self._on_publish(None)  # anything may have changed
         if changed is not None and self._ready.is_set():

@@ -19,18 +19,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from types import MappingProxyType
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-
+from exporter.collectors import PRIMARY
 from exporter.config.loader import Config
 from exporter.core.logs import JsonFormatter, format_tb
-from exporter.core.model import COLLABORATIONS, CollectorState, Snapshot, TargetKey
+from exporter.core.model import CollectorState, Snapshot, TargetKey, WorkerStatus
 from exporter.core.stats import ApiStatsView, Histogram, TargetApiCounts, merge_views
 from exporter.polling import worker
 from exporter.polling.jobs import Targets
@@ -68,7 +66,7 @@ class WorkerPool:
         self._handles = [_Handle(i) for i in range(count)]
         self._cond = threading.Condition()
         self._snapshot = Snapshot()
-        self._names: tuple[str, ...] = ()  # enabled collectors besides collaborations
+        self._names: tuple[str, ...] = ()  # enabled collectors besides the primary
         self._generation = 0
         self._configured: tuple[Config, list[Targets], int] | None = None
         self._wanted: set[TargetKey] | None = None  # targets of the current configuration
@@ -87,7 +85,7 @@ class WorkerPool:
             self._generation += 1
             self._configured = (config, shares, concurrency)
             self._wanted = set(targets)
-            self._names = tuple(s.name for s in config.schedules() if s.name != COLLABORATIONS)
+            self._names = tuple(s.name for s in config.schedules() if s.name != PRIMARY.name)
             for handle in self._handles:
                 handle.targets = len(shares[handle.index])
                 # A removed target goes now, not at the worker's next message.
@@ -282,9 +280,8 @@ class WorkerPool:
 
     def _publish(self) -> None:
         """Merge the workers' states into one snapshot (condition held)."""
-        collaborations = self._merged(COLLABORATIONS)
         views = {name: self._merged(name) for name in self._names}
-        self._snapshot = Snapshot(collaborations, MappingProxyType(views))
+        self._snapshot = Snapshot(self._merged(PRIMARY.name), MappingProxyType(views), PRIMARY.name)
         self._cond.notify_all()
 
     def _merged(self, name: str) -> MappingProxyType[TargetKey, Any]:
@@ -293,41 +290,9 @@ class WorkerPool:
             merged.update(handle.states.get(name, {}))
         return MappingProxyType(merged)
 
-    def collector(self) -> Collector:
-        """The pool's own series: workers up, restarts, targets per worker."""
-        return _PoolCollector(self)
-
-
-class _PoolCollector(Collector):
-    def __init__(self, pool: WorkerPool) -> None:
-        self._pool = pool
-
-    def describe(self) -> Iterator[Metric]:
-        return iter([])
-
-    def collect(self) -> Iterator[Metric]:
-        handles = self._pool._handles
-        up = GaugeMetricFamily(
-            "cleanrooms_exporter_poll_worker_up",
-            "1 if the poll worker process is running.",
-            labels=["worker"],
-        )
-        targets = GaugeMetricFamily(
-            "cleanrooms_exporter_poll_worker_targets",
-            "Targets the poll worker process owns.",
-            labels=["worker"],
-        )
-        restarts = CounterMetricFamily(
-            "cleanrooms_exporter_poll_worker_restarts",
-            "Times the poll worker process died and was restarted.",
-            labels=["worker"],
-        )
-        for handle in handles:
-            label = [str(handle.index)]
-            up.add_metric(label, 1.0 if handle.up else 0.0)
-            targets.add_metric(label, handle.targets)
-            restarts.add_metric(label, handle.restarts)
-        yield from (up, targets, restarts)
+    def status(self) -> list[WorkerStatus]:
+        """Each worker's process state, for the pool's own series."""
+        return [WorkerStatus(h.index, h.up, h.restarts, h.targets) for h in self._handles]
 
 
 def _reap(process: subprocess.Popen[bytes], timeout: float = STOP_SECONDS) -> None:

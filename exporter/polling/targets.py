@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exporter.aws.clients import AssumeRoleFailed, classify_attempt, client_error_code
-from exporter.collectors import collaborations
-from exporter.collectors.base import CollectorSpec, PollContext
+from exporter.aws.errors import (
+    AssumeRoleFailed,
+    client_error_code,
+    client_error_message,
+    transport_code,
+)
+from exporter.collectors import BY_NAME
+from exporter.collectors.base import Client, CollectorSpec, PollContext
 from exporter.collectors.paging import MAX_PAGES, FetchError
 from exporter.config.loader import AccountConfig, ConfigError
-from exporter.core.model import PollData, PollError, Target, TargetKey
+from exporter.core.errors import ApiError
+from exporter.core.model import PollError, Target, TargetKey
 from exporter.core.stats import ApiStats
 from exporter.polling.poller import PollFailed
 from exporter.polling.sharding import Shard
@@ -25,7 +32,7 @@ WHOLE = Shard()  # no sharding: every account
 class ClientSource(Protocol):
     """What the target poller needs from ``AwsClients`` (tests pass their own)."""
 
-    def cleanrooms(self, account: AccountConfig, account_id: str, region: str) -> object: ...
+    def cleanrooms(self, account: AccountConfig, account_id: str, region: str) -> Client: ...
 
     def resolve_account_id(self, account: AccountConfig) -> str: ...
 
@@ -76,11 +83,19 @@ def _add(
     return clashes
 
 
+@dataclass(frozen=True)
+class PollSettings:
+    """Top-level settings every collector's poll reads."""
+
+    member_status: str | None = None
+    max_pages: int = MAX_PAGES
+
+
 class TargetPoller:
     """A collector's poll function for ``Poller``: client, context, and errors as ``PollError``.
 
-    Called with a target alone it is the collaborations poll; collectors that fan out
-    get the collaborations collector's last good data as well.
+    Called with the target, the last good data of the collector ``spec.needs`` names
+    (None when it needs none), and the collector's own last good data.
     """
 
     def __init__(
@@ -88,45 +103,34 @@ class TargetPoller:
         clients: ClientSource,
         accounts: dict[TargetKey, AccountConfig],
         stats: ApiStats,
-        member_status: str | None = None,
-        max_pages: int = MAX_PAGES,
+        spec: CollectorSpec,
+        settings: PollSettings = PollSettings(),
         *,
-        spec: CollectorSpec = collaborations.SPEC,
         options: Mapping[str, float] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._clients = clients
         self._accounts = accounts
         self._stats = stats
-        self._member_status = member_status
-        self._max_pages = max_pages
         self._spec = spec
+        self._settings = settings
         self._options = dict(options or {})
         self._clock = clock
 
-    def __call__(
-        self, target: Target, collaborations: PollData | None = None, previous: Any = None
-    ) -> Any:
+    def __call__(self, target: Target, needed: Any = None, previous: Any = None) -> Any:
         operation = self._spec.operations[0]
         account = self._accounts.get(target.key)
         if account is None:  # removed by a reload after the poll was scheduled
             raise PollFailed(PollError(operation, "TargetRemoved", "no longer configured"))
-        if self._spec.fan_out and collaborations is None:
+        needs = self._spec.needs
+        if needs is not None and needed is None:
             # Nothing to fan out from: say so rather than report an empty, healthy result.
-            message = "the collaborations collector has no data for this target"
-            raise PollFailed(PollError(operation, "NoCollaborationData", message))
+            message = f"the {needs} collector has no data for this target"
+            raise PollFailed(PollError(operation, BY_NAME[needs].missing_code, message))
         try:
-            client = self._clients.cleanrooms(account, target.account_id, target.region)
-            context = PollContext(
-                client,
-                collaborations,
-                self._member_status,
-                self._max_pages,
-                self._clock(),
-                previous,
-                self._options,
-            )
-            return self._spec.poll(context)
+            return self._spec.poll(self._context(account, target, needed, previous))
+        except ApiError as err:
+            raise PollFailed(PollError(err.operation, err.code, _short(err.message))) from err
         except ClientError as err:
             raise PollFailed(_client_error(err)) from err
         except FetchError as err:
@@ -137,13 +141,26 @@ class TargetPoller:
             error = PollError("AssumeRole", err.kwargs["code"], _short(err.kwargs["message"]))
             raise PollFailed(error) from err
         except BotoCoreError as err:
-            code = classify_attempt(err, None, None)[0] or type(err).__name__
-            raise PollFailed(PollError(operation, code, _short(str(err)))) from err
+            raise PollFailed(PollError(operation, transport_code(err), _short(str(err)))) from err
+
+    def _context(
+        self, account: AccountConfig, target: Target, needed: Any, previous: Any
+    ) -> PollContext:
+        client = self._clients.cleanrooms(account, target.account_id, target.region)
+        settings = self._settings
+        return PollContext(
+            client,
+            needed,
+            settings.member_status,
+            settings.max_pages,
+            self._clock(),
+            previous,
+            self._options,
+        )
 
 
 def _client_error(err: ClientError) -> PollError:
-    message = str(err.response.get("Error", {}).get("Message") or "")
-    return PollError(err.operation_name, client_error_code(err), _short(message))
+    return PollError(err.operation_name, client_error_code(err), _short(client_error_message(err)))
 
 
 def _short(message: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 from exporter.aws.clients import AwsClients
 from exporter.config.loader import Config
 from exporter.core.logs import setup_logging
-from exporter.core.model import COLLABORATIONS, CollectorState, Snapshot, TargetKey
+from exporter.core.model import CollectorState, Snapshot, TargetKey
 from exporter.core.stats import ApiStats, ApiStatsView, Histogram, TargetApiCounts
 from exporter.polling.jobs import Targets, Wiring, clients_change, new_clients
 from exporter.polling.poller import Poller
@@ -81,7 +81,7 @@ class Diff:
 
     def states(self, snapshot: Snapshot, dirty: set[JobKey] | None) -> tuple[Any, Any]:
         """Changed and removed states; ``dirty`` None compares everything."""
-        current: dict[str, Any] = {COLLABORATIONS: snapshot.states, **snapshot.collectors}
+        current: dict[str, Any] = snapshot.by_collector()
         if dirty is not None:
             return tuple(self._changed(current, dirty)), ()
         removed = [
@@ -193,13 +193,10 @@ class Worker:
     def _start(self, config: Config, targets: Targets, concurrency: int) -> None:
         self.clients = new_clients(config, self.stats, concurrency)
         wiring = Wiring(self.clients, self.stats, config, targets)
-        poller = Poller(
-            wiring.poll_function(), config.poll_interval, concurrency, on_publish=self._changed
-        )
+        poller = Poller(wiring.collector_jobs(), concurrency, on_publish=self._changed)
         poller.restore(self._restored)  # before the targets, which keep what they find
         self._restored = {}
         poller.set_targets(t for t, _ in targets.values())
-        poller.set_collectors(wiring.collector_jobs())
         self.stats.retain(targets)
         self.poller = poller
         poller.start()

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from exporter import __version__
-from exporter.core.model import Collaboration, Snapshot, Target, TargetState
+from exporter.collectors.collaborations import Collaboration, TargetState
+from exporter.core.model import Snapshot, Target
 from exporter.web.attention import attention_section
 
 

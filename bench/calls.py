@@ -48,7 +48,7 @@ def exporter_caller(
     from exporter.collectors import BY_NAME
     from exporter.collectors.base import PollContext
     from exporter.collectors.collaborations import Collaboration, PollData
-    from exporter.config.loader import AccountConfig, AwsSettings
+    from exporter.config import AccountConfig, AwsSettings
     from exporter.config.scale import RateLimit
     from exporter.core.stats import ApiStats
 

@@ -87,7 +87,7 @@ def steady_round(
     switches and peak RSS count with this process's.
     """
     from exporter.app import App
-    from exporter.config.loader import parse_config
+    from exporter.config import parse_config
 
     text = config_text(endpoint, shard, threads, workers)
     app = App(parse_config(text, {}))
@@ -264,7 +264,7 @@ def whole_rounds(endpoint: str, targets: int, refs: list[dict[str, Any]]) -> lis
 def count_round_child(endpoint: str, targets: int, threads: int, rounds: int) -> None:
     """Under cachegrind: start the exporter, then ``rounds`` steady rounds."""
     from exporter.app import App
-    from exporter.config.loader import parse_config
+    from exporter.config import parse_config
 
     text = config_text(endpoint, concurrency=threads)
     app = App(parse_config(text, {}))

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     use_fake_credentials()
     from exporter.app import App
-    from exporter.config.loader import parse_config
+    from exporter.config import parse_config
     from exporter.polling.poller import Poller
 
     with standin(args.targets // 2, 0.0) as endpoint:

@@ -126,7 +126,7 @@ def measure(
     from prometheus_client.exposition import generate_latest
 
     from exporter.app import App
-    from exporter.config.loader import parse_config
+    from exporter.config import parse_config
 
     accounts = targets // len(REGIONS)
     with standin(accounts, latency) as endpoint:
@@ -204,7 +204,7 @@ def _wait_round(app: object, polls: int) -> None:
 def _shard_coverage(endpoint: str, targets: int) -> str:
     """Three apps, one per shard, over the same discovery: disjoint and complete?"""
     from exporter.app import App
-    from exporter.config.loader import parse_config
+    from exporter.config import parse_config
 
     owned: list[set[tuple[str, str]]] = []
     for index in range(3):

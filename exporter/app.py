@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from exporter.aws.clients import ORGANIZATIONS_REGION
 from exporter.aws.discovery import Discoverer, discover
 from exporter.collectors import PRIMARY
-from exporter.config.loader import AccountConfig, Config, ConfigError
+from exporter.config import AccountConfig, Config, ConfigError
 from exporter.core.logs import format_tb
 from exporter.core.model import TargetKey
 from exporter.core.stats import ApiStats, ApiStatsView, StatsSource, merge_views

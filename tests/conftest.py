@@ -11,7 +11,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from exporter.app import App
-from exporter.config.loader import parse_config
+from exporter.config import parse_config
 from exporter.demo.fake.server import FakeCleanRooms
 from tests.faultproxy import FaultProxy
 from tests.helpers import Seeder

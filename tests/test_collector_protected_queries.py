@@ -11,7 +11,7 @@ import pytest
 from exporter.app import App
 from exporter.collectors.analyses import Analysis, MembershipAnalyses, build, parse_summary
 from exporter.collectors.protected_queries import KIND
-from exporter.config.loader import ConfigError, parse_config
+from exporter.config import ConfigError, parse_config
 from exporter.demo.fake.analyses import QUERIES
 from exporter.demo.fake.server import FakeCleanRooms
 from tests.faultproxy import FaultProxy, Reply, always, wait_for

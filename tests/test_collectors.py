@@ -20,12 +20,13 @@ from exporter.collectors.change_requests import ChangeRequestsData, Pending
 from exporter.collectors.collaborations import PollData
 from exporter.collectors.members import MembersData
 from exporter.collectors.memberships import Membership, MembershipsData
+from exporter.config import ConfigError, parse_config
 from exporter.config.collectors import CollectorSchedule
-from exporter.config.loader import ConfigError, parse_config
 from exporter.core.model import CollectorState, PollError, Snapshot, Target
 from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 from exporter.metrics.exposition import ExpositionRenderer
-from exporter.polling.poller import CollectorJob, Poller, PollFailed
+from exporter.polling.failures import PollFailed
+from exporter.polling.poller import CollectorJob, Poller
 from tests.faultproxy import FaultProxy, Reply, always, wait_for
 from tests.helpers import Seeder, one_target, primary_job, set_members, value
 from tests.test_collector import NOW, snapshot, stats

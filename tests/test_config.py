@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config.loader import ConfigError, load_config, parse_config, parse_duration
+from exporter.config import ConfigError, load_config, parse_config, parse_duration
 from exporter.config.regions import cleanrooms_regions
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ from botocore.parsers import RestJSONParser
 from exporter.aws.clients import AwsClients, lenient_timestamp
 from exporter.aws.fastparse import FastParserFactory, FastRestJSONParser, Unusual, _structure
 from exporter.collectors import REGISTRY
-from exporter.config.loader import AwsSettings
+from exporter.config import AwsSettings
 from exporter.core.errors import ApiError
 from exporter.core.stats import ApiStats
 
@@ -313,7 +313,7 @@ def test_exporter_clients_use_it_and_errors_still_raise_api_errors(proxy: Any) -
     clients = AwsClients(settings, ApiStats())
     session = clients._signing
     assert isinstance(session.get_component("response_parser_factory"), FastParserFactory)
-    from exporter.config.loader import AccountConfig
+    from exporter.config import AccountConfig
 
     account = AccountConfig(id="123456789012", regions=("us-east-1",))
     target = clients.cleanrooms(account, "123456789012", "us-east-1")

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.exposition import generate_latest
 
 from exporter.app import App
-from exporter.config.loader import parse_config
+from exporter.config import parse_config
 from exporter.core.logs import quiet_libraries
 from tests.faultproxy import FaultProxy, Reply, Seen, always, wait_for
 from tests.helpers import Seeder

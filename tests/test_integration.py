@@ -12,7 +12,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import App
-from exporter.config.loader import ConfigError, parse_config
+from exporter.config import ConfigError, parse_config
 from tests.conftest import require_tool
 from tests.faultproxy import FaultProxy, Reply, always, first_n, wait_for
 from tests.helpers import Seeder, role, value

@@ -10,7 +10,8 @@ import pytest
 
 from exporter.collectors.collaborations import PollData, build_poll_data
 from exporter.core.model import PollError, Target
-from exporter.polling.poller import CollectorJob, Poller, PollFailed
+from exporter.polling.failures import PollFailed
+from exporter.polling.poller import CollectorJob, Poller
 from tests.faultproxy import wait_for
 from tests.helpers import primary_job
 
@@ -233,7 +234,7 @@ def test_wall_clock_jumps_change_neither_schedule_nor_freshness(started: list[Po
     ],
 )
 def test_backoff_doubles_and_is_capped(interval: float, failures: int, delay: float) -> None:
-    from exporter.polling.poller import backoff_delay
+    from exporter.polling.failures import backoff_delay
 
     assert backoff_delay(interval, failures) == delay
 

@@ -26,7 +26,7 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.cli.main import main
-from exporter.config.loader import AccountConfig, Config
+from exporter.config import AccountConfig, Config
 from exporter.core.model import Snapshot, Target, TargetState
 from exporter.core.stats import ApiStats
 from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import App
 from exporter.aws.ratelimit import TokenBucket
-from exporter.config.loader import ConfigError, parse_config
+from exporter.config import ConfigError, parse_config
 from exporter.polling.sharding import Shard, pod_ordinal, resolve_shard, shard_of
 from tests.faultproxy import FaultProxy, Reply, always, wait_for
 from tests.helpers import Seeder

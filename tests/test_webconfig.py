@@ -26,17 +26,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from exporter.config.loader import ConfigError
-from exporter.web.tlsconfig import (
-    NEEDS_BCRYPT,
-    BasicAuth,
-    LazyTLSMixin,
-    TLSSettings,
-    WebConfig,
-    build_ssl_context,
-    load_web_config,
-    wrap_server_socket,
-)
+from exporter.config import ConfigError
+from exporter.web.auth import NEEDS_BCRYPT, BasicAuth
+from exporter.web.tls import LazyTLSMixin, wrap_server_socket
+from exporter.web.tlsconfig import TLSSettings, WebConfig, build_ssl_context, load_web_config
 
 # ---------------------------------------------------------------------------
 # A throw-away PKI, made once per session.

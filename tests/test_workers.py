@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.common import child_pids
 from exporter.app import App
 from exporter.collectors.collaborations import PollData
-from exporter.config.loader import parse_config
+from exporter.config import parse_config
 from exporter.core.model import CollectorState, Snapshot, Target
 from exporter.core.stats import ApiStatsView, TargetApiCounts
 from exporter.demo.fake.analyses import QUERIES

@@ -25,7 +25,7 @@ from exporter.aws.credentials import CallContext, CurrentCredentials, StaticProv
 from exporter.aws.errors import AssumeRoleFailed, as_api_error, transport_code
 from exporter.aws.fastparse import FastParserFactory
 from exporter.aws.ratelimit import TargetLimits
-from exporter.config.loader import AccountConfig, AwsSettings
+from exporter.config import AccountConfig, AwsSettings
 from exporter.config.scale import OrganizationsDiscovery, RateLimit
 from exporter.core.model import TargetKey
 from exporter.core.stats import ApiStats

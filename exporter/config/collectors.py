@@ -11,7 +11,7 @@ from typing import Any
 
 from exporter.collectors import BY_NAME, REGISTRY
 from exporter.collectors.base import CollectorSpec
-from exporter.config.scale import Parser
+from exporter.config.scale import SectionParser
 
 _KEYS = frozenset({"enabled", "interval", "stale_after"})
 STALE_INTERVALS = 3  # by default a collector's data is hidden after 3 missed polls
@@ -41,7 +41,9 @@ class CollectorSchedule:
         return dict(self.options)[name]
 
 
-def parse_collectors(parser: Parser, raw: Any, poll_interval: float) -> tuple[CollectorConfig, ...]:
+def parse_collectors(
+    parser: SectionParser, raw: Any, poll_interval: float
+) -> tuple[CollectorConfig, ...]:
     """Validate the section; every problem is reported with its path."""
     if raw is None:
         return ()
@@ -61,7 +63,7 @@ def parse_collectors(parser: Parser, raw: Any, poll_interval: float) -> tuple[Co
 
 
 def _entry(
-    parser: Parser, name: str, raw: dict[str, Any], path: str, poll_interval: float
+    parser: SectionParser, name: str, raw: dict[str, Any], path: str, poll_interval: float
 ) -> CollectorConfig:
     spec = BY_NAME[name]
     parser.unknown_keys(raw, _KEYS | {o.name for o in spec.options}, path)
@@ -83,7 +85,7 @@ def _entry(
 
 
 def _options(
-    parser: Parser, spec: CollectorSpec, raw: dict[str, Any], path: str
+    parser: SectionParser, spec: CollectorSpec, raw: dict[str, Any], path: str
 ) -> tuple[tuple[str, float], ...]:
     found = []
     for option in spec.options:

@@ -9,121 +9,27 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from exporter.config.collectors import (
-    CollectorConfig,
-    CollectorSchedule,
-    parse_collectors,
-    schedules,
+from exporter.config.collectors import parse_collectors
+from exporter.config.parser import (
+    ConfigError,
+    Parser,
+    join,
+    read_text,
+    read_yaml,
 )
 from exporter.config.regions import cleanrooms_regions
-from exporter.config.scale import (
-    OrganizationsDiscovery,
-    RateLimit,
-    Sharding,
-    parse_discovery,
-    parse_rate_limit,
-    parse_sharding,
-)
+from exporter.config.scale import parse_discovery, parse_rate_limit, parse_sharding
+from exporter.config.settings import AccountConfig, AwsSettings, Config
 
-__all__ = ["CollectorConfig", "Config", "ConfigError", "load_config"]
-SECRET_KEYS = frozenset({"external_id"})
 FILTER_STATUSES = ("INVITED", "ACTIVE")
 RETRY_MODES = ("legacy", "standard", "adaptive")
 
-_DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _ROLE_ARN_RE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; ``problems`` lists each one with its path.
-
-    ``source`` names the file the problems were found in, when there is one.
-    """
-
-    def __init__(self, problems: list[str], source: str | Path | None = None) -> None:
-        self.problems = problems
-        self.source = None if source is None else str(source)
-        where = f" in {self.source}" if self.source else ""
-        super().__init__(f"invalid configuration{where}:\n" + "\n".join(f"  {p}" for p in problems))
-
-    def in_file(self, source: str | Path) -> ConfigError:
-        """The same problems, naming the file they were found in."""
-        return ConfigError(self.problems, source)
-
-
-@dataclass(frozen=True)
-class AwsSettings:
-    """Settings shared by every AWS client the exporter creates."""
-
-    endpoint_url: str | None = None
-    role_session_name: str = "cleanrooms-exporter"
-    retry_mode: str = "standard"
-    max_attempts: int = 5
-    connect_timeout: float = 5.0
-    read_timeout: float = 20.0
-
-
-@dataclass(frozen=True)
-class AccountConfig:
-    """One configured account: how to get credentials and which regions to poll."""
-
-    id: str | None = None
-    name: str = ""
-    role_arn: str | None = None
-    external_id: str | None = None
-    profile: str | None = None
-    regions: tuple[str, ...] = ()
-
-    @property
-    def source(self) -> str:
-        """A short, secret-free description of the credential source, for logs."""
-        if self.role_arn:
-            return f"role {self.role_arn}"
-        if self.profile:
-            return f"profile {self.profile}"
-        return "default credential chain"
-
-
-@dataclass(frozen=True)
-class Config:
-    """The whole validated configuration."""
-
-    poll_interval: float = 300.0
-    stale_after: float = 900.0
-    concurrency: int = 16
-    poll_workers: int = 1  # processes that poll; 1 polls in the main process
-    regions: tuple[str, ...] = ("us-east-1",)
-    member_status: str | None = None
-    per_collaboration_metrics: bool = True
-    trusted_creator_accounts: tuple[str, ...] = ()
-    max_pages_per_poll: int = 1000
-    aws: AwsSettings = field(default_factory=AwsSettings)
-    accounts: tuple[AccountConfig, ...] = (AccountConfig(),)
-    discovery: OrganizationsDiscovery | None = None
-    sharding: Sharding = field(default_factory=Sharding)
-    rate_limit: RateLimit = field(default_factory=RateLimit)
-    collectors: tuple[CollectorConfig, ...] = ()  # as written; see schedules()
-
-    def schedules(self) -> tuple[CollectorSchedule, ...]:
-        """The enabled collectors with their effective interval and staleness."""
-        return schedules(self.collectors, self.poll_interval, self.stale_after)
-
-
-def parse_duration(text: str) -> float:
-    """Parse a Prometheus-style duration (``90s``, ``5m``, ``1h30m``, ``250ms``) to seconds."""
-    match = _DURATION_RE.match(text.strip()) if text.strip() else None
-    if not match or not any(match.groups()):
-        raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 5m, 1h)")
-    hours, minutes, seconds, millis = (int(g) if g else 0 for g in match.groups())
-    return hours * 3600 + minutes * 60 + seconds + millis / 1000
 
 
 def default_region(env: Mapping[str, str]) -> str:
@@ -144,48 +50,6 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
         raise err.in_file(path) from None
 
 
-def read_text(path: str | Path) -> str:
-    """A config file's text; unreadable or non-UTF-8 files are a ``ConfigError`` naming it."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise ConfigError([f"cannot read: {err.strerror or err}"], path) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        problem = f"line {line}, column {column}: not UTF-8 text (byte {data[err.start]:#04x})"
-        raise ConfigError([problem], path) from None
-
-
-def read_yaml(text: str) -> Any:
-    """``yaml.safe_load`` with a syntax error as a ``ConfigError``; an empty file is ``{}``.
-
-    A syntax error gives its line and column (1-based), as an editor counts them.
-    """
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as err:
-        raise ConfigError([_yaml_problem(err)]) from None
-    except yaml.YAMLError as err:
-        raise ConfigError([f"yaml: {' '.join(str(err).split())}"]) from None
-    except RecursionError:  # PyYAML's composer recurses once per level: [[[[...
-        raise ConfigError(["yaml: nested too deeply"]) from None
-    return {} if raw is None else raw
-
-
-def _yaml_problem(err: yaml.MarkedYAMLError) -> str:
-    mark = err.problem_mark or err.context_mark
-    problem = " ".join(str(err.problem or err.context or "syntax error").split())
-    if mark is None:
-        return f"yaml: {problem}"
-    context = ""
-    if err.context and err.problem and err.context_mark and err.context_mark.line != mark.line:
-        context = f" ({err.context} at line {err.context_mark.line + 1})"
-    return f"line {mark.line + 1}, column {mark.column + 1}: yaml: {problem}{context}"
-
-
 def parse_config(text: str, env: Mapping[str, str]) -> Config:
     """Validate YAML text; raise ``ConfigError`` listing every problem."""
     raw = read_yaml(text)
@@ -194,7 +58,7 @@ def parse_config(text: str, env: Mapping[str, str]) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(["top level: must be a mapping"])
     try:
-        config = _Parser(problems).config(raw)
+        config = _ConfigParser(problems).config(raw)
     except (TypeError, ValueError, AttributeError) as err:
         # A shape no check anticipated (say, a mapping where a list of strings goes):
         # still one clear message and exit code 2, never a traceback.
@@ -219,12 +83,8 @@ def _expand_env(value: Any, env: Mapping[str, str], path: str, problems: list[st
     if isinstance(value, list):
         return [_expand_env(v, env, f"{path}[{i}]", problems) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {k: _expand_env(v, env, _join(path, str(k)), problems) for k, v in value.items()}
+        return {k: _expand_env(v, env, join(path, str(k)), problems) for k, v in value.items()}
     return value
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 _TOP_KEYS = frozenset(
@@ -259,15 +119,12 @@ _AWS_KEYS = frozenset(
 _ACCOUNT_KEYS = frozenset({"id", "name", "role_arn", "external_id", "profile", "regions"})
 
 
-class _Parser:
-    """Field-by-field validation that records problems instead of stopping at the first."""
+class _ConfigParser(Parser):
+    """The exporter's own file: its sections and accounts."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         self._known_regions = frozenset(cleanrooms_regions())
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
 
     def config(self, raw: dict[str, Any]) -> Config:
         self.unknown_keys(raw, _TOP_KEYS, "")
@@ -296,56 +153,6 @@ class _Parser:
         if config.stale_after < config.poll_interval:
             self.problem("stale_after", "must be at least poll_interval")
         return config
-
-    def unknown_keys(self, raw: dict[str, Any], allowed: frozenset[str], path: str) -> None:
-        for key in raw:
-            if key not in allowed:
-                self.problem(_join(path, str(key)), "unknown key")
-
-    def duration(self, raw: dict[str, Any], key: str, default: float, path: str) -> float:
-        value = raw.get(key)
-        if value is None:
-            return default
-        where = _join(path, key)
-        if not isinstance(value, str):
-            self.problem(where, f"must be a duration string like 30s or 5m, got {value!r}")
-            return default
-        try:
-            seconds = parse_duration(value)
-        except ValueError as err:
-            self.problem(where, str(err))
-            return default
-        if seconds <= 0:
-            self.problem(where, "must be greater than zero")
-        return seconds
-
-    def positive_int(self, raw: dict[str, Any], key: str, default: int, path: str) -> int:
-        value = raw.get(key, default)
-        where = _join(path, key)
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.problem(where, f"must be an integer, got {value!r}")
-            return default
-        if value <= 0:
-            self.problem(where, "must be greater than zero")
-        return value
-
-    def boolean(self, raw: dict[str, Any], key: str, default: bool) -> bool:
-        value = raw.get(key, default)
-        if not isinstance(value, bool):
-            self.problem(key, f"must be true or false, got {value!r}")
-            return default
-        return value
-
-    def string(self, raw: dict[str, Any], key: str, path: str) -> str | None:
-        value = raw.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value:
-            # An external id is a secret: say what is wrong without repeating it.
-            got = "" if key in SECRET_KEYS else f", got {value!r}"
-            self.problem(_join(path, key), f"must be a non-empty string{got}")
-            return None
-        return value
 
     def member_status(self, value: Any) -> str | None:
         if value is None:
@@ -444,10 +251,10 @@ class _Parser:
             self.problem(path, "role_arn and profile are mutually exclusive")
         external_id = self.string(raw, "external_id", path)
         if external_id and not role_arn:
-            self.problem(_join(path, "external_id"), "only makes sense with role_arn")
+            self.problem(join(path, "external_id"), "only makes sense with role_arn")
         regions = default_regions
         if "regions" in raw:
-            regions = self.regions(raw["regions"], _join(path, "regions"))
+            regions = self.regions(raw["regions"], join(path, "regions"))
         return AccountConfig(
             id=account_id or _account_from_arn(role_arn),
             name=self.string(raw, "name", path) or "",
@@ -462,7 +269,7 @@ class _Parser:
         if value is None:
             return None
         if not isinstance(value, str) or not _ACCOUNT_RE.match(value):
-            self.problem(_join(path, "id"), f"must be a quoted 12-digit account id, got {value!r}")
+            self.problem(join(path, "id"), f"must be a quoted 12-digit account id, got {value!r}")
             # Kept as given (the config fails anyway) so duplicates are judged by it.
         return str(value)
 
@@ -473,10 +280,10 @@ class _Parser:
         if not _ROLE_ARN_RE.match(arn):
             # Kept (the config fails anyway) so the duplicate check does not
             # mistake this account for one on the default credential chain.
-            self.problem(_join(path, "role_arn"), f"not an IAM role ARN: {arn!r}")
+            self.problem(join(path, "role_arn"), f"not an IAM role ARN: {arn!r}")
             return arn
         if account_id and _ACCOUNT_RE.match(account_id) and _account_from_arn(arn) != account_id:
-            self.problem(_join(path, "role_arn"), f"account differs from id {account_id}")
+            self.problem(join(path, "role_arn"), f"account differs from id {account_id}")
         return arn
 
     def check_duplicates(self, accounts: tuple[AccountConfig, ...]) -> None:

@@ -47,8 +47,8 @@ class RateLimit:
     burst: int = 4
 
 
-class Parser(Protocol):
-    """The helpers of ``config._Parser`` these sections use."""
+class SectionParser(Protocol):
+    """The helpers of the exporter's file parser these sections use."""
 
     def problem(self, path: str, message: str) -> None: ...
     def unknown_keys(self, raw: dict[str, Any], allowed: frozenset[str], path: str) -> None: ...
@@ -58,7 +58,7 @@ class Parser(Protocol):
     def regions(self, value: Any, path: str) -> tuple[str, ...]: ...
 
 
-def _section(p: Parser, raw: Any, path: str, keys: frozenset[str]) -> dict[str, Any] | None:
+def _section(p: SectionParser, raw: Any, path: str, keys: frozenset[str]) -> dict[str, Any] | None:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -69,7 +69,7 @@ def _section(p: Parser, raw: Any, path: str, keys: frozenset[str]) -> dict[str, 
 
 
 def _ids(
-    p: Parser, raw: dict[str, Any], key: str, path: str, pattern: re.Pattern[str]
+    p: SectionParser, raw: dict[str, Any], key: str, path: str, pattern: re.Pattern[str]
 ) -> tuple[str, ...]:
     value = raw.get(key, [])
     where = f"{path}.{key}"
@@ -98,7 +98,7 @@ _ORG_KEYS = frozenset(
 )
 
 
-def parse_discovery(p: Parser, raw: Any) -> OrganizationsDiscovery | None:
+def parse_discovery(p: SectionParser, raw: Any) -> OrganizationsDiscovery | None:
     """The ``discovery`` section; None when absent."""
     if raw is None:
         return None
@@ -129,7 +129,7 @@ def parse_discovery(p: Parser, raw: Any) -> OrganizationsDiscovery | None:
     )
 
 
-def parse_sharding(p: Parser, raw: Any) -> Sharding:
+def parse_sharding(p: SectionParser, raw: Any) -> Sharding:
     section = _section(p, raw, "sharding", frozenset({"index", "count"}))
     if not section:
         return Sharding()
@@ -145,7 +145,7 @@ def parse_sharding(p: Parser, raw: Any) -> Sharding:
     return Sharding(index, count)
 
 
-def parse_rate_limit(p: Parser, raw: Any) -> RateLimit:
+def parse_rate_limit(p: SectionParser, raw: Any) -> RateLimit:
     section = _section(p, raw, "rate_limit", frozenset({"requests_per_second", "burst"}))
     if not section:
         return RateLimit()

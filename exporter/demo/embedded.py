@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.collectors import REGISTRY
+from exporter.config import AccountConfig, AwsSettings, Config
 from exporter.config.collectors import CollectorConfig
-from exporter.config.loader import AccountConfig, AwsSettings, Config
 from exporter.config.scale import RateLimit
 from exporter.demo.analyses import HISTORY as DEMO_LOOKBACK
 from exporter.demo.fake.server import FakeCleanRooms
@@ -25,7 +25,14 @@ from exporter.demo.world import DEMO_ACCOUNTS, TRUSTED, Simulation
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DemoWorld", "Simulation", "demo_config", "isolate_credentials", "start_world"]
+__all__ = [
+    "DemoWorld",
+    "Simulation",
+    "demo_config",
+    "isolate_credentials",
+    "start_changes",
+    "start_world",
+]
 
 
 @dataclass
@@ -125,3 +132,13 @@ def _throttle(ratio: float, rng: random.Random) -> Callable[[str], bool]:
             return rng.random() < ratio
 
     return throttle
+
+
+def start_changes(world: DemoWorld) -> None:
+    """Let the world change as it runs: invitations come and go, analyses run and fail."""
+    stop = threading.Event()
+    simulation = Simulation(random.Random(), fake=world.fake)
+    threading.Thread(target=simulation.run, args=(stop,), name="demo-changes", daemon=True).start()
+    threading.Thread(
+        target=simulation.run_analyses, args=(stop,), name="demo-analyses", daemon=True
+    ).start()

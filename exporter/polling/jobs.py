@@ -9,7 +9,7 @@ from typing import Any
 from exporter.aws.clients import AwsClients, credential_key
 from exporter.collectors import BY_NAME
 from exporter.collectors.base import CollectorSpec
-from exporter.config.loader import AccountConfig, Config
+from exporter.config import AccountConfig, Config
 from exporter.core.model import Target, TargetKey
 from exporter.core.stats import ApiStats
 from exporter.polling.poller import CollectorJob, Poller

@@ -23,16 +23,9 @@ from typing import Any
 
 from exporter.core.logs import format_tb
 from exporter.core.model import CollectorState, PollError, Snapshot, Target, TargetKey
+from exporter.polling.failures import PollFailed, backoff_delay
 
 log = logging.getLogger(__name__)
-
-
-class PollFailed(Exception):
-    """A target's poll failed in a known way; carries the secret-free ``PollError``."""
-
-    def __init__(self, error: PollError) -> None:
-        super().__init__(f"{error.operation}: {error.code}: {error.message}")
-        self.error = error
 
 
 # A collector's poll: the target, the last good data of the collector it needs (None
@@ -52,18 +45,6 @@ class CollectorJob:
     operation: str  # named in the error of a poll that failed on a bug
     needs: str | None = None  # waits for that collector's first poll of each target
     primary: bool = False  # its state is the target's own (Snapshot.states)
-
-
-BACKOFF_FACTOR_CAP = 8  # a failing target waits at most 8 intervals ...
-BACKOFF_SECONDS_CAP = 1800.0  # ... and at most 30 minutes (never less than one interval)
-
-
-def backoff_delay(interval: float, consecutive_failures: int) -> float:
-    """The delay before the next poll: the interval, doubled per failure in a row, capped."""
-    if consecutive_failures <= 1:
-        return interval
-    factor: int = min(2 ** (consecutive_failures - 1), BACKOFF_FACTOR_CAP)
-    return max(interval, min(interval * factor, BACKOFF_SECONDS_CAP))
 
 
 class Poller:

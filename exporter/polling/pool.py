@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from exporter.collectors import PRIMARY
-from exporter.config.loader import Config
+from exporter.config import Config
 from exporter.core.logs import JsonFormatter, format_tb
 from exporter.core.model import CollectorState, Snapshot, TargetKey, WorkerStatus
 from exporter.core.stats import ApiStatsView, Histogram, TargetApiCounts, merge_views

@@ -18,11 +18,11 @@ from exporter.aws.errors import (
 from exporter.collectors import BY_NAME
 from exporter.collectors.base import Client, CollectorSpec, PollContext
 from exporter.collectors.paging import MAX_PAGES, FetchError
-from exporter.config.loader import AccountConfig, ConfigError
+from exporter.config import AccountConfig, ConfigError
 from exporter.core.errors import ApiError
 from exporter.core.model import PollError, Target, TargetKey
 from exporter.core.stats import ApiStats
-from exporter.polling.poller import PollFailed
+from exporter.polling.failures import PollFailed
 from exporter.polling.sharding import Shard
 
 MESSAGE_LIMIT = 300  # characters of an AWS error message kept for logs and the status page

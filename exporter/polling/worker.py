@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from exporter.aws.clients import AwsClients
-from exporter.config.loader import Config
+from exporter.config import Config
 from exporter.core.logs import setup_logging
 from exporter.core.model import CollectorState, Snapshot, TargetKey
 from exporter.core.stats import ApiStats, ApiStatsView, Histogram, TargetApiCounts

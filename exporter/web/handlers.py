@@ -10,17 +10,12 @@ from typing import Any
 
 from exporter import __version__
 from exporter.core.model import Snapshot
+from exporter.web.auth import AUTH_CHALLENGE, BasicAuth
 from exporter.web.guard import WebGuard
 from exporter.web.server import GuardedHandler, GuardedServer
 from exporter.web.statuspage import PageContext, render_status_page
-from exporter.web.tlsconfig import (
-    AUTH_CHALLENGE,
-    BasicAuth,
-    LazyTLSMixin,
-    WebConfig,
-    build_ssl_context,
-    wrap_server_socket,
-)
+from exporter.web.tls import LazyTLSMixin, wrap_server_socket
+from exporter.web.tlsconfig import WebConfig, build_ssl_context
 
 log = logging.getLogger(__name__)
 

@@ -7,23 +7,17 @@ so operators can reuse what they know. Options Python's ``ssl`` module or
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import re
-import secrets
-import socket
-import socketserver
 import ssl
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from exporter.config.loader import ConfigError, read_text, read_yaml
+from exporter.config.parser import ConfigError, Parser, read_text, read_yaml
+from exporter.web.auth import BCRYPT_RE, NEEDS_BCRYPT, bcrypt_cost, bcrypt_module
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +49,6 @@ HEADER_VALUES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "Content-Security-Policy": (),
     }
 )
-AUTH_CHALLENGE = 'Basic realm="cleanrooms-exporter", charset="UTF-8"'
-NEEDS_BCRYPT = "needs the bcrypt package (pip install 'cleanrooms-exporter[auth]')"
 
 _TOP_KEYS = frozenset({"tls_server_config", "http_server_config", "basic_auth_users"})
 _TLS_KEYS = frozenset(
@@ -76,9 +68,7 @@ _UNSUPPORTED = MappingProxyType(
     }
 )
 _OLD_TLS = ("TLS10", "TLS11")
-_BCRYPT_RE = re.compile(r"^\$2[abxy]\$(\d\d)\$[./A-Za-z0-9]{53}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_BCRYPT_MAX_BYTES = 72
 
 
 @dataclass(frozen=True)
@@ -118,7 +108,7 @@ def parse_web_config(text: str, base_dir: Path) -> WebConfig:
     if not isinstance(raw, dict):
         raise ConfigError(["top level: must be a mapping"])
     problems: list[str] = []
-    config = _Parser(problems, base_dir).config(raw)
+    config = _WebParser(problems, base_dir).config(raw)
     if problems:
         raise ConfigError(problems)
     return config
@@ -135,15 +125,12 @@ def build_ssl_context(config: WebConfig) -> ssl.SSLContext | None:
     return context
 
 
-class _Parser:
-    """Field-by-field validation that records problems instead of stopping at the first."""
+class _WebParser(Parser):
+    """The web configuration file's sections; files are relative to its folder."""
 
     def __init__(self, problems: list[str], base_dir: Path) -> None:
-        self.problems = problems
+        super().__init__(problems)
         self.base_dir = base_dir
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
 
     def config(self, raw: dict[Any, Any]) -> WebConfig:
         self.keys(raw, _TOP_KEYS, "")
@@ -154,26 +141,7 @@ class _Parser:
         )
 
     def keys(self, raw: dict[Any, Any], allowed: frozenset[str], path: str) -> None:
-        for key in raw:
-            where = f"{path}.{key}" if path else str(key)
-            if key not in allowed:
-                self.problem(where, _UNSUPPORTED.get(where, "unknown key"))
-
-    def mapping(self, raw: dict[Any, Any], key: str, path: str = "") -> dict[Any, Any]:
-        value = raw.get(key)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.problem(f"{path}{key}", "must be a mapping")
-            return {}
-        return value
-
-    def string(self, raw: dict[Any, Any], key: str, path: str) -> str | None:
-        value = raw.get(key)
-        if value is not None and (not isinstance(value, str) or not value):
-            self.problem(f"{path}.{key}", f"must be a non-empty string, got {value!r}")
-            return None
-        return value
+        self.unknown_keys(raw, allowed, path, _UNSUPPORTED)
 
     def tls(self, raw: dict[Any, Any]) -> TLSSettings | None:
         # An empty section means plain HTTP (as in exporter-toolkit); any
@@ -240,13 +208,13 @@ class _Parser:
             where = f"basic_auth_users.{user}"
             if not isinstance(user, str) or not user or ":" in user:
                 self.problem(where, "user name must be a non-empty string without ':'")
-            elif not isinstance(hashed, str) or not _BCRYPT_RE.match(hashed):
+            elif not isinstance(hashed, str) or not BCRYPT_RE.match(hashed):
                 self.problem(where, "not a bcrypt hash (make one with htpasswd -nBC 10 '')")
-            elif not 4 <= _cost(hashed) <= 31:
+            elif not 4 <= bcrypt_cost(hashed) <= 31:
                 self.problem(where, "bcrypt cost must be between 4 and 31")
             else:
                 users[user] = hashed
-        if raw and _bcrypt_module() is None:
+        if raw and bcrypt_module() is None:
             self.problem("basic_auth_users", NEEDS_BCRYPT)
         return users
 
@@ -341,130 +309,3 @@ def _readable(path: Path, where: str, problems: list[str]) -> bool:
     except OSError as err:
         problems.append(f"{where}: cannot read {path}: {err.strerror or err}")
         return False
-
-
-def _cost(hashed: str | bytes) -> int:
-    return int(hashed[4:6])
-
-
-def _bcrypt_module() -> Any:
-    """The bcrypt module, or ``None``: it is an optional extra, needed only for basic auth."""
-    try:
-        import bcrypt  # noqa: PLC0415 (optional dependency)
-    except ImportError:
-        return None
-    return bcrypt
-
-
-class BasicAuth:
-    """Checks ``Authorization: Basic`` headers against bcrypt hashes; thread-safe."""
-
-    def __init__(
-        self,
-        users: Mapping[str, str],
-        checkpw: Callable[[bytes, bytes], bool] | None = None,
-    ) -> None:
-        bcrypt = _bcrypt_module()
-        if bcrypt is None:
-            raise RuntimeError(f"basic auth {NEEDS_BCRYPT}")
-        self._users = {user: hashed.encode("ascii") for user, hashed in users.items()}
-        self._checkpw: Callable[[bytes, bytes], bool] = checkpw or bcrypt.checkpw
-        # Unknown users are checked against this, at the cost of the real
-        # hashes, so response time does not tell which user names exist.
-        salt = bcrypt.gensalt(rounds=_dummy_cost(self._users.values()))
-        self._dummy: bytes = bcrypt.hashpw(secrets.token_bytes(16), salt)
-        # One bcrypt at a time (as exporter-toolkit does): a flood of bad
-        # credentials then burns one core, not all of them.
-        self._bcrypt_lock = threading.Lock()
-        self._cache_lock = threading.Lock()
-        # user -> keyed SHA-256 of the last credentials that verified. One entry
-        # per user bounds the cache; the random key means a memory dump does not
-        # give an attacker a fast hash to brute-force instead of bcrypt.
-        self._verified: dict[str, bytes] = {}
-        self._cache_key = secrets.token_bytes(32)
-
-    def check(self, authorization_header: str | None) -> bool:
-        """Whether the header carries a configured user's password; never raises."""
-        credentials = _parse_basic(authorization_header)
-        if credentials is None:
-            return False
-        user, password = credentials
-        digest = hmac.new(self._cache_key, f"{user}:{password}".encode(), hashlib.sha256).digest()
-        with self._cache_lock:
-            cached = self._verified.get(user)
-        if cached is not None and hmac.compare_digest(cached, digest):
-            return True
-        if not self._verify(user, password.encode()):
-            return False
-        with self._cache_lock:
-            self._verified[user] = digest
-        return True
-
-    def _verify(self, user: str, password: bytes) -> bool:
-        known = self._users.get(user)
-        # Hashes made by htpasswd and Go only ever saw the first 72 bytes;
-        # bcrypt 5 raises on longer passwords instead of truncating.
-        password = password[:_BCRYPT_MAX_BYTES]
-        with self._bcrypt_lock:
-            try:
-                matched = self._checkpw(password, known if known is not None else self._dummy)
-            except ValueError:
-                matched = False
-        return matched and known is not None
-
-
-def _dummy_cost(hashes: Iterable[bytes]) -> int:
-    costs = [_cost(h) for h in hashes if _BCRYPT_RE.match(h.decode("ascii"))]
-    return max(costs, default=10)
-
-
-def _parse_basic(header: str | None) -> tuple[str, str] | None:
-    """``(user, password)`` from ``Basic base64(user:password)``, or ``None`` if malformed."""
-    if header is None:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except ValueError:  # binascii.Error, UnicodeDecodeError, non-ASCII input
-        return None
-    user, colon, password = decoded.partition(":")
-    return (user, password) if colon else None
-
-
-class LazyTLSMixin(socketserver.BaseServer):
-    """Runs each TLS handshake in the connection's handler thread, with a time limit.
-
-    A handshake in ``accept()`` would run on the serving thread, where one
-    client that connects and sends nothing stalls every other client.
-    """
-
-    tls_handshake_timeout: float = 10.0
-
-    def finish_request(
-        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
-    ) -> None:
-        if isinstance(request, ssl.SSLSocket) and not self._handshake(request, client_address):
-            return  # the caller closes the socket
-        super().finish_request(request, client_address)
-
-    def _handshake(self, sock: ssl.SSLSocket, client_address: Any) -> bool:
-        previous = sock.gettimeout()
-        try:
-            sock.settimeout(self.tls_handshake_timeout)
-            sock.do_handshake()
-            sock.settimeout(previous)
-        except OSError as err:  # ssl.SSLError, timeouts, resets: the client's problem
-            log.debug("tls handshake with %s failed: %s", client_address, err)
-            return False
-        return True
-
-
-def wrap_server_socket(server: LazyTLSMixin, context: ssl.SSLContext) -> None:
-    """Switch a bound server to TLS; handshakes then happen in handler threads."""
-    if not isinstance(server, socketserver.TCPServer):
-        raise TypeError("wrap_server_socket needs a TCPServer")
-    server.socket = context.wrap_socket(
-        server.socket, server_side=True, do_handshake_on_connect=False
-    )

@@ -1,0 +1,65 @@
+"""``--config.check``: everything that can be judged without AWS or the pod's name."""
+
+from __future__ import annotations
+
+import sys
+
+from exporter.config import AccountConfig, Config, ConfigError, read_text, read_yaml
+from exporter.polling.sharding import resolve_shard, worker_concurrency
+
+
+def check(config: Config, path: str | None) -> int:
+    """--config.check: everything that can be judged without AWS or the pod's name."""
+    sharding = config.sharding
+    if sharding.index != "auto":
+        try:
+            resolve_shard(sharding.index, sharding.count, {})
+        except ValueError as err:
+            print(
+                f"cleanrooms-exporter: {ConfigError([f'sharding: {err}'], path)}", file=sys.stderr
+            )
+            return 2
+    targets = sum(len(a.regions) for a in config.accounts)
+    discovery = " plus discovered accounts" if config.discovery else ""
+    print(f"configuration valid: {len(config.accounts)} accounts, {targets} targets{discovery}")
+    for line in _check_details(config, path):
+        print(line)
+    enabled = ", ".join(f"{s.name} (every {s.interval:g}s)" for s in config.schedules())
+    print(f"collectors enabled: {enabled}")
+    if config.poll_workers > 1:
+        threads = worker_concurrency(config.concurrency, config.poll_workers)
+        print(f"poll workers: {config.poll_workers} processes, {threads} threads each")
+    return 0
+
+
+def _check_details(config: Config, path: str | None) -> list[str]:
+    """What --config.check prints after its verdict: each account, and which defaults apply."""
+    lines = [f"  accounts[{i}] {_describe_account(a)}" for i, a in enumerate(config.accounts)]
+    if config.discovery:
+        lines.append(f"  plus every ACTIVE account AWS Organizations lists, in {_regions(config)}")
+    if path is None:
+        lines.append(
+            "note: no --config.file: polling the default credential chain's own account in "
+            f"{_regions(config)} (AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1)"
+        )
+        return lines
+    # The file is valid, so reading it again only tells which keys it sets.
+    keys = set(read_yaml(read_text(path)))
+    if "accounts" not in keys and not config.discovery:
+        lines.append(
+            "note: the file lists no accounts: polling the default credential chain's own "
+            "account (environment, shared config, container or instance role), a default"
+        )
+    if "regions" not in keys:
+        lines.append(f"note: the file sets no regions: using {_regions(config)}, a default")
+    return lines
+
+
+def _describe_account(account: AccountConfig) -> str:
+    who = account.id or "(id from sts:GetCallerIdentity)"
+    name = f" {account.name!r}" if account.name else ""
+    return f"{who}{name} via {account.source}: {', '.join(account.regions)}"
+
+
+def _regions(config: Config) -> str:
+    return ", ".join(config.regions)

@@ -1,0 +1,56 @@
+"""The ``--config.*`` flags and ``--collector.NAME`` / ``--no-collector.NAME`` (node_exporter's)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+from exporter.collectors import REGISTRY
+from exporter.config.collectors import with_overrides
+from exporter.config.settings import Config
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("configuration")
+    group.add_argument("--config.file", dest="config_file", help="YAML configuration file")
+    group.add_argument(
+        "--config.check",
+        dest="config_check",
+        action="store_true",
+        help="validate the configuration and exit (0 valid, 2 invalid); makes no AWS call",
+    )
+    _add_collector_flags(parser)
+
+
+def _add_collector_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("collectors (flags override collectors.NAME.enabled)")
+    for spec in REGISTRY:
+        if spec.primary:
+            continue  # always on
+        default = "on" if spec.default_enabled else "off"
+        dest = f"collector_{spec.name}"
+        group.add_argument(
+            f"--collector.{spec.name}",
+            dest=dest,
+            action="store_const",
+            const=True,
+            help=f"{spec.doc} (default {default})",
+        )
+        group.add_argument(
+            f"--no-collector.{spec.name}", dest=dest, action="store_const", const=False
+        )
+
+
+def collector_overrides(args: argparse.Namespace) -> dict[str, bool]:
+    """The collectors a flag switched on or off."""
+    overrides = {}
+    for spec in REGISTRY:
+        value = getattr(args, f"collector_{spec.name}", None)
+        if value is not None:
+            overrides[spec.name] = bool(value)
+    return overrides
+
+
+def with_collector_flags(config: Config, args: argparse.Namespace) -> Config:
+    """Flags win over the config file, like Prometheus' own flags."""
+    return replace(config, collectors=with_overrides(config.collectors, collector_overrides(args)))

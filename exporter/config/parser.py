@@ -1,0 +1,168 @@
+"""The problem-collecting parser every configuration file shares, and reading YAML safely.
+
+A parser records each problem with its path (``accounts[1].role_arn: ...``) instead of
+stopping at the first, so an operator fixes a whole file in one go. The exporter's
+file and the ``--web.config.file`` both subclass ``Parser``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SECRET_KEYS = frozenset({"external_id"})
+_DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; ``problems`` lists each one with its path.
+
+    ``source`` names the file the problems were found in, when there is one.
+    """
+
+    def __init__(self, problems: list[str], source: str | Path | None = None) -> None:
+        self.problems = problems
+        self.source = None if source is None else str(source)
+        where = f" in {self.source}" if self.source else ""
+        super().__init__(f"invalid configuration{where}:\n" + "\n".join(f"  {p}" for p in problems))
+
+    def in_file(self, source: str | Path) -> ConfigError:
+        """The same problems, naming the file they were found in."""
+        return ConfigError(self.problems, source)
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Prometheus-style duration (``90s``, ``5m``, ``1h30m``, ``250ms``) to seconds."""
+    match = _DURATION_RE.match(text.strip()) if text.strip() else None
+    if not match or not any(match.groups()):
+        raise ValueError(f"invalid duration {text!r} (use e.g. 30s, 5m, 1h)")
+    hours, minutes, seconds, millis = (int(g) if g else 0 for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds + millis / 1000
+
+
+def read_text(path: str | Path) -> str:
+    """A config file's text; unreadable or non-UTF-8 files are a ``ConfigError`` naming it."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise ConfigError([f"cannot read: {err.strerror or err}"], path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        problem = f"line {line}, column {column}: not UTF-8 text (byte {data[err.start]:#04x})"
+        raise ConfigError([problem], path) from None
+
+
+def read_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with a syntax error as a ``ConfigError``; an empty file is ``{}``.
+
+    A syntax error gives its line and column (1-based), as an editor counts them.
+    """
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as err:
+        raise ConfigError([_yaml_problem(err)]) from None
+    except yaml.YAMLError as err:
+        raise ConfigError([f"yaml: {' '.join(str(err).split())}"]) from None
+    except RecursionError:  # PyYAML's composer recurses once per level: [[[[...
+        raise ConfigError(["yaml: nested too deeply"]) from None
+    return {} if raw is None else raw
+
+
+def _yaml_problem(err: yaml.MarkedYAMLError) -> str:
+    mark = err.problem_mark or err.context_mark
+    problem = " ".join(str(err.problem or err.context or "syntax error").split())
+    if mark is None:
+        return f"yaml: {problem}"
+    context = ""
+    if err.context and err.problem and err.context_mark and err.context_mark.line != mark.line:
+        context = f" ({err.context} at line {err.context_mark.line + 1})"
+    return f"line {mark.line + 1}, column {mark.column + 1}: yaml: {problem}{context}"
+
+
+def join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+class Parser:
+    """Field-by-field validation that records problems instead of stopping at the first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def unknown_keys(
+        self,
+        raw: dict[str, Any],
+        allowed: frozenset[str],
+        path: str,
+        reasons: Mapping[str, str] | None = None,
+    ) -> None:
+        """A problem per key not in ``allowed``; ``reasons`` say why, by the key's full path."""
+        for key in raw:
+            where = join(path, str(key))
+            if key not in allowed:
+                self.problem(where, (reasons or {}).get(where, "unknown key"))
+
+    def duration(self, raw: dict[str, Any], key: str, default: float, path: str) -> float:
+        value = raw.get(key)
+        if value is None:
+            return default
+        where = join(path, key)
+        if not isinstance(value, str):
+            self.problem(where, f"must be a duration string like 30s or 5m, got {value!r}")
+            return default
+        try:
+            seconds = parse_duration(value)
+        except ValueError as err:
+            self.problem(where, str(err))
+            return default
+        if seconds <= 0:
+            self.problem(where, "must be greater than zero")
+        return seconds
+
+    def positive_int(self, raw: dict[str, Any], key: str, default: int, path: str) -> int:
+        value = raw.get(key, default)
+        where = join(path, key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.problem(where, f"must be an integer, got {value!r}")
+            return default
+        if value <= 0:
+            self.problem(where, "must be greater than zero")
+        return value
+
+    def boolean(self, raw: dict[str, Any], key: str, default: bool) -> bool:
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            self.problem(key, f"must be true or false, got {value!r}")
+            return default
+        return value
+
+    def string(self, raw: dict[str, Any], key: str, path: str) -> str | None:
+        value = raw.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            # An external id is a secret: say what is wrong without repeating it.
+            got = "" if key in SECRET_KEYS else f", got {value!r}"
+            self.problem(join(path, key), f"must be a non-empty string{got}")
+            return None
+        return value
+
+    def mapping(self, raw: dict[str, Any], key: str, path: str = "") -> dict[str, Any]:
+        """A sub-mapping; absent is empty, anything else but a mapping is a problem."""
+        value = raw.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(join(path, key), "must be a mapping")
+            return {}
+        return value

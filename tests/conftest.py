@@ -96,6 +96,8 @@ def run_exporter() -> Iterator[Callable[..., App]]:
     started: list[App] = []
 
     def start(endpoint: str, body: str, **env: str) -> App:
+        if "rate_limit" not in body:  # the simulated AWS has no quota; tests of it set their own
+            body = f"rate_limit: {{requests_per_second: 0}}\n{body}"
         config = parse_config(f"aws: {{endpoint_url: '{endpoint}', max_attempts: 3}}\n{body}", env)
         exporter = App(config)
         started.append(exporter)

@@ -1,6 +1,6 @@
 """Run one documented shell command in a private network namespace and probe what it serves.
 
-Started by tests/test_docs_commands.py as `unshare --net python tests/netns_run.py SPEC`,
+Started by tests/docs/test_docs_commands.py as `unshare --net python tests/netns_run.py SPEC`,
 so the command can listen on the documented port (19431) without meeting anything else on
 the machine, and reaches nothing but this namespace's loopback. SPEC is a JSON object:
   command   the shell command, as written in the docs

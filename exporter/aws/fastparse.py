@@ -12,7 +12,7 @@ stay botocore's.
 Error answers (status 300 and above), shapes the plan does not cover (payload members,
 header or status-code members, event streams) and any body that does not fit the
 model are handed to botocore's own ``RestJSONParser``, so the result is always what
-botocore would have returned (``tests/test_fastparse.py`` proves it per operation).
+botocore would have returned (``tests/unit/aws/test_fastparse.py`` proves it per operation).
 """
 
 from __future__ import annotations

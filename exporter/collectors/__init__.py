@@ -2,6 +2,8 @@
 
 Adding a resource means adding its module here; config keys, ``--collector.NAME``
 flags, scheduling, health series and API counting follow from its ``SPEC``.
+Collectors import only ``exporter.core`` and ``prometheus_client``, and one another
+(fan-out collectors use ``collaborations``); they reach AWS through their poll context.
 """
 
 from __future__ import annotations

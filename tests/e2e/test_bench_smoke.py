@@ -1,0 +1,83 @@
+"""A small run of each benchmark script, so the scripts and their invariant checks keep working."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.paths import ROOT
+
+
+def run_bench(module: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_load_smoke() -> None:
+    out = run_bench("bench.load", "--scrapers", "8", "--duration", "3", "--accounts", "3")
+    assert "| exporter /metrics |" in out
+    assert "scrapes caused no AWS calls" in out
+
+
+def test_soak_smoke() -> None:
+    out = run_bench("bench.soak", "--polls", "30", "--size", "20")
+    assert "| series outliving their collaboration | 0 |" in out
+    assert "memory flat" in out
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_scale_smoke(workers: str) -> None:
+    out = run_bench("bench.scale", "--sizes", "40", "--latency", "0.01", "--workers", workers)
+    row = next(line for line in out.splitlines() if line.startswith("| 40 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[7] == "41 (41)"  # first poll: one page per target plus one discovery page
+    assert cells[8] == "40 (40)"  # steady state: exactly the minimum
+    assert cells[13].endswith("disjoint, complete")
+
+
+def test_chaos_smoke() -> None:
+    out = run_bench(
+        "bench.chaos",
+        "--duration",
+        "8",
+        "--baseline",
+        "3",
+        "--checkpoint",
+        "0",
+        "--scrapers",
+        "10",
+    )
+    assert "all invariants held" in out
+    assert "| counter decreases | 0 |" in out
+    assert "| checkpoints equal to moto's truth | 1," in out
+
+
+def test_percall_smoke() -> None:
+    out = run_bench(
+        "bench.percall",
+        *("--calls", "5", "--targets", "20", "--threads", "2,8", "--shard-threads", "4"),
+        *("--latency", "0.01", "--worker-concurrency", "4"),
+        *("--instruction-targets", "2", "--no-cachegrind"),
+    )
+    rows = [line for line in out.splitlines() if line.startswith("| List")]
+    operations = {row.split("|")[1].strip() for row in rows}
+    # Every collector's operation, and the three the protected-work collectors call.
+    assert {"ListCollaborations", "ListMemberships", "ListPrivacyBudgets"} <= operations
+    for row in rows:
+        assert float(row.strip("|").split("|")[-1]) > 0  # exporter / stock, measured
+    budgets = next(row for row in rows if row.startswith("| ListPrivacyBudgets |"))
+    assert "(2 calls, per call)" in budgets  # one call per budget type in each poll
+    layouts = ("| 2 |", "| 8 |", "| 2 x 4 |", "| 2 workers x 2 |")
+    rounds = [line for line in out.splitlines() if line.startswith(layouts)]
+    assert len(rounds) == 4
+    assert all(r.strip("|").split("|")[7].strip() == "20" for r in rounds)  # calls: minimal

@@ -1,0 +1,93 @@
+"""The privacy_budgets collector against the fake: gauges equal the summaries, calls per poll."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from exporter.app import App
+from exporter.demo.fake.analyses import table_arn
+from exporter.demo.fake.server import FakeCleanRooms
+from tests.faultproxy import FaultProxy
+from tests.helpers import Seeder, role, value
+
+ON = "collectors: {privacy_budgets: {enabled: true}}\n"
+
+
+def test_budget_gauges_equal_the_summaries_and_two_calls_per_membership(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    a, region = new_account(), "us-east-1"
+    now = time.time()
+    both = seeder.add(a, region, "ACTIVE")
+    access_only = seeder.add(a, region, "ACTIVE")
+    none = seeder.add(a, region, "ACTIVE")
+    key = (a, region, both.membership_id)
+    fake.analyses.add_differential_budget(
+        key, both.id, {"COUNT": (300, 12), "SUM": (200, 0), "AVG": (100, 99)}, epsilon=3, when=now
+    )
+    orders = table_arn(a, region, both.membership_id, "0f0f0f0f-0000-4000-8000-000000000001")
+    fake.analyses.add_access_budget(
+        key, both.id, orders, [("CALENDAR_DAY", 1000, 40), ("LIFETIME", 50000, 30000)], when=now
+    )
+    other_key = (a, region, access_only.membership_id)
+    many = [
+        table_arn(a, region, access_only.membership_id, f"0f0f0f0f-0000-4000-8000-{i:012d}")
+        for i in range(150)  # two pages of access budgets
+    ]
+    for index, arn in enumerate(many):
+        fake.analyses.add_access_budget(
+            other_key, access_only.id, arn, [("CALENDAR_WEEK", 500, index)], when=now
+        )
+    exporter = run_exporter(
+        proxy.url, f"accounts: [{{role_arn: '{role(a)}', regions: [us-east-1]}}]\n{ON}"
+    )
+    where = {"account_id": a, "region": region}
+    mine = {**where, "membership_id": both.membership_id, "collaboration_id": both.id}
+
+    def dp(name: str, aggregation: str) -> float | None:
+        return value(exporter, f"cleanrooms_privacy_budget_{name}", **mine, aggregation=aggregation)
+
+    assert [dp("remaining_queries", t) for t in ("COUNT", "SUM", "AVG")] == [12, 0, 99]
+    assert [dp("max_queries", t) for t in ("COUNT", "SUM", "AVG")] == [300, 200, 100]
+    assert dp("remaining_queries", "STDDEV") is None  # not in the budget
+    assert value(exporter, "cleanrooms_privacy_budget_epsilon", **mine) == 3
+    resource = {**mine, "resource_arn": orders}
+    remaining = "cleanrooms_access_budget_remaining"
+    assert value(exporter, remaining, **resource, budget_type="CALENDAR_DAY") == 40
+    assert value(exporter, remaining, **resource, budget_type="LIFETIME") == 30000
+    limit = "cleanrooms_access_budget_limit"
+    assert value(exporter, limit, **resource, budget_type="CALENDAR_DAY") == 1000
+    assert value(exporter, limit, **resource, budget_type="LIFETIME") == 50000
+    assert value(exporter, "cleanrooms_access_budget_aggregate_remaining", **resource) == 30 + 10
+    # None of a type is not an error: no series of that type, collector up.
+    theirs = {
+        **where,
+        "membership_id": access_only.membership_id,
+        "collaboration_id": access_only.id,
+    }
+    assert value(exporter, "cleanrooms_privacy_budget_epsilon", **theirs) is None
+    last = {**theirs, "resource_arn": many[149], "budget_type": "CALENDAR_WEEK"}
+    assert value(exporter, remaining, **last) == 149
+    nothing = {**where, "membership_id": none.membership_id, "collaboration_id": none.id}
+    assert value(exporter, "cleanrooms_privacy_budget_epsilon", **nothing) is None
+    samples = [
+        s
+        for family in exporter.registry.collect()
+        if family.name.startswith(("cleanrooms_privacy_budget", "cleanrooms_access_budget"))
+        for s in family.samples
+        if s.labels.get("membership_id") == none.membership_id
+    ]
+    assert samples == []
+    health = {**where, "collector": "privacy_budgets"}
+    assert value(exporter, "cleanrooms_collector_up", **health) == 1
+    # Two calls per ACTIVE membership per page: 2 + 2 + (1 + 2 pages of access budgets).
+    calls = proxy.calls("ListPrivacyBudgets", a)
+    assert len(calls) == 2 + 2 + 3
+    kinds = [c.query["privacyBudgetType"][0] for c in calls]
+    assert kinds.count("DIFFERENTIAL_PRIVACY") == 3
+    assert all(c.query["maxResults"] == ["100"] for c in calls)

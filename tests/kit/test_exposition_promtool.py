@@ -1,0 +1,111 @@
+"""Property-based tests: any config file is exit 0 or 2 with a message, never a traceback;
+any label value AWS could send renders an exposition that Prometheus' parsers accept."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.core.model import Snapshot, Target, TargetState
+from exporter.core.stats import ApiStats
+from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
+from exporter.metrics.exposition import ExpositionRenderer
+from tests.conftest import require_tool
+from tests.unit.metrics.test_collector import build_poll_data  # wherever the collector keeps it
+
+SPECIAL = ('"', "\\", "\n", "\r", "\t", "\x00", "\u2028", "\ufeff", "{", "}", "=", ",", "#", "$")
+aws_strings = st.text(
+    alphabet=st.characters(exclude_categories=()) | st.sampled_from(SPECIAL), max_size=300
+)
+
+
+required = aws_strings.filter(bool)
+
+
+def expected_label(value: str) -> str:
+    """The documented treatment: invalid UTF-8 replaced, capped at 256 characters."""
+    safe = value.encode("utf-8", "replace").decode("utf-8")
+    return safe if len(safe) <= 256 else safe[:255] + "\u2026"
+
+
+def info_labels(families: Iterable[Metric]) -> set[tuple[str, str]]:
+    return {
+        (s.labels["collaboration_id"], s.labels["collaboration_name"])
+        for f in families
+        for s in f.samples
+        if s.name == "cleanrooms_collaboration_info"
+    }
+
+
+def render(collaborations: list[dict[str, Any]], account_name: str) -> tuple[str, str]:
+    target = Target("111111111111", "us-east-1", account_name)
+    data = build_poll_data(collaborations, pages=1, member_status=None)
+    state = TargetState(
+        target=target,
+        data=data,
+        up=True,
+        polled=True,
+        polls=1,
+        last_success=1.8e9,
+        last_success_monotonic=time.monotonic(),
+    )
+    snapshot = Snapshot(MappingProxyType({target.key: state}))
+    collector = CleanRoomsCollector(
+        lambda: snapshot, ApiStats(), lambda: CollectorSettings(1e12, True, ())
+    )
+    CollectorRegistry().register(collector)
+    renderer = ExpositionRenderer(collector)
+    text = renderer.render("")[0].decode("utf-8")
+    openmetrics = renderer.render("application/openmetrics-text; version=1.0.0")[0].decode()
+    return text, openmetrics
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "id": required,
+                "name": required,
+                "creatorAccountId": required,
+                "memberStatus": required,
+                "creatorDisplayName": aws_strings,
+                "membershipId": aws_strings,
+            }
+        ),
+        min_size=1,
+        max_size=4,
+        unique_by=lambda c: c["id"],
+    ),
+    aws_strings,
+)
+def test_any_aws_string_renders_a_valid_exposition(
+    collaborations: list[dict[str, Any]], account_name: str
+) -> None:
+    created = datetime.fromtimestamp(1.7e9, UTC)
+    for collaboration in collaborations:
+        collaboration |= {"createTime": created, "updateTime": created}
+    text, openmetrics = render(collaborations, account_name)
+    sent = {(expected_label(c["id"]), expected_label(c["name"])) for c in collaborations}
+    assert info_labels(text_string_to_metric_families(text)) == sent
+    assert info_labels(openmetrics_families(openmetrics)) == sent
+    result = subprocess.run(
+        [require_tool("promtool"), "check", "metrics"],
+        input=text.encode(),
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,83 @@
+"""The memberships collector against moto: counts by status, info series, calls per poll."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+
+from exporter.collectors.memberships import Membership, build, parse_summary
+
+
+def test_malformed_summaries_are_skipped_and_counted() -> None:
+    good = {
+        "id": "m1",
+        "collaborationId": "c1",
+        "collaborationName": "n",
+        "status": "ACTIVE",
+        "paymentConfiguration": {"queryCompute": {"isResponsible": True}},
+    }
+    assert parse_summary(good) is not None
+    broken = [
+        None,
+        {**good, "id": ""},
+        {**good, "status": 3},
+        {**good, "paymentConfiguration": {}},
+        {**good, "paymentConfiguration": {"queryCompute": {"isResponsible": "yes"}}},
+    ]
+    data = build([good, *broken])
+    assert data.invalid_items == len(broken)
+    assert data.counts == {"ACTIVE": 1, "COLLABORATION_DELETED": 0, "REMOVED": 0}
+
+
+def _reference_parse(item: Any) -> Membership | None:
+    """The plain statement of what a valid summary is, for checking the collector's parse."""
+    if not isinstance(item, Mapping):
+        return None
+    fields = ("id", "collaborationId", "collaborationName", "status")
+    if not all(isinstance(item.get(k), str) and item.get(k) for k in fields):
+        return None
+    payment = item.get("paymentConfiguration")
+    compute = payment.get("queryCompute") if isinstance(payment, Mapping) else None
+    payer = compute.get("isResponsible") if isinstance(compute, Mapping) else None
+    if not isinstance(payer, bool):
+        return None
+    return Membership(
+        id=item["id"],
+        collaboration_id=item["collaborationId"],
+        collaboration_name=item["collaborationName"],
+        status=item["status"],
+        query_compute_payer=payer,
+    )
+
+
+class _Text(str):
+    pass
+
+
+def _variants() -> list[Any]:
+    good = {
+        "id": "m1",
+        "collaborationId": "c1",
+        "collaborationName": "n",
+        "status": "ACTIVE",
+        "paymentConfiguration": {"queryCompute": {"isResponsible": False}},
+    }
+    odd_values: list[Any] = [None, "", 0, 1, [], {}, b"x", _Text("t"), True]
+    found: list[Any] = [good, MappingProxyType(good), ["m1"], "m1", None, 7]
+    for key in ("id", "collaborationId", "collaborationName", "status", "paymentConfiguration"):
+        found += [{**good, key: value} for value in odd_values]
+        found.append({k: v for k, v in good.items() if k != key})
+    for compute in [*odd_values, MappingProxyType({"isResponsible": True})]:
+        found.append({**good, "paymentConfiguration": {"queryCompute": compute}})
+        found.append({**good, "paymentConfiguration": MappingProxyType({"queryCompute": compute})})
+    for payer in odd_values:
+        found.append({**good, "paymentConfiguration": {"queryCompute": {"isResponsible": payer}}})
+    return found
+
+
+@pytest.mark.parametrize("item", _variants())
+def test_parse_summary_agrees_with_the_plain_rules(item: Any) -> None:
+    assert parse_summary(item) == _reference_parse(item)

@@ -1,0 +1,121 @@
+"""The protected_queries collector against the fake: counts, finished counters, calls per poll."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from exporter.app import App
+from exporter.collectors.analyses import Analysis, MembershipAnalyses, build, parse_summary
+from exporter.collectors.protected_queries import KIND
+from exporter.config import ConfigError, parse_config
+from tests.helpers import role, value
+
+HOUR = 3600.0
+ON = "collectors: {protected_queries: {enabled: true}}\n"
+STATUSES = ("SUBMITTED", "STARTED", "CANCELLED", "CANCELLING", "FAILED", "SUCCESS", "TIMED_OUT")
+
+
+def config(account: str, collectors: str = ON) -> str:
+    return f"accounts: [{{role_arn: '{role(account)}', regions: [us-east-1]}}]\n{collectors}"
+
+
+def counts(exporter: App, where: dict[str, str]) -> dict[str, float | None]:
+    return {s: value(exporter, "cleanrooms_protected_queries", **where, status=s) for s in STATUSES}
+
+
+def finished(exporter: App, where: dict[str, str], status: str) -> float | None:
+    name = "cleanrooms_protected_queries_finished_total"
+    return value(exporter, name, **where, status=status)
+
+
+# --- the counting rule, with a clock of our own ----------------------------------------
+
+DAY = 86400.0
+
+
+def listing(
+    queries: dict[str, tuple[str, float]], now: float, lookback: float
+) -> list[Analysis | None]:
+    """What one poll lists: the queries created within lookback."""
+    found = []
+    for query_id, (status, created) in queries.items():
+        if created >= now - lookback:
+            found.append(parse_summary(summary(query_id, status, created)))
+    return found
+
+
+def summary(query_id: str, status: str, created: float) -> dict[str, object]:
+    return {"id": query_id, "status": status, "createTime": datetime.fromtimestamp(created, UTC)}
+
+
+def test_remembered_ids_stay_within_lookback_under_a_stream_of_queries() -> None:
+    """Two days of polls every 5 minutes, a query submitted each time and done by the next."""
+    start, lookback, step = 1_700_000_000.0, DAY, 300.0
+    queries: dict[str, tuple[str, float]] = {}
+    state: MembershipAnalyses | None = None
+    sizes = []
+    polls = int(2 * DAY / step)
+    for poll in range(polls):
+        now = start + step * poll
+        for query_id, (status, created) in queries.items():
+            if status == "STARTED":
+                queries[query_id] = ("FAILED" if poll % 10 == 0 else "SUCCESS", created)
+        queries[f"q{poll}"] = ("STARTED", now)
+        found = [f for f in listing(queries, now, lookback) if f is not None]
+        state = build(KIND, "m1", found, now - lookback, state)
+        sizes.append(len(state.remembered))
+    assert state is not None
+    # Every query but the last (still running) finished and was counted exactly once.
+    assert state.finished["SUCCESS"] + state.finished["FAILED"] == polls - 1
+    assert state.finished["FAILED"] == (polls - 1) // 10  # those done at poll 10, 20, ...
+    per_lookback = int(lookback / step)
+    assert max(sizes) <= per_lookback + 1  # one lookback's worth, never more
+    assert sizes[-1] == sizes[per_lookback + 5]  # flat after the first day
+
+
+def parsed(summaries: list[dict[str, object]]) -> list[Analysis]:
+    found = [parse_summary(s) for s in summaries]
+    return [f for f in found if f is not None]
+
+
+def test_a_wider_lookback_or_a_clock_stepping_back_counts_nothing_twice() -> None:
+    now = 1_700_000_000.0
+    old = [
+        summary("a", "SUCCESS", now - 2 * HOUR),
+        summary("b", "FAILED", now - 30 * HOUR),  # finished, counted, then forgotten
+    ]
+    first = build(KIND, "m1", parsed([old[1]]), now - 31 * HOUR, None)
+    later = now + 2 * DAY
+    narrow = build(KIND, "m1", [], later - HOUR, first)
+    assert narrow.remembered == {}  # "b" left the 1h window: forgotten
+    # Lookback widened to 4 days: "b" is listed again, but it lies before the window the
+    # last poll covered, so it is remembered and not counted; "a" likewise.
+    wide = build(KIND, "m1", parsed(old), later - 4 * DAY, narrow)
+    assert dict(wide.finished) == {"SUCCESS": 0, "FAILED": 0, "CANCELLED": 0, "TIMED_OUT": 0}
+    assert set(wide.remembered) == {"a", "b"}
+
+
+def test_malformed_summaries_are_skipped_and_counted() -> None:
+    assert parse_summary({"id": "q", "status": "SUCCESS", "createTime": "yesterday"}) is None
+    assert parse_summary({"status": "SUCCESS", "createTime": datetime.now(UTC)}) is None
+    assert parse_summary(["not", "a", "summary"]) is None
+    good = parse_summary({"id": "q", "status": "NEW_STATUS", "createTime": datetime.now(UTC)})
+    assert good is not None
+    state = build(KIND, "m1", [good], 0.0, None)
+    assert state.counts["NEW_STATUS"] == 1  # a status AWS adds later is kept as received
+
+
+def test_lookback_is_parsed_and_a_bad_value_names_its_path() -> None:
+    parsed = parse_config("collectors: {protected_queries: {enabled: true, lookback: 6h}}\n", {})
+    (schedule,) = [s for s in parsed.schedules() if s.name == "protected_queries"]
+    assert schedule.option("lookback") == 6 * HOUR
+    assert schedule.interval == 60  # the collector's own default, not poll_interval
+    default = parse_config("collectors: {protected_queries: {enabled: true}}\n", {})
+    assert [s.option("lookback") for s in default.schedules() if s.options] == [DAY]
+    with pytest.raises(ConfigError) as caught:
+        parse_config("collectors: {protected_queries: {lookback: soon}}\n", {})
+    assert any(
+        p.startswith("collectors.protected_queries.lookback: ") for p in caught.value.problems
+    ), caught.value.problems

@@ -1,0 +1,97 @@
+"""Scale-out features: sharding, the client-side rate limit, and Organizations discovery."""
+
+from __future__ import annotations
+
+import contextlib
+
+import boto3
+import pytest
+
+from exporter.app import App
+from exporter.aws.ratelimit import TokenBucket
+from exporter.config import ConfigError, parse_config
+from exporter.polling.sharding import Shard, pod_ordinal, resolve_shard, shard_of
+from tests.helpers import Seeder
+
+ACCOUNTS = [f"{700000000000 + i * 7919:012d}" for i in range(3000)]
+REGION = "ap-southeast-2"  # no other test uses it, so moto's shared state stays apart
+
+
+def test_every_account_on_exactly_one_shard() -> None:
+    owners = {a: [i for i in range(3) if Shard(i, 3).owns(a)] for a in ACCOUNTS}
+    assert all(len(shards) == 1 for shards in owners.values())
+    sizes = [sum(1 for s in owners.values() if s == [i]) for i in range(3)]
+    assert min(sizes) > 900  # roughly even: 1000 each
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 7])
+def test_adding_a_shard_moves_only_accounts_to_the_new_shard(count: int) -> None:
+    moved = [a for a in ACCOUNTS if shard_of(a, count) != shard_of(a, count + 1)]
+    assert all(shard_of(a, count + 1) == count for a in moved)  # never between old shards
+    share = len(moved) / len(ACCOUNTS)
+    assert abs(share - 1 / (count + 1)) < 0.05
+
+
+def test_shard_index_from_the_pod_name() -> None:
+    assert pod_ordinal({"POD_NAME": "cleanrooms-exporter-2"}) == 2
+    assert pod_ordinal({"HOSTNAME": "cleanrooms-exporter-11"}) == 11
+    assert pod_ordinal({"HOSTNAME": "laptop"}) is None
+    assert resolve_shard("auto", 3, {"POD_NAME": "x-1", "HOSTNAME": "x-2"}) == Shard(1, 3)
+    assert resolve_shard("2", 3, {}) == Shard(2, 3)
+    for bad in [("auto", 3, {"HOSTNAME": "laptop"}), (3, 3, {}), ("x", 2, {}), (0, 0, {})]:
+        with pytest.raises(ValueError, match="shard"):
+            resolve_shard(*bad)  # type: ignore[arg-type]
+
+
+def test_bad_shard_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match=r"sharding\.index"):
+        parse_config("sharding: {index: 3, count: 3}", {})
+    with pytest.raises(ConfigError, match="sharding: shard index auto"):
+        App(parse_config("sharding: {index: auto, count: 2}", {}), env={"HOSTNAME": "laptop"})
+
+
+def test_token_bucket_spaces_requests() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    bucket = TokenBucket(rate=2.0, burst=2, clock=lambda: now[0], sleep=sleep)
+    waits = [bucket.acquire() for _ in range(5)]
+    assert waits == [0.0, 0.0, 0.5, 0.5, 0.5]  # the burst, then one every half second
+    now[0] += 10  # idle: the bucket refills to its burst, no further
+    assert [bucket.acquire() for _ in range(3)] == [0.0, 0.0, 0.5]
+
+
+@pytest.fixture(scope="module")
+def organization(moto_server: str) -> dict[str, list[str]]:
+    """An organization in moto: root -> ou-a -> ou-a1, one account at each level, one closed."""
+    org = boto3.client(
+        "organizations",
+        region_name="us-east-1",
+        endpoint_url=moto_server,
+        # Module-scoped: runs before the per-test fake credentials are in place.
+        aws_access_key_id="AKIATESTTESTTESTTEST",
+        aws_secret_access_key="test-secret-key-do-not-leak",
+    )
+    with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):
+        org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ou_a = org.create_organizational_unit(ParentId=root, Name="a")["OrganizationalUnit"]["Id"]
+    ou_a1 = org.create_organizational_unit(ParentId=ou_a, Name="a1")["OrganizationalUnit"]["Id"]
+
+    def account(name: str, parent: str) -> str:
+        made = org.create_account(Email=f"{name}@example.com", AccountName=name)
+        account_id = str(made["CreateAccountStatus"]["AccountId"])
+        org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=parent)
+        return account_id
+
+    in_root, in_a, in_a1 = account("top", root), account("mid", ou_a), account("deep", ou_a1)
+    closed = account("closed", ou_a)
+    org.close_account(AccountId=closed)
+    seeder = Seeder()
+    for account_id in (in_root, in_a, in_a1):
+        seeder.statuses(account_id, REGION, ACTIVE=1, INVITED=1)
+    return {"ids": [in_root, in_a, in_a1], "ous": [ou_a], "closed": [closed]}

@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -16,7 +17,7 @@ from exporter.aws.discovery import Discoverer, discover
 from exporter.collectors import PRIMARY
 from exporter.config import AccountConfig, Config, ConfigError
 from exporter.core.logs import format_tb
-from exporter.core.model import TargetKey
+from exporter.core.model import Snapshot, TargetKey
 from exporter.core.stats import ApiStats, ApiStatsView, StatsSource, merge_views
 from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 from exporter.metrics.exporter_state import (
@@ -28,6 +29,7 @@ from exporter.metrics.exposition import ExpositionRenderer
 from exporter.polling.jobs import Wiring, clients_change, new_clients
 from exporter.polling.poller import Poller
 from exporter.polling.pool import WorkerPool, log_settings
+from exporter.polling.resolver import AccountResolver
 from exporter.polling.sharding import Shard, resolve_shard
 from exporter.polling.targets import build_targets
 
@@ -72,8 +74,13 @@ class App:
         self.shard = shard_of_config(config, self._env)
         self.clients = new_clients(config, self.stats, config.concurrency)
         self.discovered: list[AccountConfig] = []
-        targets = build_targets(config.accounts, self.clients, shard=self.shard)  # may raise
+        targets, unresolved = build_targets(config.accounts, self.clients, shard=self.shard)
         self._target_count = len(targets)
+        # Ids to ask STS for, in the background: start-up never waits for AWS.
+        self.resolver = AccountResolver(
+            self.clients.resolve_account_id, config.poll_interval, self._on_resolved
+        )
+        self.resolver.set(unresolved, config.poll_interval)
         self.pool: WorkerPool | None = None
         self.poller: Poller | WorkerPool
         if config.poll_workers > 1:
@@ -89,8 +96,11 @@ class App:
         self.discoverer: Discoverer | None = None
         self._became_ready = False
         self._discovery_key: TargetKey | None = None
+        self._register(extra_collectors)
+
+    def _register(self, extra_collectors: Sequence[Collector]) -> None:
         stats: StatsSource = self.stats if self.pool is None else _MergedStats(self)
-        collector = CleanRoomsCollector(lambda: self.poller.snapshot, stats, lambda: self.settings)
+        collector = CleanRoomsCollector(self.snapshot, stats, lambda: self.settings)
         state = ExporterStateCollector(self.state)
         if self.pool is not None:
             extra_collectors = (*extra_collectors, WorkerPoolCollector(self.pool.status))
@@ -101,6 +111,15 @@ class App:
             self.registry.register(extra)
         # /metrics goes through the renderer: same bytes as the registry, cached per poll.
         self.renderer = ExpositionRenderer(collector, [state, *extra_collectors])
+
+    def snapshot(self) -> Snapshot:
+        """What polling knows, plus the placeholder targets of accounts without an id yet."""
+        snapshot = self.poller.snapshot
+        pending = self.resolver.states()
+        if not pending:
+            return snapshot
+        states = MappingProxyType({**snapshot.states, **pending})
+        return Snapshot(states, snapshot.collectors, snapshot.primary or PRIMARY.name)
 
     def state(self) -> ExporterState:
         """The exporter's own state for its series: loads, shard, discovery."""
@@ -116,11 +135,13 @@ class App:
     def start(self) -> None:
         """Start polling, and discovery when configured (its first run in the background)."""
         self.poller.start()
+        self.resolver.start()
         self._start_discovery(self.config)
 
     def stop(self) -> None:
         if self.discoverer is not None:
             self.discoverer.stop()
+        self.resolver.stop()
         self.poller.stop()
 
     def ready(self) -> bool:
@@ -137,7 +158,8 @@ class App:
 
     def _polled(self) -> bool:
         # A pool's snapshot is empty, so "ready", until its workers first report.
-        return self.pool.ready if self.pool is not None else self.poller.snapshot.ready
+        polled = self.pool.ready if self.pool is not None else self.poller.snapshot.ready
+        return polled and all(s.polled for s in self.resolver.states().values())
 
     @property
     def target_count(self) -> int:
@@ -152,7 +174,20 @@ class App:
             if not discoverer.attempted.wait(remaining):
                 return False
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self.poller.wait_ready(remaining)
+        if not self.poller.wait_ready(remaining):
+            return False
+        # An account without an id yet counts once its first look-up has answered, and
+        # one found meanwhile once its targets have polled.
+        while not self._polled():
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def _on_resolved(self) -> None:
+        """An account's id is known: its targets replace its placeholders."""
+        with self._lock:
+            self._apply(self.config, self.discovered)
 
     def _start_discovery(self, config: Config) -> None:
         settings = config.discovery
@@ -198,7 +233,7 @@ class App:
                 config = self._source()
                 self._reload(config)
             except (ConfigError, BotoCoreError, ClientError) as err:
-                return self._reload_failed(" ".join(str(err).split()))
+                return self._reload_failed(_problems(err))
             except Exception as err:  # SIGHUP and POST /-/reload must never kill the exporter
                 log.error("reload: unexpected %s\n%s", type(err).__name__, format_tb(err))
                 return self._reload_failed(f"unexpected {type(err).__name__}")
@@ -209,6 +244,7 @@ class App:
         return True, f"reloaded: {count} targets"
 
     def _reload_failed(self, reason: str) -> tuple[bool, str]:
+        """Each problem on a line of its own: in the answer, the log field and the page."""
         self.reload_ok = False
         log.error("config reload failed, keeping the running configuration: %s", reason)
         return False, reason
@@ -244,8 +280,9 @@ class App:
 
     def _apply(self, config: Config, discovered: list[AccountConfig]) -> None:
         """Point the poller at the targets of ``config`` plus ``discovered`` (lock held)."""
-        targets = build_targets(config.accounts, self.clients, discovered, self.shard)
+        targets, unresolved = build_targets(config.accounts, self.clients, discovered, self.shard)
         self._target_count = len(targets)
+        self.resolver.set(unresolved, config.poll_interval)
         keep = {self._discovery_key} if self._discovery_key else set()
         if isinstance(self.poller, Poller):
             wiring = Wiring(self.clients, self.stats, config, targets)
@@ -255,6 +292,13 @@ class App:
         # This process only counts discovery and account-id look-ups; workers the rest.
         self.stats.retain(keep)
         self.clients.retain(set(), keep)
+
+
+def _problems(err: Exception) -> str:
+    """A rejected configuration's problems, one a line; anything else on one line."""
+    if isinstance(err, ConfigError):
+        return str(err)
+    return " ".join(str(err).split())
 
 
 class _MergedStats:

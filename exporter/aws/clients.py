@@ -47,6 +47,11 @@ def sts_region(account: AccountConfig) -> str:
     return account.regions[0] if account.regions else "us-east-1"
 
 
+def known_profiles() -> frozenset[str]:
+    """The profiles of the shared config and credentials files, as botocore finds them."""
+    return frozenset(botocore.session.Session().available_profiles)
+
+
 def lenient_timestamp(value: Any) -> Any:
     """Parse a timestamp like botocore, but hand an unparseable one back unchanged.
 
@@ -141,6 +146,10 @@ class AwsClients:
             for key in [k for k in self._credentials if k not in credentials]:
                 del self._credentials[key]
             self._limits.retain(targets)
+
+    def known_account_id(self, account: AccountConfig) -> str | None:
+        """The account's id if it is written in the config or STS has already told it."""
+        return account.id or self._resolved.get(account.profile)
 
     def resolve_account_id(self, account: AccountConfig) -> str:
         """Ask STS who the account's credentials belong to (once per credential source)."""

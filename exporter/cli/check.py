@@ -4,25 +4,24 @@ from __future__ import annotations
 
 import sys
 
+from exporter.aws.clients import known_profiles
 from exporter.config import AccountConfig, Config, ConfigError, read_text, read_yaml
 from exporter.polling.sharding import resolve_shard, worker_concurrency
 
+REGION_SOURCES = "AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1"
 
-def check(config: Config, path: str | None) -> int:
-    """--config.check: everything that can be judged without AWS or the pod's name."""
-    sharding = config.sharding
-    if sharding.index != "auto":
-        try:
-            resolve_shard(sharding.index, sharding.count, {})
-        except ValueError as err:
-            print(
-                f"cleanrooms-exporter: {ConfigError([f'sharding: {err}'], path)}", file=sys.stderr
-            )
-            return 2
+
+def check(config: Config, path: str | None, demo: bool = False) -> int:
+    """Print the verdict and what applies; 2 with every problem found offline, else 0."""
+    problems = offline_problems(config, demo)
+    if problems:
+        print(f"cleanrooms-exporter: {ConfigError(problems, path)}", file=sys.stderr)
+        return 2
     targets = sum(len(a.regions) for a in config.accounts)
     discovery = " plus discovered accounts" if config.discovery else ""
-    print(f"configuration valid: {len(config.accounts)} accounts, {targets} targets{discovery}")
-    for line in _check_details(config, path):
+    accounts = _count(len(config.accounts), "account")
+    print(f"configuration valid: {accounts}, {_count(targets, 'target')}{discovery}")
+    for line in _check_details(config, path, demo):
         print(line)
     enabled = ", ".join(f"{s.name} (every {s.interval:g}s)" for s in config.schedules())
     print(f"collectors enabled: {enabled}")
@@ -32,15 +31,42 @@ def check(config: Config, path: str | None) -> int:
     return 0
 
 
-def _check_details(config: Config, path: str | None) -> list[str]:
+def offline_problems(config: Config, demo: bool = False) -> list[str]:
+    """What the file alone cannot show: shard settings, and profiles the AWS files lack."""
+    problems = []
+    sharding = config.sharding
+    if sharding.index != "auto":
+        try:
+            resolve_shard(sharding.index, sharding.count, {})
+        except ValueError as err:
+            problems.append(f"sharding: {err}")
+    profiles = set() if demo else known_profiles()
+    for index, account in enumerate(config.accounts):
+        if account.profile and account.profile not in profiles:
+            problems.append(
+                f"accounts[{index}].profile: {account.profile} is in neither the shared config "
+                "file nor the credentials file (~/.aws/config, ~/.aws/credentials, or "
+                "AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE)"
+            )
+    return problems
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _check_details(config: Config, path: str | None, demo: bool) -> list[str]:
     """What --config.check prints after its verdict: each account, and which defaults apply."""
     lines = [f"  accounts[{i}] {_describe_account(a)}" for i, a in enumerate(config.accounts)]
     if config.discovery:
         lines.append(f"  plus every ACTIVE account AWS Organizations lists, in {_regions(config)}")
+    if demo:
+        lines.append("note: --demo: the demo's simulated accounts; no AWS account is read")
+        return lines
     if path is None:
         lines.append(
             "note: no --config.file: polling the default credential chain's own account in "
-            f"{_regions(config)} (AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1)"
+            f"{_regions(config)} ({REGION_SOURCES})"
         )
         return lines
     # The file is valid, so reading it again only tells which keys it sets.
@@ -51,7 +77,7 @@ def _check_details(config: Config, path: str | None) -> list[str]:
             "account (environment, shared config, container or instance role), a default"
         )
     if "regions" not in keys:
-        lines.append(f"note: the file sets no regions: using {_regions(config)}, a default")
+        lines.append(f"note: the file sets no regions: using {_regions(config)} ({REGION_SOURCES})")
     return lines
 
 

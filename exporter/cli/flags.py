@@ -17,6 +17,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="cleanrooms-exporter",
         description="Prometheus exporter for AWS Clean Rooms collaborations.",
+        allow_abbrev=False,  # --config.ch must not pass for --config.check
     )
     config_flags.add_flags(parser)
     web_flags.add_flags(parser)
@@ -27,8 +28,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _add_own_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log.level", dest="log_level", choices=LEVELS, default="info")
-    parser.add_argument("--log.format", dest="log_format", choices=FORMATS, default="logfmt")
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        choices=LEVELS,
+        default="info",
+        help=f"only log lines at this level or above: {', '.join(LEVELS)} (default info)",
+    )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        choices=FORMATS,
+        default="logfmt",
+        help=f"log line format on stderr: {', '.join(FORMATS)} (default logfmt)",
+    )
     parser.add_argument(
         "--once",
         action="store_true",

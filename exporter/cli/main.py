@@ -1,6 +1,6 @@
 """The command line's entry point: flags, start-up, ``--once``, and exit codes.
 
-Exit codes: 0 success; 1 a start-up failure (port in use, STS unreachable) or,
+Exit codes: 0 success; 1 a start-up failure (the port in use), a failed preflight or,
 with ``--once``, a target that failed; 2 an invalid configuration or flag.
 """
 
@@ -11,16 +11,16 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client.exposition import generate_latest
 
 from exporter.app import App
-from exporter.aws.errors import client_error_code, transport_code
 from exporter.cli.check import check
 from exporter.cli.flags import parse_args
+from exporter.cli.preflight import preflight
 from exporter.cli.serve import serve
-from exporter.config import Config, ConfigError, load_config, parse_duration
+from exporter.config import Config, ConfigError, load_config
 from exporter.config.flags import with_collector_flags
+from exporter.config.parser import parse_interval
 from exporter.core.logs import setup_logging
 from exporter.demo import embedded as demo
 from exporter.polling.flags import with_shard_flags
@@ -43,8 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ValueError) as err:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
-    if args.config_check:
-        return check(config, None if world else args.config_file)
+    if args.config_check or args.check_aws:
+        verdict = check(config, None if world else args.config_file, demo=world is not None)
+        return preflight(config) if verdict == 0 and args.check_aws else verdict
     try:
         # A reload re-reads the file and applies the same flags again.
         source = None if world else (lambda: _with_flags(load_config(args.config_file), args))
@@ -52,9 +53,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
-    except (BotoCoreError, ClientError) as err:
-        log.error("cannot resolve account ids at start-up: %s", err, extra=_error_fields(err))
-        return 1
     if world is not None:
         demo.start_changes(world)
     if args.once:
@@ -62,19 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve(app, address, web, guard, None if world else args.config_file)
 
 
-def _error_fields(err: BotoCoreError | ClientError) -> dict[str, str]:
-    """The ``operation`` and ``error_code`` log fields of a failed AWS call."""
-    if isinstance(err, ClientError):
-        return {"operation": err.operation_name, "error_code": client_error_code(err)}
-    return {"error_code": transport_code(err)}
-
-
 def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:
     if not args.demo:
         return _with_flags(load_config(args.config_file), args), None
     if args.config_file:
         raise ValueError("--demo runs its own configuration; drop --config.file")
-    interval = parse_duration(args.demo_poll_interval)
+    interval = parse_interval(args.demo_poll_interval, "--demo.poll-interval")
     demo.isolate_credentials()
     if not 0 <= args.demo_throttle_ratio <= 1:
         raise ValueError("--demo.throttle-ratio must be between 0 and 1")
@@ -93,7 +84,7 @@ def _run_once(app: App) -> int:
     app.wait_ready()
     app.stop()
     sys.stdout.write(generate_latest(app.registry).decode("utf-8"))
-    snapshot = app.poller.snapshot
+    snapshot = app.snapshot()
     states = [*snapshot.states.values()]
     states += [s for collector in snapshot.collectors.values() for s in collector.values()]
     return 0 if all(state.up for state in states) else 1

@@ -38,6 +38,7 @@ from exporter.collectors.base import (
     Option,
     OutputSettings,
     PollContext,
+    Probe,
     epoch_seconds,
 )
 from exporter.collectors.collaborations import Collaboration, active_only, per_membership
@@ -251,4 +252,5 @@ def spec(kind: Kind, doc: str) -> CollectorSpec:
         ages=(oldest_running(kind),),
         options=(LOOKBACK,),
         needs=collaborations.NAME,
+        probe=Probe(lambda c: {"membershipIdentifier": c.membership_id}),
     )

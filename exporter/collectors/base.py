@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from prometheus_client.core import Metric
 
-from exporter.core.families import COLLECTOR_POLLED
+from exporter.core.families import SCRAPE_TIME
 from exporter.core.model import TargetKey
 
 
@@ -71,7 +71,7 @@ class AgeSpec:
     doc: str
     labels: tuple[str, ...]  # after account_id and region
     points: Callable[[Fresh], list[tuple[tuple[str, ...], float | None]]]
-    polled: str = COLLECTOR_POLLED  # the HELP text's last sentence
+    polled: str = SCRAPE_TIME  # the HELP text's last sentence: it changes with the clock
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,27 @@ class Option:
 
 
 Families = Callable[[Sequence[Fresh], OutputSettings], list[Metric]]
+
+
+def _no_params(_: Any) -> dict[str, Any]:
+    return {}
+
+
+def _no_sample(_: Mapping[str, Any]) -> Any:
+    return None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The cheapest read that proves a collector can poll: its first operation, maxResults=1.
+
+    ``params`` builds the request from the sample of the collector it needs (never None:
+    without one the probe is not made); ``sample`` picks, from this collector's answer,
+    what collectors that need it probe with (the first ACTIVE collaboration, say).
+    """
+
+    params: Callable[[Any], dict[str, Any]] = _no_params
+    sample: Callable[[Mapping[str, Any]], Any] = _no_sample
 
 
 @dataclass(frozen=True)
@@ -108,6 +129,7 @@ class CollectorSpec:
     primary: bool = False
     # The error code of a poll that needs this collector's data when there is none.
     missing_code: str = ""
+    probe: Probe = field(default_factory=Probe)  # what --check.aws calls
 
     @property
     def fan_out(self) -> bool:

@@ -23,6 +23,7 @@ from exporter.collectors.base import (
     Fresh,
     OutputSettings,
     PollContext,
+    Probe,
     epoch_seconds,
 )
 from exporter.collectors.collaborations import active_only, list_per_collaboration
@@ -103,6 +104,7 @@ SPEC = CollectorSpec(
     default_enabled=False,
     default_interval=None,
     needs=collaborations.NAME,
+    probe=Probe(lambda c: {"collaborationIdentifier": c.id}),
     poll=poll,
     families=families,
     ages=(

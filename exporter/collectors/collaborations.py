@@ -25,6 +25,7 @@ from exporter.collectors.base import (
     Fresh,
     OutputSettings,
     PollContext,
+    Probe,
     epoch_seconds,
 )
 from exporter.collectors.paging import MAX_PAGES, list_all
@@ -288,6 +289,11 @@ def _info_labels(c: Collaboration) -> dict[str, str]:
     }
 
 
+def _first_active(answer: Mapping[str, Any]) -> Collaboration | None:
+    found = (parse_summary(item) for item in answer.get("collaborationList") or ())
+    return next((c for c in found if c is not None and c.member_status == "ACTIVE"), None)
+
+
 def _oldest_invitation(item: Fresh) -> list[tuple[tuple[str, ...], float | None]]:
     data: PollData = item.data
     return [((), data.oldest_invitation)]
@@ -307,9 +313,10 @@ SPEC = CollectorSpec(
             "Age of the oldest collaboration whose member status is INVITED; 0 when none.",
             (),
             _oldest_invitation,
-            polled=POLLED,
         ),
     ),
     primary=True,
     missing_code="NoCollaborationData",
+    # One ACTIVE collaboration proves access and gives the fan-out probes their subject.
+    probe=Probe(lambda _: {"memberStatus": "ACTIVE"}, _first_active),
 )

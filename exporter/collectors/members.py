@@ -23,6 +23,7 @@ from exporter.collectors.base import (
     Fresh,
     OutputSettings,
     PollContext,
+    Probe,
 )
 from exporter.collectors.collaborations import active_only, list_per_collaboration
 from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
@@ -92,4 +93,5 @@ SPEC = CollectorSpec(
     needs=collaborations.NAME,
     poll=poll,
     families=families,
+    probe=Probe(lambda c: {"collaborationIdentifier": c.id}),
 )

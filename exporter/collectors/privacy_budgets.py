@@ -27,6 +27,7 @@ from exporter.collectors.base import (
     Fresh,
     OutputSettings,
     PollContext,
+    Probe,
     epoch_seconds,
 )
 from exporter.collectors.collaborations import Collaboration, active_only, per_membership
@@ -286,6 +287,12 @@ SPEC = CollectorSpec(
     default_enabled=False,
     default_interval=300.0,
     needs=collaborations.NAME,
+    probe=Probe(
+        lambda c: {
+            "membershipIdentifier": c.membership_id,
+            "privacyBudgetType": DIFFERENTIAL_PRIVACY,
+        }
+    ),
     poll=poll,
     families=families,
 )

@@ -77,7 +77,7 @@ def _entry(
         for key, top in (("interval", "poll_interval"), ("stale_after", "stale_after")):
             if key in raw:
                 parser.problem(f"{path}.{key}", f"follows the top-level {top}; set that instead")
-    interval = parser.duration(raw, "interval", 0.0, path) if "interval" in raw else None
+    interval = parser.interval(raw, "interval", 0.0, path) if "interval" in raw else None
     stale = parser.duration(raw, "stale_after", 0.0, path) if "stale_after" in raw else None
     if stale is not None and stale < (interval or poll_interval):
         parser.problem(f"{path}.stale_after", "must be at least the collector's interval")

@@ -19,6 +19,13 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="validate the configuration and exit (0 valid, 2 invalid); makes no AWS call",
     )
+    group.add_argument(
+        "--check.aws",
+        dest="check_aws",
+        action="store_true",
+        help="with --config.check: also call each enabled collector's cheapest read once, "
+        "with the real credentials, and say what to fix (exit 1 if any fails); serves nothing",
+    )
     _add_collector_flags(parser)
 
 

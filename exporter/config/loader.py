@@ -29,7 +29,10 @@ RETRY_MODES = ("legacy", "standard", "adaptive")
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _ROLE_ARN_RE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
-_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# ${NAME}, $$, or any other $ (with what follows it, to name the mistake).
+_ENV_RE = re.compile(
+    r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\$|\$(?:\{[^}\s]*\}?|[A-Za-z_][A-Za-z0-9_]*)?"
+)
 
 
 def default_region(env: Mapping[str, str]) -> str:
@@ -41,8 +44,7 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
     """Read and validate a config file; ``None`` gives the documented defaults."""
     env = os.environ if env is None else env
     if path is None:
-        regions = (default_region(env),)
-        return Config(regions=regions, accounts=(AccountConfig(regions=regions),))
+        return parse_config("", env)  # no file and an empty file mean the same
     text = read_text(path)
     try:
         return parse_config(text, env)
@@ -58,7 +60,7 @@ def parse_config(text: str, env: Mapping[str, str]) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(["top level: must be a mapping"])
     try:
-        config = _ConfigParser(problems).config(raw)
+        config = _ConfigParser(problems, (default_region(env),)).config(raw)
     except (TypeError, ValueError, AttributeError) as err:
         # A shape no check anticipated (say, a mapping where a list of strings goes):
         # still one clear message and exit code 2, never a traceback.
@@ -69,15 +71,26 @@ def parse_config(text: str, env: Mapping[str, str]) -> Config:
 
 
 def _expand_env(value: Any, env: Mapping[str, str], path: str, problems: list[str]) -> Any:
-    """Replace ``${VAR}`` in every string; an unset variable is a problem, not an empty string."""
+    """Replace ``${VAR}`` in every string, ``$$`` with ``$``; any other ``$`` is a problem.
+
+    An unset variable is a problem, not an empty string; ``$VAR`` without braces and an
+    unclosed ``${VAR`` are problems too, so their literal text never becomes a value
+    (an external id above all). The value itself is never quoted: it may be a secret.
+    """
     if isinstance(value, str):
+        where = path or "top level"
 
         def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in env:
-                problems.append(f"{path or 'top level'}: environment variable {name} is not set")
-                return match.group(0)
-            return env[name]
+            found, name = match.group(0), match.group(1)
+            if found == "$$":
+                return "$"
+            if name is None:
+                problems.append(f"{where}: {_bad_dollar(found)}")
+            elif name in env:
+                return env[name]
+            else:
+                problems.append(f"{where}: environment variable {name} is not set")
+            return found
 
         return _ENV_RE.sub(substitute, value)
     if isinstance(value, list):
@@ -85,6 +98,16 @@ def _expand_env(value: Any, env: Mapping[str, str], path: str, problems: list[st
     if isinstance(value, dict):
         return {k: _expand_env(v, env, join(path, str(k)), problems) for k, v in value.items()}
     return value
+
+
+def _bad_dollar(token: str) -> str:
+    if token.startswith("${") and not token.endswith("}"):
+        return f"{token} has no closing brace: write ${{NAME}} (or $$ for a literal $)"
+    if token.startswith("${"):
+        return f"{token} is not a variable name: write ${{NAME}} (or $$ for a literal $)"
+    if len(token) > 1:
+        return f"{token} is not expanded: write ${{{token[1:]}}} (or $$ for a literal $)"
+    return "a lone $: write ${NAME} for a variable, $$ for a literal $"
 
 
 _TOP_KEYS = frozenset(
@@ -122,15 +145,16 @@ _ACCOUNT_KEYS = frozenset({"id", "name", "role_arn", "external_id", "profile", "
 class _ConfigParser(Parser):
     """The exporter's own file: its sections and accounts."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
+    def __init__(self, problems: list[str], default_regions: tuple[str, ...]) -> None:
+        super().__init__(problems)
+        self.default_regions = default_regions  # when the file sets no regions
         self._known_regions = frozenset(cleanrooms_regions())
 
     def config(self, raw: dict[str, Any]) -> Config:
         self.unknown_keys(raw, _TOP_KEYS, "")
         defaults = Config()
-        regions = self.regions(raw.get("regions", list(defaults.regions)), "regions")
-        poll_interval = self.duration(raw, "poll_interval", defaults.poll_interval, "")
+        regions = self.regions(raw.get("regions", list(self.default_regions)), "regions")
+        poll_interval = self.interval(raw, "poll_interval", defaults.poll_interval, "")
         config = Config(
             poll_interval=poll_interval,
             stale_after=self.duration(raw, "stale_after", defaults.stale_after, ""),

@@ -15,6 +15,9 @@ from typing import Any
 import yaml
 
 SECRET_KEYS = frozenset({"external_id"})
+# The shortest poll interval anywhere (file, collectors, --demo.poll-interval): the tests
+# and benches poll stand-ins that fast; against AWS, quotas make under a minute pointless.
+MIN_INTERVAL = 0.1
 _DURATION_RE = re.compile(r"^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
 
 
@@ -44,6 +47,21 @@ def parse_duration(text: str) -> float:
     return hours * 3600 + minutes * 60 + seconds + millis / 1000
 
 
+def interval_problem() -> str:
+    return f"must be at least {MIN_INTERVAL * 1000:g}ms: a poll interval that short is a typo"
+
+
+def parse_interval(text: str, flag: str) -> float:
+    """A poll interval given on the command line; ``ValueError`` names the flag."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as err:
+        raise ValueError(f"{flag}: {err}") from err
+    if seconds < MIN_INTERVAL:
+        raise ValueError(f"{flag}: {interval_problem()}")
+    return seconds
+
+
 def read_text(path: str | Path) -> str:
     """A config file's text; unreadable or non-UTF-8 files are a ``ConfigError`` naming it."""
     try:
@@ -59,20 +77,62 @@ def read_text(path: str | Path) -> str:
         raise ConfigError([problem], path) from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """The safe loader, noting each key a mapping repeats (PyYAML keeps the last silently)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.repeated: list[str] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # a merge key (<<) may be overridden by design
+            key = self.construct_object(key_node, deep=deep)
+            mark = key_node.start_mark
+            try:
+                earlier = first.setdefault(key, mark)
+            except TypeError:  # an unhashable key: the constructor reports it below
+                continue
+            if earlier is not mark:
+                again, before = _where(mark, earlier), _where(earlier, mark)
+                self.repeated.append(f"{again}: key {key!r} repeats the key of {before}")
+        return super().construct_mapping(node, deep=deep)
+
+
+def _where(mark: yaml.Mark, other: yaml.Mark) -> str:
+    """``line N``, with the column when both marks are on one line."""
+    if mark.line == other.line:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+    return f"line {mark.line + 1}"
+
+
 def read_yaml(text: str) -> Any:
     """``yaml.safe_load`` with a syntax error as a ``ConfigError``; an empty file is ``{}``.
 
-    A syntax error gives its line and column (1-based), as an editor counts them.
+    A syntax error gives its line and column (1-based), as an editor counts them; a key
+    repeated in one mapping is an error naming both lines.
     """
     try:
-        raw = yaml.safe_load(text)
+        raw, repeated = _load(text)
     except yaml.MarkedYAMLError as err:
         raise ConfigError([_yaml_problem(err)]) from None
     except yaml.YAMLError as err:
         raise ConfigError([f"yaml: {' '.join(str(err).split())}"]) from None
     except RecursionError:  # PyYAML's composer recurses once per level: [[[[...
         raise ConfigError(["yaml: nested too deeply"]) from None
+    if repeated:
+        raise ConfigError(repeated)
     return {} if raw is None else raw
+
+
+def _load(text: str) -> tuple[Any, list[str]]:
+    loader = _UniqueKeyLoader(text)  # reads the stream: may raise for a bad character
+    try:
+        return loader.get_single_data(), loader.repeated
+    finally:
+        loader.dispose()
 
 
 def _yaml_problem(err: yaml.MarkedYAMLError) -> str:
@@ -127,6 +187,13 @@ class Parser:
             return default
         if seconds <= 0:
             self.problem(where, "must be greater than zero")
+        return seconds
+
+    def interval(self, raw: dict[str, Any], key: str, default: float, path: str) -> float:
+        """A poll interval: a duration of at least ``MIN_INTERVAL``."""
+        seconds = self.duration(raw, key, default, path)
+        if 0 < seconds < MIN_INTERVAL:
+            self.problem(join(path, key), interval_problem())
         return seconds
 
     def positive_int(self, raw: dict[str, Any], key: str, default: int, path: str) -> int:

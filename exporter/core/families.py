@@ -8,6 +8,8 @@ LABEL_VALUE_LIMIT = 256  # characters; AWS names are user input and may be huge
 POLLED = "Polled in the background every poll_interval, not at scrape time."
 # The other collectors poll on their own interval.
 COLLECTOR_POLLED = "Polled in the background on the collector's own interval, not at scrape time."
+# Families whose value grows with the clock between polls: ages, staleness.
+SCRAPE_TIME = "Computed at scrape time from the last good poll."
 TARGET_LABELS = ("account_id", "region")
 
 

@@ -15,7 +15,15 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from exporter.collectors.base import AgeSpec, Fresh
-from exporter.core.families import COLLECTOR_POLLED, POLLED, TARGET_LABELS, counter, gauge, label
+from exporter.core.families import (
+    COLLECTOR_POLLED,
+    POLLED,
+    SCRAPE_TIME,
+    TARGET_LABELS,
+    counter,
+    gauge,
+    label,
+)
 from exporter.core.model import CollectorState
 
 HealthRow = tuple[str, CollectorState[Any], bool]  # (collector, state, stale)
@@ -162,7 +170,7 @@ def health_families(kind: Health, rows: Iterable[HealthRow]) -> list[Metric]:
 
 def stale_family(kind: Health, rows: Iterable[HealthRow]) -> Metric:
     """Which rows' data is older than their stale_after (this changes with time alone)."""
-    family = gauge(f"{kind.prefix}_stale", kind.stale_doc, kind.labels, polled=kind.polled)
+    family = gauge(f"{kind.prefix}_stale", kind.stale_doc, kind.labels, polled=SCRAPE_TIME)
     for name, state, stale in rows:
         family.add_metric(kind.key(name, state), 1.0 if stale else 0.0)
     return family

@@ -9,13 +9,11 @@ from typing import Any
 from exporter.aws.clients import AwsClients, credential_key
 from exporter.collectors import BY_NAME
 from exporter.collectors.base import CollectorSpec
-from exporter.config import AccountConfig, Config
-from exporter.core.model import Target, TargetKey
+from exporter.config import Config
+from exporter.core.model import TargetKey
 from exporter.core.stats import ApiStats
 from exporter.polling.poller import CollectorJob, Poller
-from exporter.polling.targets import PollSettings, TargetPoller
-
-Targets = dict[TargetKey, tuple[Target, AccountConfig]]
+from exporter.polling.targets import PollSettings, TargetPoller, Targets
 
 
 @dataclass(frozen=True)

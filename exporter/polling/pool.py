@@ -31,8 +31,8 @@ from exporter.core.logs import JsonFormatter, format_tb
 from exporter.core.model import CollectorState, Snapshot, TargetKey, WorkerStatus
 from exporter.core.stats import ApiStatsView, Histogram, TargetApiCounts, merge_views
 from exporter.polling import worker
-from exporter.polling.jobs import Targets
 from exporter.polling.sharding import split_targets, worker_concurrency
+from exporter.polling.targets import Targets
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,12 +19,14 @@ from exporter.aws.errors import (
 from exporter.collectors import BY_NAME
 from exporter.collectors.base import Client, CollectorSpec, PollContext
 from exporter.collectors.paging import MAX_PAGES, FetchError
-from exporter.config import AccountConfig, ConfigError
+from exporter.config import AccountConfig
 from exporter.core.errors import ApiError
 from exporter.core.model import PollError, Target, TargetKey
 from exporter.core.stats import ApiStats
 from exporter.polling.failures import PollFailed
 from exporter.polling.sharding import Shard
+
+log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 300  # characters of an AWS error message kept for logs and the status page
 WHOLE = Shard()  # no sharding: every account
@@ -34,7 +37,23 @@ class ClientSource(Protocol):
 
     def cleanrooms(self, account: AccountConfig, account_id: str, region: str) -> Client: ...
 
-    def resolve_account_id(self, account: AccountConfig) -> str: ...
+    def known_account_id(self, account: AccountConfig) -> str | None: ...
+
+
+Targets = dict[TargetKey, tuple[Target, AccountConfig]]
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """A static account listed without an id that STS has not told yet: not a target yet."""
+
+    index: int  # its place in accounts[]
+    account: AccountConfig
+
+    @property
+    def where(self) -> str:
+        """Its config path and credential source, for logs: ``accounts[1] (profile analytics)``."""
+        return f"accounts[{self.index}] ({self.account.source})"
 
 
 def build_targets(
@@ -42,31 +61,40 @@ def build_targets(
     clients: ClientSource,
     discovered: Sequence[AccountConfig] = (),
     shard: Shard = WHOLE,
-) -> dict[TargetKey, tuple[Target, AccountConfig]]:
-    """This shard's targets: static accounts first, then discovered ones not already listed.
+) -> tuple[Targets, list[Unresolved]]:
+    """This shard's targets (static accounts first, then discovered ones not already listed),
+    and the static accounts whose id is not known yet; makes no AWS call.
 
-    Ids of static accounts listed without one are asked of STS. Raises ``ConfigError``
-    when two static accounts turn out to be the same, and lets botocore errors from the
-    identity look-up propagate (a start-up failure, or a rejected reload).
+    Two static accounts that turn out to be one (a profile and the default chain, say)
+    cannot be told apart by the config check: the first listed wins, the other is skipped
+    with a warning.
     """
-    targets: dict[TargetKey, tuple[Target, AccountConfig]] = {}
-    problems: list[str] = []
+    targets: Targets = {}
+    unresolved: list[Unresolved] = []
     static_ids: set[str] = set()
     for index, account in enumerate(static):
-        account_id = account.id or clients.resolve_account_id(account)
+        account_id = clients.known_account_id(account)
+        if account_id is None:
+            unresolved.append(Unresolved(index, account))
+            continue
+        if account_id in static_ids:
+            log.warning(
+                "accounts[%d] (%s) is account %s, listed before: skipped",
+                index,
+                account.source,
+                account_id,
+            )
+            continue
         static_ids.add(account_id)
-        for key in _add(targets, account, account_id, shard):
-            problems.append(f"accounts[{index}]: duplicate target ({key[0]}, {key[1]})")
-    if problems:
-        raise ConfigError(problems)
+        _add(targets, account, account_id, shard)
     for account in discovered:
         if account.id and account.id not in static_ids:  # a static entry wins
             _add(targets, account, account.id, shard)
-    return targets
+    return targets, unresolved
 
 
 def _add(
-    targets: dict[TargetKey, tuple[Target, AccountConfig]],
+    targets: Targets,
     account: AccountConfig,
     account_id: str,
     shard: Shard,

@@ -28,8 +28,9 @@ from exporter.config import Config
 from exporter.core.logs import setup_logging
 from exporter.core.model import CollectorState, Snapshot, TargetKey
 from exporter.core.stats import ApiStats, ApiStatsView, Histogram, TargetApiCounts
-from exporter.polling.jobs import Targets, Wiring, clients_change, new_clients
+from exporter.polling.jobs import Wiring, clients_change, new_clients
 from exporter.polling.poller import Poller
+from exporter.polling.targets import Targets
 
 log = logging.getLogger(__name__)
 

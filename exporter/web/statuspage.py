@@ -220,6 +220,11 @@ def _failing_row(state: TargetState) -> str:
     )
 
 
+def _lines(text: str) -> str:
+    """Escaped text with its line breaks kept: each problem of a reload on a line."""
+    return "<br>".join(_esc(line) for line in text.splitlines())
+
+
 def _reload_section(state: ReloadState | None) -> str:
     if state is None or state.config_file is None:
         return '<p id="reload">Built-in configuration (demo or no --config.file): no reload.</p>'
@@ -235,7 +240,7 @@ def _reload_section(state: ReloadState | None) -> str:
     if state.last_attempt is not None:
         lines.append(
             f"Last reload {_stamp(state.last_attempt)}: "
-            f'<span class="message">{_esc(state.last_message)}</span>'
+            f'<span class="message">{_lines(state.last_message)}</span>'
         )
     lines.append('<span class="meta">Reload with SIGHUP or POST /-/reload.</span>')
     return '<p id="reload">' + "<br>".join(lines) + "</p>"

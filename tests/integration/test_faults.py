@@ -31,8 +31,12 @@ def start_app() -> Iterator[Callable[..., App]]:
     ) -> App:
         # A long interval by default: one poll per target, so counts can be compared exactly.
         roles = ", ".join(f"{{role_arn: 'arn:aws:iam::{a}:role/R'}}" for a in accounts)
+        # A test's own aws settings replace these defaults (a key may appear only once).
+        settings = {"max_attempts": "1", "read_timeout": "1s"}
+        settings |= dict(s.strip().split(": ", 1) for s in aws.split(",") if s.strip())
+        given = "".join(f", {key}: {value}" for key, value in settings.items())
         text = (
-            f"aws: {{endpoint_url: '{endpoint}', max_attempts: 1, read_timeout: 1s{aws}}}\n"
+            f"aws: {{endpoint_url: '{endpoint}'{given}}}\n"
             f"poll_interval: {interval}\nstale_after: 2h\naccounts: [{roles}]\n"
             # The client-side rate limit would cap the healthy target's polls in these tests.
             f"rate_limit: {{requests_per_second: 0}}\n"

@@ -12,7 +12,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import App
-from exporter.config import ConfigError, parse_config
+from exporter.config import parse_config
 from tests.conftest import require_tool
 from tests.faultproxy import FaultProxy, Reply, always, first_n, wait_for
 from tests.helpers import Seeder, role, value
@@ -259,18 +259,22 @@ def test_default_chain_and_profile_resolve_ids_through_standard_endpoint_env(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(shared))
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)  # no endpoint_url in the config
     config = parse_config("accounts: [{profile: analytics, regions: [eu-west-1]}]", {})
-    exporter = App(config)
-    exporter.poller.start()
+    exporter = App(config)  # makes no AWS call: the id is asked for in the background
+    exporter.start()
     try:
-        assert exporter.poller.wait_ready(30)
+        assert exporter.wait_ready(30)
         labels = {"account_id": "123456789012", "region": "eu-west-1", "member_status": "INVITED"}
         assert value(exporter, "cleanrooms_collaborations", **labels) >= 1
     finally:
-        exporter.poller.stop()
-    # The default chain resolves to the same account: a duplicate found only at start-up.
-    both = parse_config("accounts: [{profile: analytics}, {}]\nregions: [eu-west-1]", {})
-    with pytest.raises(ConfigError, match=r"accounts\[1\]: duplicate target \(123456789012"):
-        App(both)
+        exporter.stop()
+    # The default chain resolves to the same account: the first listed wins, once.
+    both = App(parse_config("accounts: [{profile: analytics}, {}]\nregions: [eu-west-1]", {}))
+    both.start()
+    try:
+        assert both.wait_ready(30)
+        wait_for(lambda: set(both.snapshot().states) == {("123456789012", "eu-west-1")})
+    finally:
+        both.stop()
 
 
 def test_assume_role_counts_follow_a_reload_that_drops_the_first_region(

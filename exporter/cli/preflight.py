@@ -1,0 +1,221 @@
+"""``--check.aws``: prove with the real credentials that every enabled collector can poll.
+
+For each account and region: build the credentials (assume the role with its external
+id), then make each enabled collector's cheapest read once (``maxResults=1``, no retry)
+and print one line per (account, region, collector): ``ok``, or the error and what to
+fix. At most one call per (target, operation), plus one ``AssumeRole`` or
+``GetCallerIdentity`` per account. No metrics server starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from exporter.aws.clients import AwsClients
+from exporter.aws.errors import THROTTLING_CODES, AssumeRoleFailed, as_api_error, transport_code
+from exporter.collectors import BY_NAME, CollectorSpec
+from exporter.config import AccountConfig, Config
+from exporter.config.scale import RateLimit
+from exporter.core.errors import ApiError
+from exporter.core.stats import ApiStats
+
+CREDENTIALS = frozenset({"AssumeRole", "GetCallerIdentity"})
+NOT_TRIED = ": not tried, the credentials failed"
+DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+BAD_KEYS = frozenset(
+    {"UnrecognizedClientException", "InvalidClientTokenId", "SignatureDoesNotMatch"}
+)
+UNREACHABLE = frozenset({"ConnectionError", "ConnectTimeout", "ReadTimeout"})
+# Failures of the credentials themselves, before any request: nothing of the account works.
+LOCAL_CREDENTIALS = frozenset({"ProfileNotFound", "NoCredentialsError", "PartialCredentialsError"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One (account, region, collector) line of the preflight."""
+
+    account: str
+    region: str
+    collector: str
+    ok: bool
+    text: str
+
+    def line(self) -> str:
+        verdict = "ok" if self.ok else "FAILED"
+        return f"{self.account} {self.region} {self.collector}: {verdict}{self.text}"
+
+
+class CredentialsFailed(Exception):
+    """The account's credentials could not be built: nothing else of it can be tried."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def preflight(config: Config, out: Callable[[str], None] = print) -> int:
+    """Run every check and print its line; 0 only when every enabled collector can poll."""
+    aws = replace(config.aws, max_attempts=1)  # one call per operation: no retries
+    clients = AwsClients(aws, ApiStats(), rate_limit=RateLimit(requests_per_second=0))
+    specs = [BY_NAME[s.name] for s in config.schedules()]
+    outcomes = []
+    for index, account in enumerate(config.accounts):
+        for outcome in _account(clients, index, account, specs):
+            out(outcome.line())
+            outcomes.append(outcome)
+    good = sum(o.ok for o in outcomes)
+    out(f"preflight: {good} of {len(outcomes)} checks ok")
+    return 0 if good == len(outcomes) else 1
+
+
+def _account(
+    clients: AwsClients, index: int, account: AccountConfig, specs: Sequence[CollectorSpec]
+) -> Iterator[Outcome]:
+    label, failure = f"accounts[{index}]", None
+    try:
+        account_id = account.id or clients.resolve_account_id(account)
+        label = f"{account_id} ({account.name or account.source})"
+    except (BotoCoreError, ClientError) as err:
+        failure = _failure(_error(err), account)
+    for region in account.regions:
+        if failure is not None:  # credentials that failed once are not tried again
+            yield from _not_tried(label, region, specs, failure)
+            continue
+        outcomes, failure = _region(clients, account, region, account_id=account_id, specs=specs)
+        yield from (Outcome(label, region, *outcome) for outcome in outcomes)
+
+
+def _region(
+    clients: AwsClients,
+    account: AccountConfig,
+    region: str,
+    *,
+    account_id: str,
+    specs: Sequence[CollectorSpec],
+) -> tuple[list[tuple[str, bool, str]], str | None]:
+    """(collector, ok, text) of each probe on one target, and a credentials failure if any."""
+    try:
+        target = _Target(clients.cleanrooms(account, account_id, region), account, region)
+        # The first call builds the credentials: a failure of theirs comes before any line.
+        return [(s.name, *target.check(s)) for s in specs], None
+    except CredentialsFailed as err:
+        failure = err.text
+    except BotoCoreError as err:  # credentials of a profile that cannot be read, say
+        failure = _failure(_error(err), account)
+    lines = [(specs[0].name, False, failure)]
+    lines += [(s.name, False, NOT_TRIED) for s in specs[1:]]
+    return lines, failure
+
+
+def _not_tried(
+    label: str, region: str, specs: Sequence[CollectorSpec], why: str
+) -> Iterator[Outcome]:
+    for spec in specs:
+        yield Outcome(label, region, spec.name, False, why if spec is specs[0] else NOT_TRIED)
+
+
+@dataclass
+class _Target:
+    """One target's checks: the collectors' samples for those that need them, and failures."""
+
+    client: Any
+    account: AccountConfig
+    region: str
+    samples: dict[str, Any] = field(default_factory=dict)
+    failed: set[str] = field(default_factory=set)
+
+    def check(self, spec: CollectorSpec) -> tuple[bool, str]:
+        """One collector's check: whether it can poll, and the text after ok/FAILED."""
+        text = self._probe(spec)
+        return spec.name not in self.failed, text
+
+    def _probe(self, spec: CollectorSpec) -> str:
+        operation = spec.operations[0]
+        if spec.needs is not None and spec.needs in self.failed:
+            self.failed.add(spec.name)
+            return f": not tried, the {spec.needs} collector failed"
+        if spec.needs is not None and self.samples.get(spec.needs) is None:
+            return f" (no ACTIVE collaboration yet to call {operation} on)"
+        params = spec.probe.params(self.samples.get(spec.needs) if spec.needs else None)
+        try:
+            answer = self.client.call(operation, **params, maxResults=1)
+        except ApiError as err:
+            return self._failed(spec, err)
+        except BotoCoreError as err:
+            failing = "AssumeRole" if isinstance(err, AssumeRoleFailed) else operation
+            return self._failed(spec, ApiError(failing, transport_code(err), _one_line(err)))
+        self.samples[spec.name] = spec.probe.sample(answer)
+        return ""
+
+    def _failed(self, spec: CollectorSpec, err: ApiError) -> str:
+        if err.operation in CREDENTIALS or err.code in LOCAL_CREDENTIALS:
+            raise CredentialsFailed(_failure(err, self.account, self.region))
+        self.failed.add(spec.name)
+        return _failure(err, self.account, self.region)
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())
+
+
+def _error(err: BotoCoreError | ClientError) -> ApiError:
+    if isinstance(err, ClientError):
+        return as_api_error(err)
+    return ApiError("GetCallerIdentity", transport_code(err), " ".join(str(err).split()))
+
+
+def _failure(err: ApiError, account: AccountConfig, region: str = "") -> str:
+    return f": {err.operation}: {err.code}: {hint(err, account, region)}"
+
+
+Hint = Callable[[ApiError, AccountConfig, str], str]
+HINTS: tuple[tuple[Callable[[ApiError], bool], Hint], ...] = (
+    (
+        lambda e: e.operation == "AssumeRole" and e.code in DENIED,
+        lambda e, a, r: (
+            f"{a.role_arn} cannot be assumed: its trust policy must name the exporter's "
+            "identity, with sts:ExternalId equal to the configured external_id (check both)"
+        ),
+    ),
+    (
+        lambda e: e.code in DENIED,
+        lambda e, a, r: f"allow cleanrooms:{e.operation} in the permission policy of {a.source}",
+    ),
+    (
+        lambda e: e.code == "ProfileNotFound",
+        lambda e, a, r: f"{e.message}: add it to ~/.aws/config (or AWS_CONFIG_FILE)",
+    ),
+    (
+        lambda e: e.code in ("NoCredentialsError", "PartialCredentialsError"),
+        lambda e, a, r: "no credentials for the default chain (environment, shared files, role)",
+    ),
+    (
+        lambda e: e.code in BAD_KEYS,
+        lambda e, a, r: "the credentials are not valid here: check the keys or the profile",
+    ),
+    (
+        lambda e: e.code.startswith("ExpiredToken"),
+        lambda e, a, r: "the credentials have expired: refresh them (aws sso login, a new session)",
+    ),
+    (
+        lambda e: e.code in UNREACHABLE and e.operation in CREDENTIALS,
+        lambda e, a, r: "STS did not answer: check the network path to it (or aws.endpoint_url)",
+    ),
+    (
+        lambda e: e.code in UNREACHABLE,
+        lambda e, a, r: f"{e.operation} did not answer in {r}: is AWS Clean Rooms there?",
+    ),
+    (lambda e: e.code in THROTTLING_CODES, lambda e, a, r: "throttled: try again in a minute"),
+)
+
+
+def hint(err: ApiError, account: AccountConfig, region: str = "") -> str:
+    """What to fix, in a sentence, for the errors a first day meets."""
+    for matches, say in HINTS:
+        if matches(err):
+            return say(err, account, region)
+    return err.message or "see the AWS documentation of this error"

@@ -44,6 +44,7 @@ from exporter.collectors.base import (
 from exporter.collectors.collaborations import Collaboration, active_only, per_membership
 from exporter.collectors.paging import list_recent
 from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
+from exporter.core.model import FAILING, Finding, TargetKey
 
 log = logging.getLogger(__name__)
 
@@ -253,4 +254,20 @@ def spec(kind: Kind, doc: str) -> CollectorSpec:
         options=(LOOKBACK,),
         needs=collaborations.NAME,
         probe=Probe(lambda c: {"membershipIdentifier": c.membership_id}),
+        findings=partial(findings, kind),
     )
+
+
+FAILED = ("FAILED", "TIMED_OUT")
+
+
+def findings(kind: Kind, key: TargetKey, data: AnalysesData) -> list[Finding]:
+    """One row per membership whose analyses failed within lookback."""
+    out = []
+    for membership in data.memberships.values():
+        failed = [(s, membership.counts.get(s, 0)) for s in FAILED if membership.counts.get(s)]
+        if failed:
+            parts = ", ".join(f"{n} {s}" for s, n in failed)
+            what = f"{kind.noun} failed recently: {parts}"
+            out.append(Finding(key, membership.membership_id, FAILING, what))
+    return out

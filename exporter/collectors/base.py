@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from prometheus_client.core import Metric
 
 from exporter.core.families import SCRAPE_TIME
-from exporter.core.model import TargetKey
+from exporter.core.model import Finding, TargetKey
 
 
 class Client(Protocol):
@@ -130,6 +130,8 @@ class CollectorSpec:
     # The error code of a poll that needs this collector's data when there is none.
     missing_code: str = ""
     probe: Probe = field(default_factory=Probe)  # what --check.aws calls
+    # What the status page lists under "to act on", from one target's data.
+    findings: Callable[[TargetKey, Any], list[Finding]] | None = None
 
     @property
     def fan_out(self) -> bool:

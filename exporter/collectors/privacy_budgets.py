@@ -33,6 +33,7 @@ from exporter.collectors.base import (
 from exporter.collectors.collaborations import Collaboration, active_only, per_membership
 from exporter.collectors.paging import list_all
 from exporter.core.families import COLLECTOR_POLLED, gauge, label
+from exporter.core.model import EXHAUSTED, RUNNING_LOW, Finding, TargetKey
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +281,52 @@ def access_families(fresh: Sequence[Fresh]) -> list[Metric]:
     return [remaining, limit, aggregate]
 
 
+LOW = 0.10  # a budget with less than 10 % left is low, as CleanRoomsPrivacyBudgetLow says
+
+
+def findings(key: TargetKey, data: BudgetsData) -> list[Finding]:
+    """Per membership: one row for its exhausted budgets, one for those running low."""
+    out = []
+    for budgets in data.memberships.values():
+        for urgency, text, resources in _budget_problems(budgets):
+            out.append(Finding(key, budgets.membership_id, urgency, text, resources))
+    return out
+
+
+def _budget_problems(budgets: MembershipBudgets) -> list[tuple[int, str, tuple[str, ...]]]:
+    found: dict[int, tuple[list[str], list[str]]] = {EXHAUSTED: ([], []), RUNNING_LOW: ([], [])}
+    if budgets.differential is not None:
+        for agg in budgets.differential.aggregations:
+            urgency = _urgency(agg.remaining, agg.max_count)
+            if urgency is not None:
+                found[urgency][0].append(
+                    f"differential privacy {agg.type} {agg.remaining} of {agg.max_count}"
+                )
+    for access in budgets.access:
+        for period in access.periods:
+            urgency = _urgency(period.remaining, period.limit)
+            if urgency is not None:
+                found[urgency][0].append(
+                    f"access {period.budget_type} of {access.resource_arn} "
+                    f"{period.remaining} of {period.limit}"
+                )
+                found[urgency][1].append(access.resource_arn)
+    words = {EXHAUSTED: "budgets exhausted", RUNNING_LOW: "budgets running low"}
+    return [
+        (urgency, f"{words[urgency]}: {'; '.join(parts)}", tuple(dict.fromkeys(arns)))
+        for urgency, (parts, arns) in found.items()
+        if parts
+    ]
+
+
+def _urgency(remaining: int, limit: int) -> int | None:
+    if limit <= 0:
+        return None
+    if remaining <= 0:
+        return EXHAUSTED
+    return RUNNING_LOW if remaining < LOW * limit else None
+
+
 SPEC = CollectorSpec(
     name="privacy_budgets",
     doc="Differential-privacy and access budgets of each ACTIVE membership: what is left.",
@@ -295,4 +342,5 @@ SPEC = CollectorSpec(
     ),
     poll=poll,
     families=families,
+    findings=findings,
 )

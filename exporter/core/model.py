@@ -106,3 +106,18 @@ class WorkerStatus:
     up: bool
     restarts: int
     targets: int
+
+
+# How soon a finding needs a person, most urgent first: the status page sorts by it.
+EXHAUSTED, FAILING, RUNNING_LOW = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing about a membership a person should act on, for the status page."""
+
+    key: TargetKey
+    membership_id: str
+    urgency: int  # EXHAUSTED, FAILING or RUNNING_LOW
+    what: str  # plain text; resource ARNs inside it are listed in ``resources``
+    resources: tuple[str, ...] = ()  # ARNs the page shortens to their names, full on hover

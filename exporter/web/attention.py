@@ -1,81 +1,32 @@
-"""The status page's "Memberships to act on": failed analyses and low budgets, per target.
+"""The status page's "Memberships to act on": what each collector finds, most urgent first.
 
-Reads the protected_queries, protected_jobs and privacy_budgets collectors' data from
-the snapshot (when those collectors are enabled and have data); renders HTML only.
+Each collector that has something to say (a ``findings`` in its SPEC) says it from its
+own data; the page only sorts and renders. Exhausted budgets first, then failures, then
+what runs low; within each, by account and membership. No JavaScript: resource ARNs
+are shortened to their names, the whole ARN in the cell's title (shown on hover).
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
 
-from exporter.collectors.analyses import AnalysesData
-from exporter.collectors.privacy_budgets import BudgetsData, MembershipBudgets
-from exporter.core.model import CollectorState, Snapshot, TargetKey
+from exporter.collectors import REGISTRY
+from exporter.core.model import EXHAUSTED, FAILING, Finding, Snapshot, Target, TargetKey
 
-LOW = 0.10  # a budget with less than 10 % left is low, as CleanRoomsPrivacyBudgetLow says
-FAILED = ("FAILED", "TIMED_OUT")
-ANALYSES = (("protected_queries", "queries"), ("protected_jobs", "jobs"))
 _HEADINGS = ("Account", "Region", "Membership", "Collaboration", "What")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing a person should look at."""
-
-    key: TargetKey
-    membership_id: str
-    what: str
+_CLASSES = {EXHAUSTED: "failed", FAILING: "failed"}  # running low: amber, not red
 
 
 def findings(snapshot: Snapshot) -> list[Finding]:
-    """Failed analyses within lookback and low budgets, sorted by target and membership."""
+    """What every enabled collector finds in its fresh-or-not data, most urgent first."""
     found: list[Finding] = []
-    for name, noun in ANALYSES:
-        for key, data in _data(snapshot, name, AnalysesData):
-            found += _failed(key, data, noun)
-    for key, budgets in _data(snapshot, "privacy_budgets", BudgetsData):
-        for membership in budgets.memberships.values():
-            found += [Finding(key, membership.membership_id, w) for w in _low(membership)]
-    return sorted(found, key=lambda f: (f.key, f.membership_id, f.what))
-
-
-def _data(snapshot: Snapshot, name: str, kind: type[Any]) -> Iterator[tuple[TargetKey, Any]]:
-    states: Mapping[TargetKey, CollectorState[Any]] = snapshot.collectors.get(name, {})
-    for key, state in states.items():
-        if isinstance(state.data, kind):
-            yield key, state.data
-
-
-def _failed(key: TargetKey, data: AnalysesData, noun: str) -> list[Finding]:
-    out = []
-    for membership in data.memberships.values():
-        failed = {s: membership.counts.get(s, 0) for s in FAILED if membership.counts.get(s)}
-        if failed:
-            parts = ", ".join(f"{n} {s}" for s, n in failed.items())
-            out.append(Finding(key, membership.membership_id, f"{noun} failed recently: {parts}"))
-    return out
-
-
-def _low(membership: MembershipBudgets) -> list[str]:
-    out = []
-    if membership.differential is not None:
-        for agg in membership.differential.aggregations:
-            if agg.max_count > 0 and agg.remaining < LOW * agg.max_count:
-                out.append(
-                    f"differential-privacy budget {agg.type}: {agg.remaining} of "
-                    f"{agg.max_count} queries left"
-                )
-    for access in membership.access:
-        for period in access.periods:
-            if period.limit > 0 and period.remaining < LOW * period.limit:
-                out.append(
-                    f"access budget {period.budget_type} of {access.resource_arn}: "
-                    f"{period.remaining} of {period.limit} left"
-                )
-    return out
+    for spec in REGISTRY:
+        if spec.findings is None:
+            continue
+        for key, state in snapshot.collectors.get(spec.name, {}).items():
+            if state.data is not None:
+                found += spec.findings(key, state.data)
+    return sorted(found, key=lambda f: (f.urgency, f.key, f.membership_id, f.what))
 
 
 def attention_section(snapshot: Snapshot) -> str:
@@ -83,28 +34,43 @@ def attention_section(snapshot: Snapshot) -> str:
     found = findings(snapshot)
     if not found:
         return (
-            '<p id="no-attention" class="up">No membership has failed analyses or a low '
-            "budget (or those collectors are off).</p>"
+            '<p id="no-attention" class="up">Nothing to act on: no exhausted or low budget, '
+            "no failed analysis (or those collectors are off).</p>"
         )
     names = _collaboration_names(snapshot)
-    rows = "\n".join(_row(f, names.get((f.key, f.membership_id), "")) for f in found)
+    targets = {key: state.target for key, state in snapshot.states.items()}
+    rows = "\n".join(
+        _row(f, targets.get(f.key), names.get((f.key, f.membership_id), "")) for f in found
+    )
     head = "".join(f"<th>{h}</th>" for h in _HEADINGS)
-    head = f"<tr>{head}</tr>"
-    return f'<table id="attention"><thead>{head}</thead><tbody>\n{rows}\n</tbody></table>'
+    return f'<table id="attention"><thead><tr>{head}</tr></thead><tbody>\n{rows}\n</tbody></table>'
 
 
 def _collaboration_names(snapshot: Snapshot) -> dict[tuple[TargetKey, str], str]:
     names = {}
     for key, state in snapshot.states.items():
-        if state.data is not None:
-            for c in state.data.collaborations:
-                if c.membership_id:
-                    names[(key, c.membership_id)] = c.name
+        for c in getattr(state.data, "collaborations", ()):
+            if c.membership_id:
+                names[(key, c.membership_id)] = c.name
     return names
 
 
-def _row(finding: Finding, collaboration: str) -> str:
+def _row(finding: Finding, target: Target | None, collaboration: str) -> str:
     account, region = finding.key
-    cells = (account, region, finding.membership_id, collaboration, finding.what)
-    tds = "".join(f"<td>{html.escape(text)}</td>" for text in cells)
-    return f'<tr class="failed">{tds}</tr>'
+    if target is not None and target.account_name:
+        account = f"{account} ({target.account_name})"
+    cells = [html.escape(text) for text in (account, region, finding.membership_id, collaboration)]
+    cells.append(_shortened(finding.what, finding.resources))
+    tds = "".join(f"<td>{cell}</td>" for cell in cells)
+    css = _CLASSES.get(finding.urgency, "pending")
+    return f'<tr class="{css}" data-urgency="{finding.urgency}">{tds}</tr>'
+
+
+def _shortened(text: str, resources: tuple[str, ...]) -> str:
+    """Escaped text, each ARN of ``resources`` as its name with the ARN as the title."""
+    out = html.escape(text)
+    for arn in resources:
+        name = arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1] or arn
+        span = f'<span class="resource" title="{html.escape(arn)}">{html.escape(name)}</span>'
+        out = out.replace(html.escape(arn), span)
+    return out

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from exporter import __version__
 from exporter.collectors.collaborations import Collaboration, TargetState
-from exporter.core.model import Snapshot, Target
+from exporter.core.model import CollectorState, Snapshot, Target
 from exporter.web.attention import attention_section
 
 
@@ -117,7 +118,7 @@ def render_status_page(
         now=_stamp(moment.timestamp()),
         summary=_summary(states, invitations),
         invitations=_invitations_table(invitations, context.trusted_creators, moment),
-        failing=_failing_table(states),
+        failing=_failing_table(snapshot),
         attention=attention_section(snapshot),
         reload=_reload_section(context.reload),
         rows="\n".join(_row(state) for state in states),
@@ -190,23 +191,30 @@ def _invitation_row(invitation: _Invitation, trusted: tuple[str, ...], now: date
     )
 
 
-def _failing_table(states: list[TargetState]) -> str:
-    failing = [s for s in states if s.polled and not s.up]
+def _failing_table(snapshot: Snapshot) -> str:
+    """Every collector's failing targets: the primary's first, then by collector."""
+    failing = [
+        (name, state)
+        for name, states in snapshot.by_collector().items()
+        for state in sorted(states.values(), key=lambda s: s.target.key)
+        if state.polled and not state.up
+    ]
     if not failing:
         return '<p id="no-failing" class="up">Every polled target is up.</p>'
     head = (
-        "<tr><th>Account</th><th>Region</th><th>Failures in a row</th><th>Last success</th>"
-        "<th>Operation</th><th>Error code</th><th>Message</th></tr>"
+        "<tr><th>Account</th><th>Region</th><th>Collector</th><th>Failures in a row</th>"
+        "<th>Last success</th><th>Operation</th><th>Error code</th><th>Message</th></tr>"
     )
-    rows = "\n".join(_failing_row(s) for s in failing)
+    rows = "\n".join(_failing_row(name, s) for name, s in failing)
     return f'<table id="failing"><thead>{head}</thead><tbody>\n{rows}\n</tbody></table>'
 
 
-def _failing_row(state: TargetState) -> str:
+def _failing_row(collector: str, state: CollectorState[Any]) -> str:
     target, error = state.target, state.last_error
     cells = [
         ("account", _account(target)),
         ("region", target.region),
+        ("collector", collector),
         ("failures", str(state.consecutive_failures)),
         ("last-success", _when(state.last_success)),
         ("operation", error.operation if error else ""),
@@ -215,8 +223,8 @@ def _failing_row(state: TargetState) -> str:
     ]
     tds = "".join(f'<td class="{cls}">{_esc(text)}</td>' for cls, text in cells)
     return (
-        f'<tr data-account-id="{_esc(target.account_id)}" '
-        f'data-region="{_esc(target.region)}">{tds}</tr>'
+        f'<tr data-account-id="{_esc(target.account_id)}" data-region="{_esc(target.region)}" '
+        f'data-collector="{_esc(collector)}">{tds}</tr>'
     )
 
 

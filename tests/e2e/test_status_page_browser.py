@@ -32,6 +32,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from tests.conftest import require_tool
 from tests.faultproxy import wait_for
 from tests.paths import ROOT
+from tests.pngtext import SECTIONS_KEY, with_text
 
 SCREENSHOT = ROOT / "test-artifacts" / "status-page.png"
 README_SCREENSHOT = ROOT / "docs" / "images" / "status-page.png"
@@ -253,6 +254,11 @@ def test_status_page_renders_every_target_as_metrics_report_it(
     assert seen == TARGETS
     check_invitations(browser, metrics)
     assert browser.find_element(By.ID, "no-failing").text == "Every polled target is up."
+    urgencies = [
+        int(row.get_attribute("data-urgency") or -1)
+        for row in browser.find_elements(By.CSS_SELECTOR, "table#attention tbody tr")
+    ]
+    assert urgencies == sorted(urgencies), "most urgent first"
     assert "no reload" in browser.find_element(By.ID, "reload").text  # the demo's built-in config
     save_screenshot(browser)
 
@@ -293,6 +299,9 @@ def save_screenshot(browser: WebDriver) -> None:
     browser.set_window_size(WINDOW_WIDTH, max(int(height) + 200, MIN_SCREENSHOT_HEIGHT))
     SCREENSHOT.parent.mkdir(exist_ok=True)
     png = browser.get_screenshot_as_png()
+    # The page's section headings go with the picture: a test compares them with the page.
+    headings = [h.text for h in browser.find_elements(By.TAG_NAME, "h2")]
+    png = with_text(png, SECTIONS_KEY, "\n".join(headings))
     SCREENSHOT.write_bytes(png)
     assert png.startswith(PNG_MAGIC)
     assert len(png) > MIN_SCREENSHOT_BYTES

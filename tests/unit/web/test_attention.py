@@ -13,7 +13,14 @@ from exporter.collectors.privacy_budgets import (
     MembershipBudgets,
     Period,
 )
-from exporter.core.model import CollectorState, Snapshot, Target
+from exporter.core.model import (
+    EXHAUSTED,
+    FAILING,
+    RUNNING_LOW,
+    CollectorState,
+    Snapshot,
+    Target,
+)
 from exporter.web.attention import attention_section, findings
 from exporter.web.statuspage import render_status_page
 from tests.unit.metrics.test_collector import snapshot
@@ -57,12 +64,12 @@ def world() -> Snapshot:
     )
 
 
-def test_failed_analyses_and_low_budgets_are_listed_per_membership() -> None:
-    what = [(f.membership_id, f.what) for f in findings(world())]
-    assert what == [
-        ("m1", "access budget DAILY of arn:budget/<x>: 0 of 10 left"),
-        ("m1", "differential-privacy budget SUM: 9 of 100 queries left"),
-        ("m1", "queries failed recently: 2 FAILED, 1 TIMED_OUT"),
+def test_most_urgent_first_one_row_per_membership_per_problem() -> None:
+    found = [(f.membership_id, f.urgency, f.what) for f in findings(world())]
+    assert found == [
+        ("m1", EXHAUSTED, "budgets exhausted: access DAILY of arn:budget/<x> 0 of 10"),
+        ("m1", FAILING, "queries failed recently: 2 FAILED, 1 TIMED_OUT"),
+        ("m1", RUNNING_LOW, "budgets running low: differential privacy SUM 9 of 100"),
     ]  # WEEKLY 8 of 70 (11 %) and COUNT 50 of 100 are not low; m2 has nothing
 
 
@@ -74,6 +81,23 @@ def test_the_section_is_escaped_and_on_the_page() -> None:
     page = render_status_page(world())
     assert '<table id="attention">' in page
     assert "Memberships to act on" in page
+
+
+def test_rows_show_the_alias_and_resource_names_and_only_failures_are_red() -> None:
+    arn = "arn:aws:cleanrooms:us-east-1:111111111111:membership/m1/configuredtableassociation/t9"
+    budgets = BudgetsData(
+        {"c1": MembershipBudgets("m1", None, (Access(arn, (Period("DAILY", 20, 1),), 1, 0),))}
+    )
+    state = CollectorState(TARGET, budgets, up=True)
+    snap = Snapshot(
+        MappingProxyType({TARGET.key: CollectorState(TARGET, up=True)}),
+        MappingProxyType({"privacy_budgets": {TARGET.key: state}}),
+    )
+    section = attention_section(snap)
+    assert "<td>111111111111 (prod)</td>" in section
+    assert f'<span class="resource" title="{arn}">t9</span> 1 of 20' in section
+    assert '<tr class="pending" data-urgency="2">' in section  # running low: not red
+    assert 'class="failed"' not in section
 
 
 def test_nothing_to_act_on_says_so() -> None:

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from types import MappingProxyType
 
 from exporter.collectors.collaborations import Collaboration, PollData
-from exporter.core.model import PollError, Snapshot, Target, TargetState
+from exporter.core.model import CollectorState, PollError, Snapshot, Target, TargetState
 from exporter.web.statuspage import PageContext, ReloadRecorder, ReloadState, render_status_page
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -45,7 +45,7 @@ def state(account: str, region: str, collaborations=(), up=True, error=None) -> 
 
 
 def snapshot(*states: TargetState) -> Snapshot:
-    return Snapshot(MappingProxyType({s.target.key: s for s in states}))
+    return Snapshot(MappingProxyType({s.target.key: s for s in states}), primary="collaborations")
 
 
 class Tables(HTMLParser):
@@ -171,6 +171,7 @@ def test_failing_targets_list_their_last_error_and_keep_their_last_invitations()
     assert failing == [
         "222222222222",
         "eu-west-2",
+        "collaborations",
         "4",
         "2026-03-01 11:50:00 UTC",
         "ListCollaborations",
@@ -215,3 +216,22 @@ def test_reload_recorder_remembers_the_last_answer() -> None:
     assert recorder.last == (42.0, "bad file")
     recorder()
     assert recorder.last == (42.0, "reloaded: 3 targets")
+
+
+def test_failing_targets_name_the_collector_that_fails() -> None:
+    target = Target("111111111111", "us-east-1", "prod")
+    error = PollError("ListMembers", "AccessDeniedException", "no")
+    members = CollectorState(
+        target, polled=True, up=False, consecutive_failures=2, last_error=error
+    )
+    page = render_status_page(
+        Snapshot(
+            MappingProxyType({target.key: CollectorState(target, polled=True, up=True)}),
+            MappingProxyType({"members": {target.key: members}}),
+            "collaborations",
+        ),
+        now=NOW,
+    )
+    (row,) = parse(page).tables["failing"]
+    assert row[:4] == ["111111111111 (prod)", "us-east-1", "members", "2"]
+    assert row[-2:] == ["AccessDeniedException", "no"]

@@ -30,7 +30,9 @@ RUN wheel="$(find /tmp -name '*.whl')" && pip install --no-cache-dir "${wheel}[$
 COPY config.example.yaml /etc/cleanrooms-exporter/config.yaml
 USER 10001
 EXPOSE 19431
+# Asks /-/healthy on the exporter's own --web.listen-address, over HTTPS when its
+# --web.config.file turns TLS on (it reads the flags of process 1, the exporter).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:19431/-/healthy', timeout=4).status == 200 else 1)"]
+    CMD ["python", "-m", "exporter.web.healthcheck"]
 ENTRYPOINT ["cleanrooms-exporter"]
 CMD ["--config.file=/etc/cleanrooms-exporter/config.yaml"]

@@ -44,7 +44,7 @@ def test_hadolint_catches_a_bad_dockerfile(tmp_path: Path) -> None:
         "USER 10001",  # non-root
         'ENTRYPOINT ["cleanrooms-exporter"]',  # exec form
         "EXPOSE 19431",
-        "/-/healthy",
+        "exporter.web.healthcheck",
         "/etc/cleanrooms-exporter/config.yaml",
     ],
 )

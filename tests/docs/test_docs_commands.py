@@ -58,10 +58,10 @@ DEMO = (
 TESTS = "python3 -m venv .venv && .venv/bin/pip install -q -e '.[test,demo]' && .venv/bin/pytest"
 COMPOSE = "docker compose -f examples/demo-stack/compose.yaml up --build"
 DOCKER_BUILD = "docker build -t cleanrooms-exporter ."
-COPY = "cp config.example.yaml config.yaml"
+COPY = "cp examples/one-account.yaml config.yaml"
 CHECK = re.compile(
     r"^CLEANROOMS_EXTERNAL_ID=\S+ \.venv/bin/cleanrooms-exporter "
-    r"--config\.file config\.yaml --config\.check$"
+    r"--config\.file config\.yaml --config\.check --check\.aws$"
 )
 RUN = re.compile(
     r"^CLEANROOMS_EXTERNAL_ID=\S+ \.venv/bin/cleanrooms-exporter --config\.file config\.yaml$"
@@ -104,7 +104,7 @@ def test_example_config_check_passes_as_written() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("configuration valid: 3 accounts, 4 targets")
+    assert result.stdout.startswith("configuration valid: 2 accounts, 3 targets")
 
 
 def test_readme_rule_checks_pass_as_written() -> None:
@@ -189,50 +189,91 @@ def test_demo_command_serves_the_demo_as_written(tmp_path: Path) -> None:
     assert result["returncode"] == 0, result["output"]
 
 
-def test_real_account_steps_run_as_written(tmp_path: Path) -> None:
+def run_step(command: str, work: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        shell=True,
+        executable="/bin/bash",
+        cwd=work,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def up_series(metrics: str) -> dict[tuple[str, str], str]:
+    found = re.findall(
+        r'^cleanrooms_target_up\{account_id="([^"]+)",region="([\w-]+)"\} (\S+)$', metrics, re.M
+    )
+    return {(account, region): value for account, region, value in found}
+
+
+def test_real_account_steps_run_as_written(tmp_path: Path, moto_server: str) -> None:
     """Step 3 of "Pointing it at real accounts", against moto standing in for AWS."""
     block = next(b for b in readme_blocks() if COPY in b)
     copy, check, run = block
     work = venv_dir(tmp_path)
-    shutil.copy(EXAMPLE, work / "config.example.yaml")
-    # The example's accounts: a role (assumed in moto), a profile, and the default
-    # chain. The profile assumes a role of its own, so moto sees a third account.
+    (work / "examples").mkdir()
+    shutil.copy(ROOT / "examples" / "one-account.yaml", work / "examples")
+    env = {"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto_server}
+    assert run_step(copy, work, env).returncode == 0
+    done = run_step(check, work, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "configuration valid: 1 account, 1 target" in done.stdout
+    assert "111111111111 (prod) us-east-1 members: ok" in done.stdout
+    assert "preflight: 4 of 4 checks ok" in done.stdout
+    served = netns_run(
+        {
+            "command": run,
+            "cwd": str(work),
+            "env": {**env, "AWS_ENDPOINT_URL": "{moto}"},
+            "moto": True,
+            "paths": ["/metrics"],
+        }
+    )
+    bodies = served["bodies"]
+    assert isinstance(bodies, dict)
+    assert up_series(bodies["/metrics"][1]) == {("111111111111", "us-east-1"): "1.0"}
+    assert served["returncode"] == 0, served["output"]
+
+
+def test_real_account_steps_with_one_account_denied(tmp_path: Path, moto_server: str) -> None:
+    """The same steps with a second account whose credentials cannot be had."""
+    _, check, run = next(b for b in readme_blocks() if COPY in b)
+    work = venv_dir(tmp_path)
+    one = (ROOT / "examples" / "one-account.yaml").read_text()
+    head, _, collectors = one.partition("collectors:")
+    (work / "config.yaml").write_text(
+        f"{head}  - profile: broken\n    name: broken\ncollectors:{collectors}"
+    )
     aws_config = work / "aws-config"
     aws_config.write_text(
-        "[profile analytics]\n"
-        "role_arn = arn:aws:iam::222222222222:role/Analytics\n"
-        "credential_source = Environment\n"
-        "region = us-east-1\n"
+        "[profile broken]\nrole_arn = arn:aws:iam::333333333333:role/X\nsource_profile = gone\n"
     )
-    env = {
-        "AWS_CONFIG_FILE": str(aws_config),
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": "{moto}",
-    }
-    for command in (copy, check):
-        done = subprocess.run(
-            command,
-            shell=True,
-            executable="/bin/bash",
-            cwd=work,
-            env={**os.environ, **{k: v for k, v in env.items() if "{" not in v}},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
-    assert "configuration valid: 3 accounts, 4 targets" in done.stdout
-    result = netns_run(
-        {"command": run, "cwd": str(work), "env": env, "moto": True, "paths": ["/metrics"]}
+    env = {"AWS_REGION": "us-east-1", "AWS_CONFIG_FILE": str(aws_config)}
+    done = run_step(check, work, {**env, "AWS_ENDPOINT_URL": moto_server})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "111111111111 (prod) us-east-1 collaborations: ok" in done.stdout
+    assert (
+        "accounts[1] us-east-1 collaborations: FAILED: GetCallerIdentity: InvalidConfigError"
+    ) in done.stdout
+    assert "preflight: 4 of 8 checks ok" in done.stdout
+    served = netns_run(
+        {
+            "command": run,
+            "cwd": str(work),
+            "env": {**env, "AWS_ENDPOINT_URL": "{moto}"},
+            "moto": True,
+            "paths": ["/metrics"],
+        }
     )
-    bodies = result["bodies"]
+    bodies = served["bodies"]
     assert isinstance(bodies, dict)
-    metrics = bodies["/metrics"][1]
-    up = re.findall(
-        r'^cleanrooms_target_up\{account_id="(\d+)",region="([\w-]+)"\} (\S+)$', metrics, re.M
-    )
-    assert len(up) == 4, result["output"]
-    assert {value for *_, value in up} == {"1.0"}, result["output"]
-    assert ("111111111111", "eu-west-2") in {(a, r) for a, r, _ in up}
-    assert result["returncode"] == 0, result["output"]
+    assert up_series(bodies["/metrics"][1]) == {
+        ("111111111111", "us-east-1"): "1.0",
+        ("accounts[1]", "us-east-1"): "0.0",
+    }, served["output"]
+    assert "accounts[1] (profile broken): cannot resolve the account id" in served["output"]
+    assert served["returncode"] == 0, served["output"]

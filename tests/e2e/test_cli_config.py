@@ -24,7 +24,7 @@ def test_config_check_valid(tmp_path: Path) -> None:
     path.write_text("accounts:\n  - role_arn: arn:aws:iam::111111111111:role/R\n")
     result = run_cli("--config.file", str(path), "--config.check")
     assert result.returncode == 0, result.stderr
-    assert "configuration valid: 1 accounts, 1 targets" in result.stdout
+    assert "configuration valid: 1 account, 1 target" in result.stdout
 
 
 def test_config_check_invalid_exits_2_without_traceback(tmp_path: Path) -> None:

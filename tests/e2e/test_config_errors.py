@@ -118,19 +118,25 @@ def test_empty_file_is_valid_but_says_it_polls_defaults(tmp_path: Path) -> None:
     path.write_text("")
     result = check(path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("configuration valid: 1 accounts, 1 targets\n")
+    assert result.stdout.startswith("configuration valid: 1 account, 1 target\n")
     assert in_order(
         [
             "  accounts[0] (id from sts:GetCallerIdentity) via default credential chain: us-east-1",
             "note: the file lists no accounts: polling the default credential chain's own account "
             "(environment, shared config, container or instance role), a default",
-            "note: the file sets no regions: using us-east-1, a default",
+            "note: the file sets no regions: using us-east-1 (AWS_REGION, else "
+            "AWS_DEFAULT_REGION, else us-east-1)",
         ],
         result.stdout,
     )
 
 
-def test_a_full_file_lists_each_account_and_no_default_note(tmp_path: Path) -> None:
+def test_a_full_file_lists_each_account_and_no_default_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "aws-config"
+    shared.write_text("[profile analytics]\nregion = eu-west-2\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(shared))  # the profile exists
     path = tmp_path / "full.yaml"
     path.write_text(
         "regions: [eu-west-2]\naccounts:\n"

@@ -209,3 +209,34 @@ def test_a_missing_profile_stops_the_preflight_before_any_call(
     assert main(["--config.file", str(path), "--config.check", "--check.aws"]) == 2
     assert "accounts[0].profile: analytics is in neither" in capsys.readouterr().err
     assert proxy.seen == []
+
+
+def test_a_reload_adding_an_unreachable_account_keeps_the_others_polling(
+    proxy: FaultProxy, seeder: Seeder, new_account: Callable[[], str]
+) -> None:
+    good = new_account()
+    seeder.statuses(good, "us-east-1", ACTIVE=1)
+    first = f"[{{role_arn: '{role(good)}', regions: [us-east-1]}}]"
+    second = f"[{{role_arn: '{role(good)}', regions: [us-east-1]}}, {{profile: missing}}]"
+    texts = iter([config_text(proxy.url, first), config_text(proxy.url, second)])
+    app = App(parse_config(next(texts), {}), lambda: parse_config(next(texts), {}))
+    app.start()
+    try:
+        assert app.wait_ready(30)
+        ok, message = app.reload()
+        assert ok, message
+        where = {"account_id": "accounts[1]", "region": "us-east-1"}
+        wait_for(lambda: value(app, "cleanrooms_target_up", **where) == 0)
+        polls = value(app, "cleanrooms_target_polls_total", account_id=good, region="us-east-1")
+        wait_for(
+            lambda: (
+                (
+                    value(app, "cleanrooms_target_polls_total", account_id=good, region="us-east-1")
+                    or 0
+                )
+                > (polls or 0)
+            )
+        )
+        assert value(app, "cleanrooms_target_up", account_id=good, region="us-east-1") == 1
+    finally:
+        app.stop()

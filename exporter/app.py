@@ -74,7 +74,9 @@ class App:
         self.shard = shard_of_config(config, self._env)
         self.clients = new_clients(config, self.stats, config.concurrency)
         self.discovered: list[AccountConfig] = []
-        targets, unresolved = build_targets(config.accounts, self.clients, shard=self.shard)
+        targets, unresolved = build_targets(
+            config.accounts, self.clients, shard=self.shard, quotas=config.quotas
+        )
         self._target_count = len(targets)
         # Ids to ask STS for, in the background: start-up never waits for AWS.
         self.resolver = AccountResolver(
@@ -280,7 +282,9 @@ class App:
 
     def _apply(self, config: Config, discovered: list[AccountConfig]) -> None:
         """Point the poller at the targets of ``config`` plus ``discovered`` (lock held)."""
-        targets, unresolved = build_targets(config.accounts, self.clients, discovered, self.shard)
+        targets, unresolved = build_targets(
+            config.accounts, self.clients, discovered, self.shard, config.quotas
+        )
         self._target_count = len(targets)
         self.resolver.set(unresolved, config.poll_interval)
         keep = {self._discovery_key} if self._discovery_key else set()

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import partial
 from types import MappingProxyType
 from typing import Any
 
 from prometheus_client.core import Metric
 
-from exporter.collectors import collaborations
+from exporter.collectors import collaborations, details
 from exporter.collectors.base import (
     AgeSpec,
     CollectorSpec,
@@ -73,6 +73,9 @@ class Kind:
     counts_name: str
     finished_name: str  # without _total
     oldest_name: str
+    get: details.Get  # the Get of one analysis, for its cost, duration and error
+    prefix: str  # of the details' names: cleanrooms_protected_query
+    membership_limit: int  # AWS's quota of ones running at once per membership
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,8 @@ class MembershipAnalyses:
     remembered: Mapping[str, float]  # ids seen finished -> createTime, all within lookback
     cutoff: float  # the oldest createTime this poll covered
     truncated: bool = False  # max_pages was reached before the cutoff
+    details: details.Details = field(default_factory=details.Details)
+    running: int = 0  # SUBMITTED or STARTED within lookback
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +108,9 @@ class AnalysesData:
 
     memberships: Mapping[str, MembershipAnalyses]
     invalid_items: int = 0
+    # Durations of the analyses fetched, by status, since the target was first polled:
+    # kept per target so a membership that goes does not make the histogram fall.
+    durations: Mapping[str, details.Histogram] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def created_at(item: Any) -> float | None:
@@ -125,6 +133,9 @@ def poll(kind: Kind, context: PollContext) -> AnalysesData:
     cutoff = context.now - float(context.options.get("lookback", DEFAULT_LOOKBACK))
     previous = context.previous if isinstance(context.previous, AnalysesData) else None
     earlier = previous.memberships if previous is not None else {}
+    durations = dict(previous.durations) if previous is not None else {}
+    per_poll = int(context.options.get("details_per_poll", details.DETAILS_PER_POLL.default))
+    fetching = bool(context.options.get("details", details.DETAILS.default))
     invalid = 0
 
     def fetch(collaboration: Collaboration) -> MembershipAnalyses:
@@ -144,9 +155,23 @@ def poll(kind: Kind, context: PollContext) -> AnalysesData:
         if old is not None and old.membership_id != collaboration.membership_id:
             old = None  # a new membership of the same collaboration starts afresh
         found = [p for p in parsed if p is not None]
-        return build(
+        built = build(
             kind, collaboration.membership_id, found, cutoff, old, truncated=listing.truncated
         )
+        if not fetching:
+            return built
+        waiting = details.queue(
+            old.details if old else details.Details(), newly_finished(old, built)
+        )
+        got = details.fetch(
+            context.client,
+            kind.get,
+            built.membership_id,
+            waiting,
+            per_poll=per_poll,
+            durations=durations,
+        )
+        return replace(built, details=got)
 
     memberships = per_membership(context, kind.operation, fetch)
     if invalid:
@@ -159,7 +184,17 @@ def poll(kind: Kind, context: PollContext) -> AnalysesData:
             kind.operation,
             ", ".join(truncated),
         )
-    return AnalysesData(MappingProxyType(memberships), invalid)
+    return AnalysesData(MappingProxyType(memberships), invalid, MappingProxyType(durations))
+
+
+def newly_finished(old: MembershipAnalyses | None, new: MembershipAnalyses) -> list[str]:
+    """The ids this poll counted in the finished counters, oldest first."""
+    if old is None:
+        return []  # the baseline poll counts nothing, so fetches nothing
+    fresh = [
+        (c, i) for i, c in new.remembered.items() if i not in old.remembered and c >= old.cutoff
+    ]
+    return [i for _, i in sorted(fresh)]
 
 
 def build(
@@ -196,6 +231,7 @@ def build(
         MappingProxyType(remembered),
         cutoff,
         truncated,
+        running=len(running),
     )
 
 
@@ -220,7 +256,8 @@ def families(kind: Kind, fresh: Sequence[Fresh], _: OutputSettings) -> list[Metr
                 counts.add_metric([*key, label(status)], count)
             for status, count in sorted(found.finished.items()):
                 finished.add_metric([*key, label(status)], count)
-    return [counts, finished]
+    names = details.Names(kind.name, kind.prefix, kind.noun, kind.terminal)
+    return [counts, finished, *details.families(names, fresh)]
 
 
 def oldest_running(kind: Kind) -> AgeSpec:
@@ -251,7 +288,7 @@ def spec(kind: Kind, doc: str) -> CollectorSpec:
         poll=partial(poll, kind),
         families=partial(families, kind),
         ages=(oldest_running(kind),),
-        options=(LOOKBACK,),
+        options=(LOOKBACK, details.DETAILS, details.DETAILS_PER_POLL),
         needs=collaborations.NAME,
         probe=Probe(lambda c: {"membershipIdentifier": c.membership_id}),
         findings=partial(findings, kind),

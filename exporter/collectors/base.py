@@ -79,7 +79,7 @@ class Option:
     """A config key of one collector beyond enabled/interval/stale_after."""
 
     name: str
-    kind: str  # "duration" (seconds) or "count" (a positive integer)
+    kind: str  # "duration" (seconds), "count" (a positive integer) or "bool" (1.0 or 0.0)
     default: float
     doc: str
 

@@ -36,6 +36,10 @@ class Membership:
     collaboration_name: str
     status: str
     query_compute_payer: bool
+    # Who pays for the rest; an absent configuration means this member does not.
+    job_compute_payer: bool = False
+    ml_training_payer: bool = False
+    ml_inference_payer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +89,32 @@ def parse_summary(item: Any) -> Membership | None:
         if not isinstance(value, str) or not value:
             return None
     payment: Any = get("paymentConfiguration")
-    is_map = type(payment) is dict or isinstance(payment, Mapping)
-    compute: Any = payment.get("queryCompute") if is_map else None
-    is_map = type(compute) is dict or isinstance(compute, Mapping)
-    payer = compute.get("isResponsible") if is_map else None
-    if not isinstance(payer, bool):
+    payer = _responsible(payment, "queryCompute")
+    if payer is None:
         return None
+    machine_learning = _child(payment, "machineLearning")
     membership_id, collaboration_id, collaboration_name, status = labels
-    return Membership(membership_id, collaboration_id, collaboration_name, status, payer)
+    return Membership(
+        membership_id,
+        collaboration_id,
+        collaboration_name,
+        status,
+        payer,
+        _responsible(payment, "jobCompute") is True,
+        _responsible(machine_learning, "modelTraining") is True,
+        _responsible(machine_learning, "modelInference") is True,
+    )
+
+
+def _child(value: Any, key: str) -> Any:
+    is_map = type(value) is dict or isinstance(value, Mapping)
+    return value.get(key) if is_map else None
+
+
+def _responsible(payment: Any, key: str) -> bool | None:
+    """``payment[key].isResponsible``, or None when it is missing or not a boolean."""
+    found = _child(_child(payment, key), "isResponsible")
+    return found if isinstance(found, bool) else None
 
 
 def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
@@ -108,6 +130,12 @@ def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
         f"Each membership of the account, value 1. {COLLECTOR_POLLED}",
         labels=[*TARGET_LABELS, "membership_id"],
     )
+    payment = InfoMetricFamily(
+        "cleanrooms_membership_payment",
+        f"Who pays for what, per membership: each label true when this member pays, value 1. "
+        f"{COLLECTOR_POLLED}",
+        labels=[*TARGET_LABELS, "membership_id", "collaboration_id"],
+    )
     for item in fresh:
         data: MembershipsData = item.data
         for status, count in data.counts.items():
@@ -119,10 +147,24 @@ def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
                     "collaboration_id": label(m.collaboration_id),
                     "collaboration_name": label(m.collaboration_name),
                     "status": label(m.status),
-                    "query_compute_payer": "true" if m.query_compute_payer else "false",
+                    "query_compute_payer": _word(m.query_compute_payer),
                 },
             )
-    return [counts, info]
+            payment.add_metric([*item.key, label(m.id), label(m.collaboration_id)], _payers(m))
+    return [counts, info, payment]
+
+
+def _word(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _payers(m: Membership) -> dict[str, str]:
+    return {
+        "query_compute": _word(m.query_compute_payer),
+        "job_compute": _word(m.job_compute_payer),
+        "ml_training": _word(m.ml_training_payer),
+        "ml_inference": _word(m.ml_inference_payer),
+    }
 
 
 SPEC = CollectorSpec(

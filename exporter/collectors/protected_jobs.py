@@ -9,12 +9,12 @@ Sample output::
     # TYPE cleanrooms_protected_jobs_finished_total counter
     cleanrooms_protected_jobs_finished_total{...,status="FAILED"} 7
 
-Never calls GetProtectedJob: the summaries carry the status and createTime.
+With ``details`` on (the default), one GetProtectedJob per job first seen finished.
 """
 
 from __future__ import annotations
 
-from exporter.collectors import analyses
+from exporter.collectors import analyses, details
 
 KIND = analyses.Kind(
     name="protected_jobs",
@@ -27,6 +27,9 @@ KIND = analyses.Kind(
     counts_name="cleanrooms_protected_jobs",
     finished_name="cleanrooms_protected_jobs_finished",
     oldest_name="cleanrooms_protected_job_oldest_running_age_seconds",
+    get=details.Get("GetProtectedJob", "protectedJobIdentifier", "protectedJob"),
+    prefix="cleanrooms_protected_job",
+    membership_limit=1,  # AWS quota of jobs running at once per membership, fixed
 )
 
 SPEC = analyses.spec(

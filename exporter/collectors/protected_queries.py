@@ -9,12 +9,12 @@ Sample output::
     # TYPE cleanrooms_protected_queries_finished_total counter
     cleanrooms_protected_queries_finished_total{...,status="FAILED"} 7
 
-Never calls GetProtectedQuery: the summaries carry the status and createTime.
+With ``details`` on (the default), one GetProtectedQuery per query first seen finished.
 """
 
 from __future__ import annotations
 
-from exporter.collectors import analyses
+from exporter.collectors import analyses, details
 
 KIND = analyses.Kind(
     name="protected_queries",
@@ -27,6 +27,9 @@ KIND = analyses.Kind(
     counts_name="cleanrooms_protected_queries",
     finished_name="cleanrooms_protected_queries_finished",
     oldest_name="cleanrooms_protected_query_oldest_running_age_seconds",
+    get=details.Get("GetProtectedQuery", "protectedQueryIdentifier", "protectedQuery"),
+    prefix="cleanrooms_protected_query",
+    membership_limit=5,  # AWS quota of queries running at once per membership, fixed
 )
 
 SPEC = analyses.spec(

@@ -93,6 +93,8 @@ def _options(
             continue
         if option.kind == "duration":
             value = parser.duration(raw, option.name, option.default, path)
+        elif option.kind == "bool":
+            value = float(parser.boolean(raw, option.name, bool(option.default), path))
         else:
             value = float(parser.positive_int(raw, option.name, int(option.default), path))
         found.append((option.name, value))

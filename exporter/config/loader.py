@@ -20,6 +20,7 @@ from exporter.config.parser import (
     read_text,
     read_yaml,
 )
+from exporter.config.quotas import QuotaParser
 from exporter.config.regions import cleanrooms_regions
 from exporter.config.scale import parse_discovery, parse_rate_limit, parse_sharding
 from exporter.config.settings import AccountConfig, AwsSettings, Config
@@ -127,6 +128,7 @@ _TOP_KEYS = frozenset(
         "aws",
         "accounts",
         "collectors",
+        "quotas",
     }
 )
 _AWS_KEYS = frozenset(
@@ -139,7 +141,7 @@ _AWS_KEYS = frozenset(
         "read_timeout",
     }
 )
-_ACCOUNT_KEYS = frozenset({"id", "name", "role_arn", "external_id", "profile", "regions"})
+_ACCOUNT_KEYS = frozenset({"id", "name", "role_arn", "external_id", "profile", "regions", "quotas"})
 
 
 class _ConfigParser(Parser):
@@ -173,6 +175,7 @@ class _ConfigParser(Parser):
             sharding=parse_sharding(self, raw.get("sharding")),
             rate_limit=parse_rate_limit(self, raw.get("rate_limit")),
             collectors=parse_collectors(self, raw.get("collectors"), poll_interval),
+            quotas=QuotaParser(self.problem).parse(raw.get("quotas"), "quotas"),
         )
         if config.stale_after < config.poll_interval:
             self.problem("stale_after", "must be at least poll_interval")
@@ -286,6 +289,7 @@ class _ConfigParser(Parser):
             external_id=external_id,
             profile=profile,
             regions=regions,
+            quotas=QuotaParser(self.problem).parse(raw.get("quotas"), join(path, "quotas")),
         )
 
     def account_id(self, raw: dict[str, Any], path: str) -> str | None:

@@ -206,10 +206,10 @@ class Parser:
             self.problem(where, "must be greater than zero")
         return value
 
-    def boolean(self, raw: dict[str, Any], key: str, default: bool) -> bool:
+    def boolean(self, raw: dict[str, Any], key: str, default: bool, path: str = "") -> bool:
         value = raw.get(key, default)
         if not isinstance(value, bool):
-            self.problem(key, f"must be true or false, got {value!r}")
+            self.problem(join(path, key), f"must be true or false, got {value!r}")
             return default
         return value
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from exporter.config.collectors import CollectorConfig, CollectorSchedule, schedules
+from exporter.config.quotas import Overrides
 from exporter.config.scale import OrganizationsDiscovery, RateLimit, Sharding
 
 
@@ -30,6 +31,7 @@ class AccountConfig:
     external_id: str | None = None
     profile: str | None = None
     regions: tuple[str, ...] = ()
+    quotas: Overrides = ()  # its adjustable AWS quotas, where they differ from the defaults
 
     @property
     def source(self) -> str:
@@ -60,6 +62,7 @@ class Config:
     sharding: Sharding = field(default_factory=Sharding)
     rate_limit: RateLimit = field(default_factory=RateLimit)
     collectors: tuple[CollectorConfig, ...] = ()  # as written; see schedules()
+    quotas: Overrides = ()  # adjustable AWS quotas of every account, over the defaults
 
     def schedules(self) -> tuple[CollectorSchedule, ...]:
         """The enabled collectors with their effective interval and staleness."""

@@ -18,6 +18,8 @@ class Target:
     account_id: str
     region: str
     account_name: str = ""
+    # Adjustable AWS quotas this target's account overrides: (name, limit), sorted.
+    quotas: tuple[tuple[str, int], ...] = ()
 
     @property
     def key(self) -> TargetKey:

@@ -151,18 +151,34 @@ def all_families(view: ScrapeView) -> list[Metric]:
     primary = view.health_rows(primary_only=True)
     rows = view.health_rows()
     keys = [s.target.key for s in view.states]
-    return [
-        *collector_data(PRIMARY, view),
-        families.account_info(s.target for s in view.states),
-        *health.health_families(health.TARGET, primary),
-        health.stale_family(health.TARGET, primary),
-        *(m for spec in _others(view) for m in collector_data(spec, view)),
-        *health.health_families(health.COLLECTOR, rows),
-        health.stale_family(health.COLLECTOR, rows),
-        *families.api_families(view.api.targets, keys, view.settings.operations),
-        families.duration_family(view.api),
-        *families.exporter_families(len(keys)),
-    ]
+    return merge_shared(
+        [
+            *collector_data(PRIMARY, view),
+            families.account_info(s.target for s in view.states),
+            families.quota_limits(s.target for s in view.states),
+            *health.health_families(health.TARGET, primary),
+            health.stale_family(health.TARGET, primary),
+            *(m for spec in _others(view) for m in collector_data(spec, view)),
+            *health.health_families(health.COLLECTOR, rows),
+            health.stale_family(health.COLLECTOR, rows),
+            *families.api_families(view.api.targets, keys, view.settings.operations),
+            families.duration_family(view.api),
+            *families.exporter_families(len(keys)),
+        ]
+    )
+
+
+def merge_shared(metrics: list[Metric]) -> list[Metric]:
+    """Families several collectors share (the details backlog) as one, in the first's place."""
+    first: dict[str, Metric] = {}
+    merged = []
+    for metric in metrics:
+        if metric.name in first:
+            first[metric.name].samples.extend(metric.samples)
+        else:
+            first[metric.name] = metric
+            merged.append(metric)
+    return merged
 
 
 def _others(view: ScrapeView) -> list[CollectorSpec]:

@@ -101,6 +101,7 @@ class _FormatCache:
     def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder
         self.accounts: dict[TargetKey, tuple[Target, bytes]] = {}
+        self.quotas: dict[TargetKey, tuple[Target, bytes]] = {}
         self.api: dict[TargetKey, _ApiLines] = {}
         # Per kind of health (its prefix): the primary collector has both kinds.
         self.health: dict[str, dict[tuple[str, TargetKey], _HealthLines]] = {}
@@ -114,6 +115,15 @@ class _FormatCache:
         (line,) = _samples_by_family(self.encoder, [families.account_info([target])])
         self.accounts[target.key] = (target, line)  # a racing scrape may do the same work
         return line
+
+    def quota(self, target: Target) -> bytes:
+        """The target's cleanrooms_quota_limit lines; they change with its configuration."""
+        cached = self.quotas.get(target.key)
+        if cached is not None and cached[0] == target:
+            return cached[1]
+        (lines,) = _samples_by_family(self.encoder, [families.quota_limits([target])])
+        self.quotas[target.key] = (target, lines)
+        return lines
 
     def api_lines(
         self, key: TargetKey, counts: TargetApiCounts | None, operations: tuple[str, ...]
@@ -169,7 +179,7 @@ class _FormatCache:
         return list(zip(prefixes, (first for _, first in age.points(fresh)), strict=True))
 
     def prune(self, keep: set[TargetKey]) -> None:
-        for cache in (self.accounts, self.api):
+        for cache in (self.accounts, self.quotas, self.api):
             if len(cache) > len(keep):
                 # list() copies in one step; other scrapes may be adding entries meanwhile.
                 for key in [k for k in list(cache) if k not in keep]:
@@ -202,16 +212,19 @@ class ExpositionRenderer:
 
     def _assemble(self, cache: _FormatCache, view: ScrapeView) -> bytes:
         keys = [s.target.key for s in view.states]
-        parts = self._collector_sections(cache, view, PRIMARY)
+        parts = _flat(self._collector_sections(cache, view, PRIMARY))
         parts += _section(
             cache.encoder, families.account_info([]), _first_of_each_account(cache, view)
         )
+        quotas = [cache.quota(s.target) for s in view.states]
+        parts += _section(cache.encoder, families.quota_limits([]), quotas)
         parts += self._health_sections(
             cache, view, health.TARGET, view.health_rows(primary_only=True)
         )
-        for name in view.collectors:
-            if name != PRIMARY.name:
-                parts += self._collector_sections(cache, view, BY_NAME[name])
+        others = [BY_NAME[name] for name in view.collectors if name != PRIMARY.name]
+        parts += _flat(
+            _merged(s for spec in others for s in self._collector_sections(cache, view, spec))
+        )
         parts += self._health_sections(cache, view, health.COLLECTOR, view.health_rows())
         parts += self._api_sections(cache, view, keys)
         tail = [families.duration_family(view.api), *families.exporter_families(len(keys))]
@@ -225,16 +238,19 @@ class ExpositionRenderer:
 
     def _collector_sections(
         self, cache: _FormatCache, view: ScrapeView, spec: CollectorSpec
-    ) -> list[bytes]:
+    ) -> list[Section]:
+        """(family name, header and sample lines) of each of the collector's families."""
         output = view.settings.output
         lines = [cache.data_lines(spec, item, output) for item in view.fresh_inputs(spec)]
-        parts = _sections(
-            cache.encoder, spec.families([], output), lambda i: [d.lines[i] for d in lines]
-        )
+        sections = [
+            (metric.name, _section(cache.encoder, metric, [d.lines[i] for d in lines]))
+            for i, metric in enumerate(spec.families([], output))
+        ]
         for index, age in enumerate(spec.ages):
             empty = health.age_family(age, [], 0.0)
-            parts += _section(cache.encoder, empty, [d.age_lines(index, view.now) for d in lines])
-        return parts
+            ages = [d.age_lines(index, view.now) for d in lines]
+            sections.append((empty.name, _section(cache.encoder, empty, ages)))
+        return sections
 
     def _health_sections(
         self,
@@ -271,6 +287,24 @@ def _first_of_each_account(cache: _FormatCache, view: ScrapeView) -> list[bytes]
             seen.add(state.target.account_id)
             out.append(cache.account(state.target))
     return out
+
+
+Section = tuple[str, list[bytes]]  # a family's name, then its header and sample lines
+
+
+def _merged(sections: Iterable[Section]) -> list[Section]:
+    """Families several collectors share (the details backlog) as one: first place, all lines."""
+    by_name: dict[str, list[bytes]] = {}
+    for name, parts in sections:
+        if name in by_name:
+            by_name[name] += parts[1:]  # the same header: keep the first
+        else:
+            by_name[name] = list(parts)
+    return list(by_name.items())
+
+
+def _flat(sections: Iterable[Section]) -> list[bytes]:
+    return [part for _, parts in sections for part in parts]
 
 
 def _section(encoder: Encoder, empty: Metric, samples: list[bytes]) -> list[bytes]:

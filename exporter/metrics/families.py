@@ -19,6 +19,7 @@ from prometheus_client.core import (
 )
 
 from exporter import __version__
+from exporter.config.quotas import limits
 from exporter.core.families import TARGET_LABELS, counter, label
 from exporter.core.model import Target, TargetKey
 from exporter.core.stats import ApiStatsView, TargetApiCounts
@@ -35,6 +36,20 @@ def account_info(targets: Iterable[Target]) -> Metric:
         names.setdefault(target.account_id, target.account_name)
     for account_id, name in sorted(names.items()):
         family.add_metric([account_id], {"account_name": label(name)})
+    return family
+
+
+def quota_limits(targets: Iterable[Target]) -> Metric:
+    """The concurrency and membership quotas that apply to each target."""
+    family = GaugeMetricFamily(
+        "cleanrooms_quota_limit",
+        "AWS Clean Rooms quota of the target: AWS's documented default for its region, or "
+        "the configuration's override (quotas:). Set by the configuration, no API call.",
+        labels=[*TARGET_LABELS, "quota"],
+    )
+    for target in targets:
+        for quota, limit in sorted(limits(target.region, target.quotas).items()):
+            family.add_metric([*target.key, quota], limit)
     return family
 
 

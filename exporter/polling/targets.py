@@ -20,6 +20,7 @@ from exporter.collectors import BY_NAME
 from exporter.collectors.base import Client, CollectorSpec, PollContext
 from exporter.collectors.paging import MAX_PAGES, FetchError
 from exporter.config import AccountConfig
+from exporter.config.quotas import Overrides, merged
 from exporter.core.errors import ApiError
 from exporter.core.model import PollError, Target, TargetKey
 from exporter.core.stats import ApiStats
@@ -61,6 +62,7 @@ def build_targets(
     clients: ClientSource,
     discovered: Sequence[AccountConfig] = (),
     shard: Shard = WHOLE,
+    quotas: Overrides = (),
 ) -> tuple[Targets, list[Unresolved]]:
     """This shard's targets (static accounts first, then discovered ones not already listed),
     and the static accounts whose id is not known yet; makes no AWS call.
@@ -86,29 +88,23 @@ def build_targets(
             )
             continue
         static_ids.add(account_id)
-        _add(targets, account, account_id, shard)
+        _add(targets, account, account_id, shard, quotas)
     for account in discovered:
         if account.id and account.id not in static_ids:  # a static entry wins
-            _add(targets, account, account.id, shard)
+            _add(targets, account, account.id, shard, quotas)
     return targets, unresolved
 
 
 def _add(
-    targets: Targets,
-    account: AccountConfig,
-    account_id: str,
-    shard: Shard,
-) -> list[TargetKey]:
-    """Add the account's targets if this shard owns it; return keys that were already there."""
+    targets: Targets, account: AccountConfig, account_id: str, shard: Shard, quotas: Overrides
+) -> None:
+    """Add the account's targets if this shard owns it."""
     if not shard.owns(account_id):
-        return []
-    clashes = []
+        return
+    overrides = merged(quotas, account.quotas)
     for region in account.regions:
-        target = Target(account_id=account_id, region=region, account_name=account.name)
-        if target.key in targets:
-            clashes.append(target.key)
+        target = Target(account_id, region, account.name, overrides)
         targets[target.key] = (target, account)
-    return clashes
 
 
 @dataclass(frozen=True)

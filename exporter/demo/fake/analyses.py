@@ -1,15 +1,17 @@
 """The fake's protected queries, protected jobs and privacy budgets, per membership.
 
 Answers ListProtectedQueries, ListProtectedJobs (newest first, optional status
-filter) and ListPrivacyBudgets (by type, optional resource ARN), paged like the
-API; an unknown membership is ResourceNotFound, as in moto's memberships. The
-server (``fake_cleanrooms``) checks every answer against botocore's model.
+filter), GetProtectedQuery and GetProtectedJob (with the statistics and error a
+finished one was given) and ListPrivacyBudgets (by type, optional resource ARN),
+paged like the API; an unknown membership is ResourceNotFound, as in moto's
+memberships. The server checks every answer against botocore's model.
 """
 
 from __future__ import annotations
 
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -39,11 +41,16 @@ class AnalysesStore:
             JOBS: {},
             BUDGETS: {},
         }
+        # What a Get adds to a summary: statistics and error, by analysis id.
+        self.outcomes: dict[str, dict[str, Any]] = {}
+        self.gets: Counter[str] = Counter()  # Gets answered, by analysis id
 
     def handlers(self) -> dict[str, Handler]:
         return {
             "ListProtectedQueries": lambda r: self._list_analyses(r, QUERIES),
             "ListProtectedJobs": lambda r: self._list_analyses(r, JOBS),
+            "GetProtectedQuery": lambda r: self._get(r, QUERIES, "protectedQuery"),
+            "GetProtectedJob": lambda r: self._get(r, JOBS, "protectedJob"),
             "ListPrivacyBudgets": self._list_budgets,
         }
 
@@ -73,12 +80,44 @@ class AnalysesStore:
             self.items[kind].setdefault(key, []).append(summary)
         return analysis_id
 
-    def set_status(self, kind: str, key: Key, analysis_id: str, status: str) -> None:
-        """Move a query (``QUERIES``) or job (``JOBS``) to ``status``."""
+    def set_status(
+        self,
+        kind: str,
+        key: Key,
+        analysis_id: str,
+        status: str,
+        *,
+        units: float | None = None,
+        duration_ms: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Move a query (``QUERIES``) or job (``JOBS``) to ``status``, with what a Get tells:
+        billed CRPU-hours, duration and (for FAILED) the error code."""
+        outcome: dict[str, Any] = {}
+        if units is not None or duration_ms is not None:
+            outcome["statistics"] = _statistics(units, duration_ms)
+        if error is not None:
+            outcome["error"] = {"code": error, "message": f"{error}: simulated"}
         with self.lock:
             for summary in self.items[kind].get(key, []):
                 if summary["id"] == analysis_id:
                     summary["status"] = status
+            self.outcomes[analysis_id] = outcome
+
+    def _get(self, request: Request, kind: str, answer_key: str) -> dict[str, Any]:
+        membership_id = request.path["membershipIdentifier"]
+        known_membership(request, membership_id)
+        wanted = request.path[f"{answer_key}Identifier"]
+        key = (request.account_id, request.region, membership_id)
+        with self.lock:
+            found = next((s for s in self.items[kind].get(key, []) if s["id"] == wanted), None)
+            if found is None:
+                raise ApiError(404, "ResourceNotFoundException", f"{answer_key} {wanted}")
+            self.gets[wanted] += 1
+            analysis = {k: found[k] for k in ("id", "membershipId", "membershipArn", "status")}
+            analysis["createTime"] = found["createTime"]
+            analysis.update(_copy(self.outcomes.get(wanted, {})))
+        return {answer_key: analysis}
 
     def analyses(self, kind: str, key: Key) -> list[dict[str, Any]]:
         """Copies of the membership's queries or jobs, newest first."""
@@ -203,6 +242,15 @@ class AnalysesStore:
 def _resource(summary: Mapping[str, Any]) -> str | None:
     access = summary["budget"].get("accessBudget")
     return access["resourceArn"] if access else None
+
+
+def _statistics(units: float | None, duration_ms: int | None) -> dict[str, Any]:
+    statistics: dict[str, Any] = {}
+    if duration_ms is not None:
+        statistics["totalDurationInMillis"] = duration_ms
+    if units is not None:
+        statistics["billedResourceUtilization"] = {"units": units}
+    return statistics
 
 
 def _copy(value: Any) -> Any:

@@ -1,11 +1,12 @@
 """A small fake of the Clean Rooms operations moto lacks, in front of moto, on loopback.
 
-Requests for operations the fake implements are answered from its own store; all
-others go to moto unchanged. The account comes from the signing key, looked up in
-moto (which issued it), the region from the signature's scope. Every response the
-fake sends is checked against botocore's service model first (``fake_validate``):
-a response that does not fit is never sent, but recorded in ``violations`` and
-answered with HTTP 500, so a test fails loudly.
+Requests for operations the fake implements are answered from its own stores; all
+others go to moto unchanged, except those of Clean Rooms ML (which moto lacks
+entirely): they are refused with 404. The service is the one the signature's scope
+names, the region the scope's, and the account the signing key's, looked up in moto
+(which issued it). Every response the fake sends is checked against botocore's
+service model first (``validate``): a response that does not fit is never sent, but
+recorded in ``violations`` and answered with HTTP 500, so a test fails loudly.
 
 Used by the tests and by ``--demo``; needs moto (the demo extra).
 """
@@ -25,9 +26,14 @@ from typing import Any
 
 from exporter.demo.fake.analyses import AnalysesStore
 from exporter.demo.fake.api import ApiError, Handler, Request, known_collaboration, paginate
+from exporter.demo.fake.ml import MlStore
+from exporter.demo.fake.tables import IntermediateTablesStore
 from exporter.demo.fake.validate import service_model, validate_output
 
-_SCOPE = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/")
+# Credential=<access key>/<date>/<region>/<signing name>/aws4_request
+_SCOPE = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
+# The services the fake answers: signing name (as the scope names it) -> botocore's name.
+SERVICES = {"cleanrooms": "cleanrooms", "cleanrooms-ml": "cleanroomsml"}
 _HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
 
@@ -50,13 +56,15 @@ def route_table(service: str = "cleanrooms") -> list[tuple[str, re.Pattern[str],
     return routes
 
 
-_ROUTES = route_table()
+_ROUTES = {service: route_table(service) for service in SERVICES.values()}
 
 
-def operation_for(method: str, path: str) -> tuple[str, dict[str, str]] | None:
-    """The Clean Rooms operation a request is for, with its path parameters."""
+def operation_for(
+    method: str, path: str, service: str = "cleanrooms"
+) -> tuple[str, dict[str, str]] | None:
+    """The operation of ``service`` (botocore's name) a request is for, with its path parameters."""
     plain = urllib.parse.urlsplit(path).path
-    for route_method, regex, name in _ROUTES:
+    for route_method, regex, name in _ROUTES[service]:
         match = regex.match(plain)
         if route_method == method and match:
             return name, {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
@@ -79,6 +87,14 @@ class FakeCleanRooms(ThreadingHTTPServer):
         }
         self.analyses = AnalysesStore()  # protected queries and jobs, privacy budgets
         self.handlers.update(self.analyses.handlers())
+        self.tables = IntermediateTablesStore()
+        self.handlers.update(self.tables.handlers())
+        self.ml = MlStore()  # trained models, inference jobs, input channels, audiences
+        # botocore's service name -> operation -> handler; ``handlers`` is Clean Rooms'.
+        self.services: dict[str, dict[str, Handler]] = {
+            "cleanrooms": self.handlers,
+            "cleanroomsml": self.ml.handlers(),
+        }
         super().__init__(("127.0.0.1", 0), _Handler)
         # Given a request path, whether to answer it with a 429 (the demo sets it).
         self.throttle: Callable[[str], bool] | None = None
@@ -171,13 +187,13 @@ class FakeCleanRooms(ThreadingHTTPServer):
 
     # --- dispatch --------------------------------------------------------------------
 
-    def answer(self, request: Request) -> tuple[int, dict[str, Any]]:
+    def answer(self, request: Request, service: str = "cleanrooms") -> tuple[int, dict[str, Any]]:
         """Status and body for a request the fake implements, checked against the model."""
         try:
-            body = self.handlers[request.operation](request)
+            body = self.services[service][request.operation](request)
         except ApiError as err:
             return err.status, {"message": str(err), "__type": err.code}
-        problems = validate_output(request.operation, body)
+        problems = validate_output(request.operation, body, service)
         if problems:
             with self.lock:
                 self.violations.extend(problems)
@@ -204,23 +220,26 @@ class _Handler(BaseHTTPRequestHandler):
             error = {"message": "Rate exceeded", "__type": "ThrottlingException"}
             send(self, 429, json.dumps(error).encode(), _error_headers("ThrottlingException"))
             return
-        request = self._request()
-        if request is None:
+        scope = _SCOPE.search(self.headers.get("Authorization", ""))
+        service = None if scope is None else SERVICES.get(scope.group(3))
+        if scope is None or service is None:  # unsigned, or not ours: moto answers as it would
             send(self, *forward(self, self.server.upstream, body))
             return
-        status, payload = self.server.answer(request)
-        headers = _error_headers(payload["__type"]) if status >= 400 else _JSON
-        send(self, status, json.dumps(payload).encode(), headers)
+        request = self._request(scope, service)
+        if request is not None:
+            self._reply(*self.server.answer(request, service))
+        elif service == "cleanroomsml":  # moto has no Clean Rooms ML: nothing to forward to
+            self._reply(404, unknown_operation(self.command, self.path))
+        else:
+            send(self, *forward(self, self.server.upstream, body))
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any  # noqa: N815
 
-    def _request(self) -> Request | None:
-        found = operation_for(self.command, self.path)
-        if found is None or found[0] not in self.server.handlers:
+    def _request(self, scope: re.Match[str], service: str) -> Request | None:
+        """The request, if it is for an operation of ``service`` the fake implements."""
+        found = operation_for(self.command, self.path, service)
+        if found is None or found[0] not in self.server.services[service]:
             return None
-        scope = _SCOPE.search(self.headers.get("Authorization", ""))
-        if scope is None:
-            return None  # unsigned: let moto answer as it would
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         return Request(
             found[0],
@@ -230,11 +249,21 @@ class _Handler(BaseHTTPRequestHandler):
             {k: v[0] for k, v in query.items()},
         )
 
+    def _reply(self, status: int, payload: dict[str, Any]) -> None:
+        headers = _error_headers(payload["__type"]) if status >= 400 else _JSON
+        send(self, status, json.dumps(payload).encode(), headers)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         pass
 
 
 _JSON = {"Content-Type": "application/json"}
+
+
+def unknown_operation(method: str, path: str) -> dict[str, Any]:
+    """The error body AWS sends for a request that names no operation the fake implements."""
+    plain = urllib.parse.urlsplit(path).path
+    return {"message": f"no operation for {method} {plain}", "__type": "UnknownOperationException"}
 
 
 def _error_headers(code: str) -> dict[str, str]:

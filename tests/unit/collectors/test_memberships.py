@@ -81,3 +81,41 @@ def _variants() -> list[Any]:
 @pytest.mark.parametrize("item", _variants())
 def test_parse_summary_agrees_with_the_plain_rules(item: Any) -> None:
     assert parse_summary(item) == _reference_parse(item)
+
+
+def test_who_pays_for_what_is_one_info_series_per_membership() -> None:
+    from exporter.collectors.base import Fresh, OutputSettings
+    from exporter.collectors.memberships import families
+
+    payment = {
+        "queryCompute": {"isResponsible": False},
+        "jobCompute": {"isResponsible": True},
+        "machineLearning": {"modelTraining": {"isResponsible": True}},
+    }
+    item = {
+        "id": "m1",
+        "collaborationId": "c1",
+        "collaborationName": "n",
+        "status": "ACTIVE",
+        "paymentConfiguration": payment,
+    }
+    data = build([item])
+    (membership,) = data.memberships
+    assert (membership.job_compute_payer, membership.ml_training_payer) == (True, True)
+    assert membership.ml_inference_payer is False  # absent: this member does not pay
+    fresh = [Fresh(("111111111111", "us-east-1"), data)]
+    (info,) = [
+        f for f in families(fresh, OutputSettings()) if f.name == "cleanrooms_membership_payment"
+    ]
+    (sample,) = info.samples
+    assert sample.name == "cleanrooms_membership_payment_info"
+    assert sample.labels == {
+        "account_id": "111111111111",
+        "region": "us-east-1",
+        "membership_id": "m1",
+        "collaboration_id": "c1",
+        "query_compute": "false",
+        "job_compute": "true",
+        "ml_training": "true",
+        "ml_inference": "false",
+    }

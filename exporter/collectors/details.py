@@ -1,0 +1,290 @@
+"""Analysis details: one Get per analysis first seen finished, for what the list does not carry.
+
+The list calls give status and createTime; what an analysis cost (billed CRPU-hours), how
+long it ran and why it failed live only in ``GetProtectedQuery`` / ``GetProtectedJob``.
+Each analysis the finished counters count (first seen terminal, never at the baseline
+poll) joins its membership's backlog; each poll fetches at most ``details_per_poll`` of
+them, oldest first, so a burst never exceeds the API rate quota. A Get that fails is
+tried again on the next polls, ``MAX_ATTEMPTS`` in all, then dropped and counted by
+reason; the list part of the collector stays up whatever the Gets answer.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from prometheus_client.core import HistogramMetricFamily, Metric
+
+from exporter.collectors.base import Client, Fresh, Option
+from exporter.collectors.collaborations import active_only
+from exporter.core.errors import ApiError
+from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3  # a Get that failed this often is dropped
+MAX_ERROR_CODES = 20  # per membership: a partner's odd codes must not blow up cardinality
+OTHER_CODE = "other"
+MAX_BACKLOG = 10_000  # per membership; beyond it the oldest waiting analyses are dropped
+# Seconds. Clean Rooms analyses take from tens of seconds (a small SQL query) to hours (a
+# PySpark job over large tables); the bounds double from 10 s to 4 h.
+DURATION_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0)
+REASONS = {
+    "AccessDeniedException": "access_denied",
+    "AccessDenied": "access_denied",
+    "ResourceNotFoundException": "not_found",
+    "ThrottlingException": "throttled",
+    "TooManyRequestsException": "throttled",
+    "HTTP429": "throttled",
+}
+STOP_CODES = frozenset({"access_denied", "throttled"})  # the next Gets would fail alike
+
+DETAILS = Option(
+    "details", "bool", 1.0, "Fetch each finished analysis once for its cost, duration, error."
+)
+DETAILS_PER_POLL = Option(
+    "details_per_poll", "count", 50.0, "At most this many Gets per membership per poll."
+)
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """An analysis that finished and waits for its Get."""
+
+    id: str
+    attempts: int = 0  # Gets of it that failed so far
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    """One membership's details: what waits for its Get, and what the Gets found so far."""
+
+    backlog: tuple[Waiting, ...] = ()
+    billed: Mapping[str, float] = field(default_factory=_empty)  # CRPU-hours by status
+    errors: Mapping[str, int] = field(default_factory=_empty)  # FAILED ones by error code
+    dropped: Mapping[str, int] = field(default_factory=_empty)  # Gets given up, by reason
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """Durations of one status: per-bucket (not cumulative) counts, then +Inf; sum, count."""
+
+    buckets: tuple[int, ...] = (0,) * (len(DURATION_BUCKETS) + 1)
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, seconds: float) -> Histogram:
+        slots = list(self.buckets)
+        slots[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
+        return Histogram(tuple(slots), self.total + seconds, self.count + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What one Get told: the analysis' status, billed units, duration, error code."""
+
+    status: str
+    units: float | None
+    seconds: float | None
+    error_code: str | None
+
+
+@dataclass(frozen=True)
+class Get:
+    """How to fetch one kind of analysis: ``GetProtectedQuery`` and its names."""
+
+    operation: str
+    id_param: str  # protectedQueryIdentifier
+    answer_key: str  # protectedQuery
+
+
+Durations = dict[str, Histogram]
+MEMBERSHIP_LABELS = (*TARGET_LABELS, "membership_id", "collaboration_id")
+
+
+def queue(details: Details, finished: list[str]) -> Details:
+    """Add the analyses that just finished to the backlog, oldest first; bounded."""
+    backlog = (*details.backlog, *(Waiting(i) for i in finished))
+    overflow = len(backlog) - MAX_BACKLOG
+    if overflow <= 0:
+        return replace(details, backlog=backlog)
+    log.warning("details backlog full: %d finished analyses dropped unfetched", overflow)
+    dropped = _bump(details.dropped, "backlog_full", overflow)
+    return replace(details, backlog=backlog[overflow:], dropped=dropped)
+
+
+def fetch(
+    client: Client,
+    get: Get,
+    membership_id: str,
+    details: Details,
+    *,
+    per_poll: int,
+    durations: Durations,
+) -> Details:
+    """At most ``per_poll`` Gets from the front of the backlog; ``durations`` is updated.
+
+    An analysis whose Get failed keeps its place for the next poll (until ``MAX_ATTEMPTS``);
+    a denial or a throttle ends this poll's Gets, as the next ones would meet the same.
+    """
+    kept: list[Waiting] = []
+    state, tried = details, 0
+    for waiting in details.backlog[:per_poll]:
+        tried += 1
+        try:
+            found = _get(client, get, membership_id, waiting.id)
+        except (ApiError, _Invalid) as err:
+            reason = _reason(err)
+            if waiting.attempts + 1 >= MAX_ATTEMPTS:
+                state = replace(state, dropped=_bump(state.dropped, reason))
+            else:
+                kept.append(Waiting(waiting.id, waiting.attempts + 1))
+            if reason in STOP_CODES:
+                break
+            continue
+        state = _record(state, found, durations)
+    return replace(state, backlog=(*kept, *details.backlog[tried:]))
+
+
+class _Invalid(Exception):
+    """A Get answered with something that is not an analysis."""
+
+
+def _get(client: Client, get: Get, membership_id: str, analysis_id: str) -> Found:
+    params = {"membershipIdentifier": membership_id, get.id_param: analysis_id}
+    try:
+        answer = client.call(get.operation, **params)
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        # botocore's parser raises these on bodies that do not fit the API's shape.
+        raise _Invalid(str(err)) from err
+    found = parse(answer.get(get.answer_key) if isinstance(answer, Mapping) else None)
+    if found is None:
+        raise _Invalid(f"{get.operation}: no {get.answer_key} in the answer")
+    return found
+
+
+def parse(item: Any) -> Found | None:
+    """The fields of one analysis the metrics use; None when its status is missing."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("status"), str):
+        return None
+    statistics = _mapping(item.get("statistics"))
+    units = _number(_mapping(statistics.get("billedResourceUtilization")).get("units"))
+    millis = _number(statistics.get("totalDurationInMillis"))
+    code = _mapping(item.get("error")).get("code")
+    return Found(
+        item["status"],
+        units,
+        millis / 1000.0 if millis is not None else None,
+        code if isinstance(code, str) and code else None,
+    )
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _number(value: Any) -> float | None:
+    """A non-negative number from the answer, or None when absent or malformed."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
+
+
+def _record(details: Details, found: Found, durations: Durations) -> Details:
+    billed, errors = details.billed, details.errors
+    if found.units is not None:
+        billed = _bump(billed, found.status, found.units)
+    if found.status == "FAILED" and found.error_code is not None:
+        code = found.error_code
+        if code not in errors and len(errors) >= MAX_ERROR_CODES + (OTHER_CODE in errors):
+            code = OTHER_CODE
+        errors = _bump(errors, code)
+    if found.seconds is not None:
+        durations[found.status] = durations.get(found.status, Histogram()).add(found.seconds)
+    return replace(details, billed=billed, errors=errors)
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, ApiError):
+        return REASONS.get(err.code, "error")
+    return "invalid_response"
+
+
+def _bump(counts: Mapping[str, Any], key: str, by: float = 1) -> Mapping[str, Any]:
+    return MappingProxyType({**counts, key: counts.get(key, 0) + by})
+
+
+@dataclass(frozen=True)
+class Names:
+    """One kind of analysis' detail families: its collector and the prefix of their names."""
+
+    collector: str  # protected_queries
+    prefix: str  # cleanrooms_protected_query
+    noun: str  # queries
+    terminal: tuple[str, ...]
+
+
+def families(names: Names, fresh: Sequence[Fresh]) -> list[Metric]:
+    """Billed CRPU-hours, error codes, backlog and drops per membership; durations per target."""
+    billed = counter(
+        f"{names.prefix}_billed_crpu_hours",
+        f"Billed CRPU-hours of protected {names.noun} fetched once finished, by status.",
+        (*MEMBERSHIP_LABELS, "status"),
+    )
+    errors = counter(
+        f"{names.prefix}_errors",
+        f"FAILED protected {names.noun} by error code (at most {MAX_ERROR_CODES} codes per "
+        f"membership, the rest as {OTHER_CODE}).",
+        (*MEMBERSHIP_LABELS, "error_code"),
+    )
+    backlog = gauge(
+        "cleanrooms_analysis_details_backlog",
+        "Analyses finished but not yet fetched for their details.",
+        (*MEMBERSHIP_LABELS, "collector"),
+        polled=COLLECTOR_POLLED,
+    )
+    dropped = counter(
+        "cleanrooms_analysis_details_dropped",
+        "Finished analyses whose details were given up, by reason.",
+        (*MEMBERSHIP_LABELS, "collector", "reason"),
+    )
+    for item in fresh:
+        for collaboration_id, membership in active_only(item, item.data.memberships):
+            key = [*item.key, label(membership.membership_id), label(collaboration_id)]
+            found = membership.details
+            for status in sorted({*names.terminal, *found.billed}):
+                billed.add_metric([*key, label(status)], found.billed.get(status, 0.0))
+            for code, count in sorted(found.errors.items()):
+                errors.add_metric([*key, label(code)], count)
+            backlog.add_metric([*key, names.collector], len(found.backlog))
+            for reason, count in sorted(found.dropped.items()):
+                dropped.add_metric([*key, names.collector, reason], count)
+    return [billed, _durations(names, fresh), errors, backlog, dropped]
+
+
+def _durations(names: Names, fresh: Sequence[Fresh]) -> Metric:
+    family = HistogramMetricFamily(
+        f"{names.prefix}_duration_seconds",
+        f"Duration (totalDurationInMillis) of protected {names.noun} fetched once finished, "
+        f"by status. {COLLECTOR_POLLED}",
+        labels=[*TARGET_LABELS, "status"],
+    )
+    for item in fresh:
+        for status, histogram in sorted(item.data.durations.items()):
+            cumulative, buckets = 0, []
+            for bound, count in zip(
+                (*DURATION_BUCKETS, float("inf")), histogram.buckets, strict=True
+            ):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+            family.add_metric([*item.key, label(status)], buckets, histogram.total)
+    return family

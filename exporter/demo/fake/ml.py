@@ -1,0 +1,265 @@
+"""The fake's Clean Rooms ML resources: trained models, inference jobs, input channels, audiences.
+
+moto has no Clean Rooms ML at all. Answers ListTrainedModels, ListTrainedModelInferenceJobs
+and ListMLInputChannels per membership (an unknown membership is ResourceNotFound, as in
+moto's memberships), and ListAudienceModels, ListConfiguredAudienceModels and
+ListAudienceGenerationJobs per account and region; newest first, paged like the API. The
+server (``server``) checks every answer against botocore's ``cleanroomsml`` model.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from typing import Any
+
+from exporter.demo.fake.api import Handler, Request, known_membership, paginate
+
+Key = tuple[str, str, str]  # (account_id, region, membership_id)
+Target = tuple[str, str]  # (account_id, region)
+
+# Each kind is named by the member its List operation returns it under.
+TRAINED_MODELS = "trainedModels"
+INFERENCE_JOBS = "trainedModelInferenceJobs"
+INPUT_CHANNELS = "mlInputChannelsList"
+AUDIENCE_MODELS = "audienceModels"
+CONFIGURED_AUDIENCE_MODELS = "configuredAudienceModels"
+GENERATION_JOBS = "audienceGenerationJobs"
+KINDS = (
+    TRAINED_MODELS,
+    INFERENCE_JOBS,
+    INPUT_CHANNELS,
+    AUDIENCE_MODELS,
+    CONFIGURED_AUDIENCE_MODELS,
+    GENERATION_JOBS,
+)
+
+# The query parameters a List operation filters by: each must equal the summary's member
+# of the same name (a summary without that member never matches).
+_FILTERS: dict[str, tuple[str, ...]] = {
+    INFERENCE_JOBS: ("trainedModelArn", "trainedModelVersionIdentifier"),
+    GENERATION_JOBS: ("configuredAudienceModelArn", "collaborationId"),
+}
+
+
+def ml_arn(target: Target, resource: str) -> str:
+    """A new ARN of a Clean Rooms ML resource of the account and region (``resource/<uuid>``)."""
+    account_id, region = target
+    return f"arn:aws:cleanrooms-ml:{region}:{account_id}:{resource}/{uuid.uuid4()}"
+
+
+def membership_ml_arn(key: Key, resource: str) -> str:
+    """A new ARN of a Clean Rooms ML resource that belongs to the membership ``key``."""
+    return ml_arn(key[:2], f"membership/{key[2]}/{resource}")
+
+
+class MlStore:
+    """Clean Rooms ML summaries as the API sends them, per membership or per account/region."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # kind -> Key (per membership) or Target (per account) -> summaries, oldest added first
+        self.items: dict[str, dict[tuple[str, ...], list[dict[str, Any]]]] = {
+            kind: {} for kind in KINDS
+        }
+        self.by_arn: dict[str, dict[str, Any]] = {}  # the same summaries, for set_status
+
+    def handlers(self) -> dict[str, Handler]:
+        return {
+            "ListTrainedModels": lambda r: self._list_per_membership(r, TRAINED_MODELS),
+            "ListTrainedModelInferenceJobs": lambda r: self._list_per_membership(r, INFERENCE_JOBS),
+            "ListMLInputChannels": lambda r: self._list_per_membership(r, INPUT_CHANNELS),
+            "ListAudienceModels": lambda r: self._list_per_account(r, AUDIENCE_MODELS),
+            "ListConfiguredAudienceModels": lambda r: self._list_per_account(
+                r, CONFIGURED_AUDIENCE_MODELS
+            ),
+            "ListAudienceGenerationJobs": lambda r: self._list_per_account(r, GENERATION_JOBS),
+        }
+
+    # --- per membership --------------------------------------------------------------
+
+    def add_trained_model(  # noqa: PLR0917 (the agreed seeding signature)
+        self,
+        key: Key,
+        collaboration_id: str,
+        name: str,
+        status: str,
+        created: float,
+        updated: float | None = None,
+    ) -> str:
+        """A trained model of the membership ``key``; returns its ARN."""
+        arn = membership_ml_arn(key, "trained-model")
+        summary = {
+            "trainedModelArn": arn,
+            "name": name,
+            "membershipIdentifier": key[2],
+            "collaborationIdentifier": collaboration_id,
+            "status": status,
+            **_times(created, updated),
+            "configuredModelAlgorithmAssociationArn": membership_ml_arn(
+                key, "configured-model-algorithm-association"
+            ),
+            "mlModelTrainingPayerAccountId": key[0],
+        }
+        return self._add(TRAINED_MODELS, key, arn, summary)
+
+    def add_inference_job(  # noqa: PLR0917 (the agreed seeding signature)
+        self,
+        key: Key,
+        collaboration_id: str,
+        name: str,
+        status: str,
+        created: float,
+        updated: float | None = None,
+        trained_model_arn: str | None = None,
+    ) -> str:
+        """An inference job of the membership ``key`` (of a new model's ARN if none given)."""
+        arn = membership_ml_arn(key, "trained-model-inference-job")
+        summary = {
+            "trainedModelInferenceJobArn": arn,
+            "name": name,
+            "membershipIdentifier": key[2],
+            "collaborationIdentifier": collaboration_id,
+            "trainedModelArn": trained_model_arn or membership_ml_arn(key, "trained-model"),
+            "status": status,
+            **_times(created, updated),
+            "outputConfiguration": {"members": [{"accountId": key[0]}]},
+            "mlModelInferencePayerAccountId": key[0],
+        }
+        return self._add(INFERENCE_JOBS, key, arn, summary)
+
+    def add_input_channel(  # noqa: PLR0917 (the agreed seeding signature)
+        self,
+        key: Key,
+        collaboration_id: str,
+        name: str,
+        status: str,
+        created: float,
+        updated: float | None = None,
+    ) -> str:
+        """An ML input channel of the membership ``key``; returns its ARN."""
+        arn = membership_ml_arn(key, "ml-input-channel")
+        association = membership_ml_arn(key, "configured-model-algorithm-association")
+        summary = {
+            "mlInputChannelArn": arn,
+            "name": name,
+            "membershipIdentifier": key[2],
+            "collaborationIdentifier": collaboration_id,
+            "configuredModelAlgorithmAssociations": [association],
+            "status": status,
+            **_times(created, updated),
+        }
+        return self._add(INPUT_CHANNELS, key, arn, summary)
+
+    # --- per account and region ------------------------------------------------------
+
+    def add_audience_model(
+        self, target: Target, name: str, status: str, created: float, updated: float | None = None
+    ) -> str:
+        """An audience model of the account and region ``target``; returns its ARN."""
+        arn = ml_arn(target, "audience-model")
+        summary = {
+            "audienceModelArn": arn,
+            "name": name,
+            "trainingDatasetArn": ml_arn(target, "training-dataset"),
+            "status": status,
+            **_times(created, updated),
+        }
+        return self._add(AUDIENCE_MODELS, target, arn, summary)
+
+    def add_configured_audience_model(
+        self,
+        target: Target,
+        name: str,
+        audience_model_arn: str,
+        created: float,
+        updated: float | None = None,
+    ) -> str:
+        """A configured audience model (status ACTIVE, the model's only one); returns its ARN."""
+        account_id, region = target
+        arn = ml_arn(target, "configured-audience-model")
+        summary = {
+            "configuredAudienceModelArn": arn,
+            "name": name,
+            "audienceModelArn": audience_model_arn,
+            "outputConfig": {
+                "destination": {"s3Destination": {"s3Uri": f"s3://audiences-{region}/{name}/"}},
+                "roleArn": f"arn:aws:iam::{account_id}:role/CleanRoomsMLAudiences",
+            },
+            "status": "ACTIVE",
+            **_times(created, updated),
+        }
+        return self._add(CONFIGURED_AUDIENCE_MODELS, target, arn, summary)
+
+    def add_audience_generation_job(  # noqa: PLR0917 (the agreed seeding signature)
+        self,
+        target: Target,
+        name: str,
+        configured_audience_model_arn: str,
+        status: str,
+        created: float,
+        updated: float | None = None,
+        collaboration_id: str | None = None,
+    ) -> str:
+        """An audience generation job of ``target`` (in a collaboration if given); its ARN."""
+        arn = ml_arn(target, "audience-generation-job")
+        summary = {
+            "audienceGenerationJobArn": arn,
+            "name": name,
+            "configuredAudienceModelArn": configured_audience_model_arn,
+            "status": status,
+            **_times(created, updated),
+            "startedBy": target[0],
+        }
+        if collaboration_id is not None:
+            summary["collaborationId"] = collaboration_id
+        return self._add(GENERATION_JOBS, target, arn, summary)
+
+    # --- changes and lists -----------------------------------------------------------
+
+    def set_status(self, arn: str, status: str, updated: float | None = None) -> None:
+        """Move any ML resource to ``status``; ``updated`` (if given) becomes its updateTime.
+
+        Raises KeyError for an ARN no ``add_*`` returned: a seeding mistake must be loud.
+        """
+        with self.lock:
+            summary = self.by_arn.get(arn)
+            if summary is None:
+                raise KeyError(f"no Clean Rooms ML resource {arn}")
+            summary["status"] = status
+            if updated is not None:
+                summary["updateTime"] = updated
+
+    def listed(self, kind: str, scope: Key | Target) -> list[dict[str, Any]]:
+        """Copies of the summaries of a kind in a membership or account/region, newest first."""
+        with self.lock:
+            found = copy.deepcopy(self.items[kind].get(scope, []))
+        return sorted(found, key=lambda s: s["createTime"], reverse=True)
+
+    def _add(self, kind: str, scope: Key | Target, arn: str, summary: dict[str, Any]) -> str:
+        with self.lock:
+            self.items[kind].setdefault(scope, []).append(summary)
+            self.by_arn[arn] = summary
+        return arn
+
+    def _list_per_membership(self, request: Request, kind: str) -> dict[str, Any]:
+        membership_id = request.path["membershipIdentifier"]
+        known_membership(request, membership_id)
+        key = (request.account_id, request.region, membership_id)
+        return paginate(_filtered(self.listed(kind, key), kind, request), request.query, kind)
+
+    def _list_per_account(self, request: Request, kind: str) -> dict[str, Any]:
+        target = (request.account_id, request.region)
+        return paginate(_filtered(self.listed(kind, target), kind, request), request.query, kind)
+
+
+def _times(created: float, updated: float | None) -> dict[str, float]:
+    """createTime and updateTime; a resource never updated was last updated when created."""
+    return {"createTime": created, "updateTime": created if updated is None else updated}
+
+
+def _filtered(summaries: list[dict[str, Any]], kind: str, request: Request) -> list[dict[str, Any]]:
+    """The summaries that match every filter of the kind's operation the request sets."""
+    wanted = {name: request.query[name] for name in _FILTERS.get(kind, ()) if name in request.query}
+    return [s for s in summaries if all(s.get(k) == v for k, v in wanted.items())]

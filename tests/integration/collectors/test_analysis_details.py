@@ -1,0 +1,218 @@
+"""Analysis details: one Get per analysis first seen finished, its cost, duration and error."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from exporter.app import App
+from exporter.collectors.details import DURATION_BUCKETS
+from exporter.demo.fake.analyses import JOBS, QUERIES
+from exporter.demo.fake.server import FakeCleanRooms
+from tests.faultproxy import FaultProxy, Reply, Seen, wait_for
+from tests.helpers import Seeder, role, value
+
+HOUR = 3600.0
+
+
+def config(account: str, collectors: str) -> str:
+    return f"accounts: [{{role_arn: '{role(account)}', regions: [us-east-1]}}]\n{collectors}"
+
+
+def where_of(account: str, collaboration: object) -> dict[str, str]:
+    return {
+        "account_id": account,
+        "region": "us-east-1",
+        "membership_id": collaboration.membership_id,  # type: ignore[attr-defined]
+        "collaboration_id": collaboration.id,  # type: ignore[attr-defined]
+    }
+
+
+def poll_again(exporter: App, account: str, collector: str = "protected_queries") -> None:
+    health = {"account_id": account, "region": "us-east-1", "collector": collector}
+    before = value(exporter, "cleanrooms_collector_polls_total", **health) or 0
+    exporter.poller.poll_all_now()
+    wait_for(lambda: (value(exporter, "cleanrooms_collector_polls_total", **health) or 0) > before)
+
+
+def billed(exporter: App, where: dict[str, str], status: str, kind: str = "query") -> float:
+    name = f"cleanrooms_protected_{kind}_billed_crpu_hours_total"
+    return value(exporter, name, **where, status=status) or 0.0
+
+
+def test_cost_and_durations_equal_the_seeded_statistics_one_get_each_none_for_the_baseline(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+    collaboration = seeder.add(a, "us-east-1", "ACTIVE")
+    key = (a, "us-east-1", collaboration.membership_id)
+    now = time.time()
+    old = fake.analyses.add_query(key, now - HOUR, "STARTED")
+    fake.analyses.set_status(QUERIES, key, old, "SUCCESS", units=9.0, duration_ms=50_000)
+    running = [fake.analyses.add_query(key, now - 60 + i, "STARTED") for i in range(4)]
+    exporter = run_exporter(
+        proxy.url, config(a, "collectors: {protected_queries: {enabled: true}}")
+    )
+    where = where_of(a, collaboration)
+    # The baseline poll: the query finished before it is never fetched nor billed.
+    assert fake.analyses.gets[old] == 0
+    assert billed(exporter, where, "SUCCESS") == 0
+    outcomes = [
+        (running[0], "SUCCESS", 0.5, 42_000, None),
+        (running[1], "SUCCESS", 1.25, 700_000, None),
+        (running[2], "FAILED", 0.125, 9_000, "InsufficientCapacity"),
+        (running[3], "TIMED_OUT", 2.0, 7_300_000, None),
+    ]
+    for query, status, units, millis, error in outcomes:
+        fake.analyses.set_status(
+            QUERIES, key, query, status, units=units, duration_ms=millis, error=error
+        )
+    poll_again(exporter, a)
+    assert billed(exporter, where, "SUCCESS") == 1.75
+    assert billed(exporter, where, "FAILED") == 0.125
+    assert billed(exporter, where, "TIMED_OUT") == 2.0
+    name = "cleanrooms_protected_query_errors_total"
+    assert value(exporter, name, **where, error_code="InsufficientCapacity") == 1
+    target = {"account_id": a, "region": "us-east-1"}
+    histogram = "cleanrooms_protected_query_duration_seconds"
+    assert value(exporter, f"{histogram}_sum", **target, status="SUCCESS") == 742.0
+    assert value(exporter, f"{histogram}_count", **target, status="SUCCESS") == 2
+    for bound, expected in ((30.0, 0), (60.0, 1), (600.0, 1), (1200.0, 2)):
+        le = repr(bound)
+        assert value(exporter, f"{histogram}_bucket", **target, status="SUCCESS", le=le) == expected
+    assert value(exporter, f"{histogram}_bucket", **target, status="TIMED_OUT", le="+Inf") == 1
+    assert value(exporter, f"{histogram}_bucket", **target, status="TIMED_OUT", le="7200.0") == 0
+    poll_again(exporter, a)  # nothing new: nothing fetched twice, nothing billed twice
+    assert [fake.analyses.gets[q] for q, *_ in outcomes] == [1, 1, 1, 1]
+    assert billed(exporter, where, "SUCCESS") == 1.75
+    assert len(proxy.calls("GetProtectedQuery", a)) == 4
+    assert DURATION_BUCKETS[0] == 10.0
+
+
+def test_a_burst_drains_at_details_per_poll_with_the_backlog_falling_to_zero(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+    collaboration = seeder.add(a, "us-east-1", "ACTIVE")
+    key = (a, "us-east-1", collaboration.membership_id)
+    now = time.time()
+    burst = [fake.analyses.add_query(key, now - 600 + i, "STARTED") for i in range(500)]
+    collectors = "collectors: {protected_queries: {enabled: true, details_per_poll: 50}}"
+    exporter = run_exporter(proxy.url, config(a, collectors))
+    where = where_of(a, collaboration)
+    for query in burst:
+        fake.analyses.set_status(QUERIES, key, query, "SUCCESS", units=0.01, duration_ms=20_000)
+    backlog = []
+    for _ in range(10):
+        gets = len(proxy.calls("GetProtectedQuery", a))
+        poll_again(exporter, a)
+        assert len(proxy.calls("GetProtectedQuery", a)) - gets == 50  # never more per poll
+        backlog.append(
+            value(
+                exporter,
+                "cleanrooms_analysis_details_backlog",
+                **where,
+                collector="protected_queries",
+            )
+        )
+    assert backlog == [450 - 50 * i for i in range(10)]
+    assert backlog[-1] == 0
+    assert billed(exporter, where, "SUCCESS") == pytest.approx(5.0)
+    assert all(fake.analyses.gets[q] == 1 for q in burst)
+
+
+def test_thirty_error_codes_become_twenty_and_other(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+    collaboration = seeder.add(a, "us-east-1", "ACTIVE")
+    key = (a, "us-east-1", collaboration.membership_id)
+    now = time.time()
+    queries = [fake.analyses.add_query(key, now - 300 + i, "STARTED") for i in range(30)]
+    exporter = run_exporter(
+        proxy.url, config(a, "collectors: {protected_queries: {enabled: true}}")
+    )
+    for number, query in enumerate(queries):
+        fake.analyses.set_status(QUERIES, key, query, "FAILED", error=f"Code{number:02d}")
+    poll_again(exporter, a)
+    where = where_of(a, collaboration)
+    codes = {
+        s.labels["error_code"]: s.value
+        for family in exporter.registry.collect()
+        if family.name == "cleanrooms_protected_query_errors"
+        for s in family.samples
+        if s.labels.get("membership_id") == where["membership_id"]
+    }
+    assert len(codes) == 21
+    assert codes.pop("other") == 10
+    assert set(codes.values()) == {1.0}
+
+
+def test_a_denied_get_leaves_the_collector_up_and_counts_the_drops(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+    collaboration = seeder.add(a, "us-east-1", "ACTIVE")
+    key = (a, "us-east-1", collaboration.membership_id)
+    job = fake.analyses.add_job(key, time.time() - 60, "STARTED")
+    exporter = run_exporter(proxy.url, config(a, "collectors: {protected_jobs: {enabled: true}}"))
+
+    def deny(seen: Seen) -> Reply | None:
+        if seen.operation == "GetProtectedJob":
+            return Reply.aws_error(403, "AccessDeniedException", "no GetProtectedJob")
+        return None
+
+    proxy.rules.append(deny)
+    fake.analyses.set_status(JOBS, key, job, "SUCCESS", units=3.0)
+    where = where_of(a, collaboration)
+    health = {"account_id": a, "region": "us-east-1", "collector": "protected_jobs"}
+    for attempt in range(3):  # tried on three polls, one Get each, then dropped
+        poll_again(exporter, a, "protected_jobs")
+        assert value(exporter, "cleanrooms_collector_up", **health) == 1
+        assert len(proxy.calls("GetProtectedJob", a)) == attempt + 1
+    dropped = {**where, "collector": "protected_jobs", "reason": "access_denied"}
+    assert value(exporter, "cleanrooms_analysis_details_dropped_total", **dropped) == 1
+    backlog = {**where, "collector": "protected_jobs"}
+    assert value(exporter, "cleanrooms_analysis_details_backlog", **backlog) == 0
+    finished = "cleanrooms_protected_jobs_finished_total"
+    assert value(exporter, finished, **where, status="SUCCESS") == 1  # the list part counted it
+    poll_again(exporter, a, "protected_jobs")
+    assert len(proxy.calls("GetProtectedJob", a)) == 3  # given up: not asked again
+
+
+def test_details_off_makes_no_get(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+    collaboration = seeder.add(a, "us-east-1", "ACTIVE")
+    key = (a, "us-east-1", collaboration.membership_id)
+    query = fake.analyses.add_query(key, time.time() - 60, "STARTED")
+    collectors = "collectors: {protected_queries: {enabled: true, details: false}}"
+    exporter = run_exporter(proxy.url, config(a, collectors))
+    fake.analyses.set_status(QUERIES, key, query, "SUCCESS", units=1.0)
+    poll_again(exporter, a)
+    finished = "cleanrooms_protected_queries_finished_total"
+    assert value(exporter, finished, **where_of(a, collaboration), status="SUCCESS") == 1
+    assert proxy.calls("GetProtectedQuery", a) == []

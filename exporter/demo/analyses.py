@@ -1,9 +1,12 @@
 """The demo's analyses: protected queries and jobs, and the privacy budgets they spend.
 
-Every ACTIVE membership gets a query every few seconds; most succeed, some fail or
-time out, and now and then one hangs. Each successful query spends one query of a
-differential-privacy aggregation and one unit of an access budget; an exhausted
-budget refreshes a few minutes later. All of it lives in the fake's store.
+Every ACTIVE membership gets a query every few seconds; most succeed, some fail (with
+one of a few error codes) or time out, and now and then one hangs. Each finished one has
+a simulated cost (CRPU-hours) and duration, as GetProtectedQuery tells. One membership
+per target runs as many queries as its quota allows, so the concurrency alerts have
+something to show. Each successful query spends one query of a differential-privacy
+aggregation and one unit of an access budget; an exhausted budget refreshes a few
+minutes later. All of it lives in the fake's store.
 """
 
 from __future__ import annotations
@@ -20,6 +23,10 @@ SETTLED = HOUR  # queries older than this are left alone: the seeded long runner
 QUERY_OUTCOMES = (("SUCCESS", 0.8), ("FAILED", 0.1), ("TIMED_OUT", 0.05), ("CANCELLED", 0.05))
 JOB_OUTCOMES = (("SUCCESS", 0.85), ("FAILED", 0.1), ("CANCELLED", 0.05))
 AGGREGATIONS = {"COUNT": 40, "SUM": 30, "AVG": 20}
+ERROR_CODES = ("InsufficientCapacity", "InvalidQuery", "DataSourceUnavailable", "InternalError")
+RUNTIMES = {QUERIES: (20.0, 1800.0), JOBS: (120.0, 5400.0)}  # seconds a finished one ran
+WORKERS = (4, 8, 16)  # CRPUs an analysis runs on: its cost is CRPUs x hours
+MEMBERSHIP_QUERY_LIMIT = 5  # AWS quota of queries running at once per membership
 
 
 class AnalysesActivity:
@@ -40,8 +47,11 @@ class AnalysesActivity:
                 self._store.add_query(key, now - age, _pick(rng, QUERY_OUTCOMES))
             for age in range(int(HISTORY), 0, -rng.randint(900, 1800)):
                 self._store.add_job(key, now - age, _pick(rng, JOB_OUTCOMES))
-            if index == 0:  # one per target: running since before the stuck threshold
+            if index == 0:  # one per target: running since before the stuck threshold,
+                # with the others its membership runs, at the quota: they all hang.
                 self._store.add_query(key, now - 70 * 60, "STARTED")
+                for minute in range(1, MEMBERSHIP_QUERY_LIMIT):
+                    self._stalled.add(self._store.add_query(key, now - 60 * minute, "STARTED"))
             if rng.random() < 0.7:
                 self._seed_budgets(key, collaboration.id, now)
 
@@ -88,11 +98,27 @@ class AnalysesActivity:
                 self._store.set_status(kind, key, summary["id"], "STARTED")
             elif status == "STARTED" and self._rng.random() < 0.6:
                 outcome = _pick(self._rng, outcomes)
-                self._store.set_status(kind, key, summary["id"], outcome)
+                self._finish(kind, key, summary["id"], outcome)
                 if kind == QUERIES and outcome == "SUCCESS":
                     successes += 1
                     self._spend(key)
         return successes
+
+    def _finish(self, kind: str, key: Key, analysis_id: str, outcome: str) -> None:
+        """Finish an analysis with what a Get of it tells: its cost, duration, error."""
+        rng = self._rng
+        seconds = rng.uniform(*RUNTIMES[kind])
+        error = rng.choice(ERROR_CODES) if outcome == "FAILED" else None
+        units = round(seconds / HOUR * rng.choice(WORKERS), 4)
+        self._store.set_status(
+            kind,
+            key,
+            analysis_id,
+            outcome,
+            units=units,
+            duration_ms=int(seconds * 1000),
+            error=error,
+        )
 
     def _spend(self, key: Key) -> None:
         """A successful query spends one query of an aggregation and one unit of access."""

@@ -4,10 +4,12 @@
     python -m bench.soak_analyses --seconds 20     # the CI smoke run
 
 Queries arrive in every membership and finish a moment later, far more of them over
-the run than one lookback holds. Checks that the exporter's memory stays flat (the
-ids it remembers are bounded by the lookback, not by time) and that, once the stream
-stops, the finished counters hold exactly the queries that finished: each counted
-once, none missed.
+the run than one lookback holds, each with a cost the collector fetches (details on,
+one GetProtectedQuery per finished query). Checks that the exporter's memory stays
+flat (the ids it remembers and the details it waits for are bounded by the lookback
+and ``details_per_poll``, not by time) and that, once the stream stops, the finished
+counters hold exactly the queries that finished, each fetched exactly once and its
+cost counted once: none missed, none twice.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from tests.helpers import Seeder
 
 REGION = "us-east-1"
 FINISHED = re.compile(r"^cleanrooms_protected_queries_finished_total\{.*\} (\S+)$", re.M)
+BILLED = re.compile(r"^cleanrooms_protected_query_billed_crpu_hours_total\{.*\} (\S+)$", re.M)
+BACKLOG = re.compile(r"^cleanrooms_analysis_details_backlog\{.*\} (\S+)$", re.M)
+UNITS = 0.01  # CRPU-hours of each query
 POLLS = re.compile(
     r'^cleanrooms_collector_polls_total\{.*collector="protected_queries".*\} (\S+)$', re.M
 )
@@ -52,11 +57,16 @@ class Stream:
             while self.running and self.running[0][0] < now - delay:
                 _, done_key, query = self.running.pop(0)
                 status = "FAILED" if self.rng.random() < 0.1 else "SUCCESS"
-                self.fake.analyses.set_status("protectedQueries", done_key, query, status)
-                self.finished += 1
+                self.finish(done_key, query, status)
         for _, key, query in self.running:  # let the last ones finish too
-            self.fake.analyses.set_status("protectedQueries", key, query, "SUCCESS")
-            self.finished += 1
+            self.finish(key, query, "SUCCESS")
+
+    def finish(self, key: Key, query: str, status: str) -> None:
+        error = "InsufficientCapacity" if status == "FAILED" else None
+        self.fake.analyses.set_status(
+            "protectedQueries", key, query, status, units=UNITS, duration_ms=30_000, error=error
+        )
+        self.finished += 1
 
 
 def total(pattern: re.Pattern[str], text: str) -> float:
@@ -116,21 +126,24 @@ def soak(args: argparse.Namespace, fake: FakeCleanRooms, proxy: FaultProxy) -> i
         thread.join()
         settle = total(POLLS, running.metrics()) + 2 * len(accounts)
         wait_for(lambda: total(POLLS, running.metrics()) >= settle, timeout=60)
-        counted = total(FINISHED, running.metrics())
+        wait_for(lambda: total(BACKLOG, running.metrics()) == 0, timeout=60)
+        text = running.metrics()
+        counted, billed = total(FINISHED, text), total(BILLED, text)
         calls = len(proxy.calls("ListProtectedQueries"))
-        polls = total(POLLS, running.metrics())
-    return report(args, rss, stream, counted, calls, polls, len(keys))
+        polls = total(POLLS, text)
+        gets = sorted(set(fake.analyses.gets.values()))
+    return report(args, rss, stream, (counted, billed), (calls, polls), (len(keys), gets))
 
 
 def report(
     args: argparse.Namespace,
     rss: list[float],
     stream: Stream,
-    counted: float,
-    calls: int,
-    polls: float,
-    memberships: int,
+    found: tuple[float, float],
+    api: tuple[int, float],
+    seen: tuple[int, list[int]],
 ) -> int:
+    (counted, billed), (calls, polls), (memberships, gets) = found, api, seen
     quarter = max(1, len(rss) // 4)
     early = statistics.median(rss[quarter : 2 * quarter] or rss)
     late = statistics.median(rss[-quarter:])
@@ -150,8 +163,11 @@ def report(
     print(f"| RSS late (last quarter median) | {late:.1f} MiB |")
     print(f"| ratio late/early | {late / early:.3f} |")
     print(f"| RSS peak | {max(rss):.1f} MiB |")
-    exact = counted == stream.finished
-    print(f"every finished query counted {'once' if exact else 'WRONG'}")
+    print(f"| GetProtectedQuery calls per finished query | {gets} |")
+    print(f"| billed CRPU-hours / expected | {billed:.2f} / {stream.finished * UNITS:.2f} |")
+    exact = counted == stream.finished and gets == [1]
+    exact = exact and round(billed, 6) == round(stream.finished * UNITS, 6)
+    print(f"every finished query counted, fetched and billed {'once' if exact else 'WRONG'}")
     print(f"memory {'flat' if flat else 'GROWING'}")
     return 0 if flat and exact else 1
 

@@ -44,7 +44,7 @@ from exporter.collectors.base import (
 from exporter.collectors.collaborations import Collaboration, active_only, per_membership
 from exporter.collectors.paging import list_recent
 from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
-from exporter.core.model import FAILING, Finding, TargetKey
+from exporter.core.model import EXHAUSTED, FAILING, Finding, Spend, TargetKey
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ class AnalysesData:
     # Durations of the analyses fetched, by status, since the target was first polled:
     # kept per target so a membership that goes does not make the histogram fall.
     durations: Mapping[str, details.Histogram] = field(default_factory=lambda: MappingProxyType({}))
+    lookback: float = DEFAULT_LOOKBACK  # seconds this poll listed back
 
 
 def created_at(item: Any) -> float | None:
@@ -130,7 +131,8 @@ def parse_summary(item: Any) -> Analysis | None:
 
 def poll(kind: Kind, context: PollContext) -> AnalysesData:
     """One newest-first listing per ACTIVE membership, down to ``lookback``."""
-    cutoff = context.now - float(context.options.get("lookback", DEFAULT_LOOKBACK))
+    lookback = float(context.options.get("lookback", DEFAULT_LOOKBACK))
+    cutoff = context.now - lookback
     previous = context.previous if isinstance(context.previous, AnalysesData) else None
     earlier = previous.memberships if previous is not None else {}
     durations = dict(previous.durations) if previous is not None else {}
@@ -160,9 +162,8 @@ def poll(kind: Kind, context: PollContext) -> AnalysesData:
         )
         if not fetching:
             return built
-        waiting = details.queue(
-            old.details if old else details.Details(), newly_finished(old, built)
-        )
+        before = old.details if old else details.Details()
+        waiting = details.queue(before, newly_finished(old, built), cutoff)
         got = details.fetch(
             context.client,
             kind.get,
@@ -184,17 +185,20 @@ def poll(kind: Kind, context: PollContext) -> AnalysesData:
             kind.operation,
             ", ".join(truncated),
         )
-    return AnalysesData(MappingProxyType(memberships), invalid, MappingProxyType(durations))
+    durations_view = MappingProxyType(durations)
+    return AnalysesData(MappingProxyType(memberships), invalid, durations_view, lookback)
 
 
-def newly_finished(old: MembershipAnalyses | None, new: MembershipAnalyses) -> list[str]:
-    """The ids this poll counted in the finished counters, oldest first."""
+def newly_finished(
+    old: MembershipAnalyses | None, new: MembershipAnalyses
+) -> list[tuple[str, float]]:
+    """(id, createTime) of what this poll counted in the finished counters, oldest first."""
     if old is None:
         return []  # the baseline poll counts nothing, so fetches nothing
     fresh = [
         (c, i) for i, c in new.remembered.items() if i not in old.remembered and c >= old.cutoff
     ]
-    return [i for _, i in sorted(fresh)]
+    return [(i, c) for c, i in sorted(fresh)]
 
 
 def build(
@@ -292,6 +296,7 @@ def spec(kind: Kind, doc: str) -> CollectorSpec:
         needs=collaborations.NAME,
         probe=Probe(lambda c: {"membershipIdentifier": c.membership_id}),
         findings=partial(findings, kind),
+        spend=spend,
     )
 
 
@@ -299,12 +304,28 @@ FAILED = ("FAILED", "TIMED_OUT")
 
 
 def findings(kind: Kind, key: TargetKey, data: AnalysesData) -> list[Finding]:
-    """One row per membership whose analyses failed within lookback."""
+    """Per membership: one row if it runs as many as its quota allows, one if some failed."""
     out = []
     for membership in data.memberships.values():
+        if membership.running >= kind.membership_limit:
+            what = (
+                f"{kind.noun} at the concurrency limit: {membership.running} running, AWS "
+                f"allows {kind.membership_limit} per membership; more queue"
+            )
+            out.append(Finding(key, membership.membership_id, EXHAUSTED, what))
         failed = [(s, membership.counts.get(s, 0)) for s in FAILED if membership.counts.get(s)]
         if failed:
             parts = ", ".join(f"{n} {s}" for s, n in failed)
             what = f"{kind.noun} failed recently: {parts}"
             out.append(Finding(key, membership.membership_id, FAILING, what))
+    return out
+
+
+def spend(key: TargetKey, data: AnalysesData) -> list[Spend]:
+    """Per collaboration: CRPU-hours fetched and analyses failed within lookback."""
+    out = []
+    for collaboration_id, membership in data.memberships.items():
+        failed = sum(membership.counts.get(s, 0) for s in FAILED)
+        cost = sum(units for _, units in membership.details.recent)
+        out.append(Spend(key, collaboration_id, cost, failed, data.lookback))
     return out

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from prometheus_client.core import Metric
 
 from exporter.core.families import SCRAPE_TIME
-from exporter.core.model import Finding, TargetKey
+from exporter.core.model import Finding, Spend, TargetKey
 
 
 class Client(Protocol):
@@ -132,6 +132,8 @@ class CollectorSpec:
     probe: Probe = field(default_factory=Probe)  # what --check.aws calls
     # What the status page lists under "to act on", from one target's data.
     findings: Callable[[TargetKey, Any], list[Finding]] | None = None
+    # What the status page sums as cost per collaboration, from one target's data.
+    spend: Callable[[TargetKey, Any], list[Spend]] | None = None
 
     @property
     def fan_out(self) -> bool:

@@ -62,6 +62,7 @@ class Waiting:
 
     id: str
     attempts: int = 0  # Gets of it that failed so far
+    created: float = 0.0  # its createTime: what it cost counts in the window it was made
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,9 @@ class Details:
     billed: Mapping[str, float] = field(default_factory=_empty)  # CRPU-hours by status
     errors: Mapping[str, int] = field(default_factory=_empty)  # FAILED ones by error code
     dropped: Mapping[str, int] = field(default_factory=_empty)  # Gets given up, by reason
+    # (createTime, CRPU-hours) of the ones fetched that were created within lookback: what
+    # the status page sums per collaboration. Pruned with the finished ids, so bounded.
+    recent: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +115,12 @@ Durations = dict[str, Histogram]
 MEMBERSHIP_LABELS = (*TARGET_LABELS, "membership_id", "collaboration_id")
 
 
-def queue(details: Details, finished: list[str]) -> Details:
-    """Add the analyses that just finished to the backlog, oldest first; bounded."""
-    backlog = (*details.backlog, *(Waiting(i) for i in finished))
+def queue(details: Details, finished: list[tuple[str, float]], cutoff: float = 0.0) -> Details:
+    """Add (id, createTime) of the analyses that just finished to the backlog, oldest first;
+    bounded. What was fetched and created before ``cutoff`` leaves ``recent``."""
+    recent = tuple(r for r in details.recent if r[0] >= cutoff)
+    details = replace(details, recent=recent)
+    backlog = (*details.backlog, *(Waiting(i, 0, created) for i, created in finished))
     overflow = len(backlog) - MAX_BACKLOG
     if overflow <= 0:
         return replace(details, backlog=backlog)
@@ -147,11 +154,13 @@ def fetch(
             if waiting.attempts + 1 >= MAX_ATTEMPTS:
                 state = replace(state, dropped=_bump(state.dropped, reason))
             else:
-                kept.append(Waiting(waiting.id, waiting.attempts + 1))
+                kept.append(Waiting(waiting.id, waiting.attempts + 1, waiting.created))
             if reason in STOP_CODES:
                 break
             continue
         state = _record(state, found, durations)
+        if found.units is not None:
+            state = replace(state, recent=(*state.recent, (waiting.created, found.units)))
     return replace(state, backlog=(*kept, *details.backlog[tried:]))
 
 

@@ -110,6 +110,17 @@ class WorkerStatus:
     targets: int
 
 
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """What one membership's analyses cost and how many failed, within the collector's window."""
+
+    key: TargetKey
+    collaboration_id: str
+    crpu_hours: float
+    failed: int
+    window: float  # seconds: the collector's lookback
+
+
 # How soon a finding needs a person, most urgent first: the status page sorts by it.
 EXHAUSTED, FAILING, RUNNING_LOW = 0, 1, 2
 

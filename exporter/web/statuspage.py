@@ -19,6 +19,7 @@ from exporter import __version__
 from exporter.collectors.collaborations import Collaboration, TargetState
 from exporter.core.model import CollectorState, Snapshot, Target
 from exporter.web.attention import attention_section
+from exporter.web.spend import spend_section
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,8 @@ _PAGE = """<!DOCTYPE html>
 {failing}
 <h2>Memberships to act on</h2>
 {attention}
+<h2>Cost and failures</h2>
+{spend}
 <h2>Configuration</h2>
 {reload}
 <h2>All targets</h2>
@@ -120,6 +123,7 @@ def render_status_page(
         invitations=_invitations_table(invitations, context.trusted_creators, moment),
         failing=_failing_table(snapshot),
         attention=attention_section(snapshot),
+        spend=spend_section(snapshot),
         reload=_reload_section(context.reload),
         rows="\n".join(_row(state) for state in states),
     )

@@ -407,7 +407,8 @@ def test_stale_data_disappears_health_stays_and_says_why(
     seeder.statuses(account, REGION, ACTIVE=3)
     text = (
         f"aws: {{endpoint_url: '{proxy.url}', max_attempts: 1}}\npoll_interval: 200ms\n"
-        f"stale_after: 1s\naccounts: [{{role_arn: 'arn:aws:iam::{account}:role/R'}}]\n"
+        # Long enough that a busy machine still reads the fresh data after the first poll.
+        f"stale_after: 3s\naccounts: [{{role_arn: 'arn:aws:iam::{account}:role/R'}}]\n"
     )
     app = App(parse_config(text, {}))
     app.poller.start()
@@ -422,7 +423,7 @@ def test_stale_data_disappears_health_stays_and_says_why(
         assert sample(app, "cleanrooms_collaborations", account, member_status="ACTIVE") == 3
         assert sample(app, "cleanrooms_target_stale", account) == 0
         last_success = sample(app, "cleanrooms_target_last_success_timestamp_seconds", account)
-        wait_for(lambda: sample(app, "cleanrooms_target_stale", account) == 1, timeout=5)
+        wait_for(lambda: sample(app, "cleanrooms_target_stale", account) == 1, timeout=10)
         # ... and then it is gone, while the health series remain and say why.
         assert sample(app, "cleanrooms_collaborations", account, member_status="ACTIVE") is None
         assert sample(app, "cleanrooms_pending_invitations_oldest_age_seconds", account) is None

@@ -65,7 +65,7 @@ def fetch(
 
 def test_at_most_per_poll_gets_oldest_first_and_what_they_found() -> None:
     client = Client({f"q{i}": done("SUCCESS", 0.5, 1000 * (i + 1)) for i in range(5)})
-    waiting = details.queue(Details(), [f"q{i}" for i in range(5)])
+    waiting = details.queue(Details(), [(f"q{i}", 0.0) for i in range(5)])
     got, durations = fetch(client, waiting, per_poll=3)
     assert client.calls == ["q0", "q1", "q2"]
     assert [w.id for w in got.backlog] == ["q3", "q4"]
@@ -77,10 +77,10 @@ def test_at_most_per_poll_gets_oldest_first_and_what_they_found() -> None:
 def test_a_failed_get_is_tried_three_times_then_dropped_and_denial_stops_the_poll() -> None:
     denied = ApiError("GetProtectedQuery", "AccessDeniedException", "no")
     client = Client({"q0": denied, "q1": done("SUCCESS", 1.0, 10)})
-    waiting = details.queue(Details(), ["q0", "q1"])
+    waiting = details.queue(Details(), [("q0", 0.0), ("q1", 0.0)])
     for attempt in (1, 2):
         waiting, _ = fetch(client, waiting)
-        assert waiting.backlog[0] == Waiting("q0", attempt)  # q1 waits behind it
+        assert waiting.backlog[0] == Waiting("q0", attempt, 0.0)  # q1 waits behind it
     waiting, _ = fetch(client, waiting)
     assert client.calls == ["q0", "q0", "q0"]
     assert waiting.dropped == {"access_denied": 1}
@@ -90,22 +90,22 @@ def test_a_failed_get_is_tried_three_times_then_dropped_and_denial_stops_the_pol
 def test_a_gone_analysis_does_not_stop_the_others() -> None:
     gone = ApiError("GetProtectedQuery", "ResourceNotFoundException", "gone")
     client = Client({"q0": gone, "q1": done("FAILED", 0.1, 10, "Oops")})
-    got, _ = fetch(client, details.queue(Details(), ["q0", "q1"]))
+    got, _ = fetch(client, details.queue(Details(), [("q0", 0.0), ("q1", 0.0)]))
     assert client.calls == ["q0", "q1"]
     assert got.errors == {"Oops": 1}
-    assert got.backlog == (Waiting("q0", 1),)
+    assert got.backlog == (Waiting("q0", 1, 0.0),)
 
 
 def test_error_codes_beyond_twenty_are_other() -> None:
     client = Client({f"q{i}": done("FAILED", 0.0, 10, f"C{i}") for i in range(25)})
-    got, _ = fetch(client, details.queue(Details(), [f"q{i}" for i in range(25)]))
+    got, _ = fetch(client, details.queue(Details(), [(f"q{i}", 0.0) for i in range(25)]))
     assert len(got.errors) == 21
     assert got.errors["other"] == 5
 
 
 def test_an_answer_without_an_analysis_is_dropped_as_invalid() -> None:
     client = Client({"q0": {"no": "status"}})
-    waiting = details.queue(Details(), ["q0"])
+    waiting = details.queue(Details(), [("q0", 0.0)])
     for _ in range(3):
         waiting, _ = fetch(client, waiting)
     assert waiting.dropped == {"invalid_response": 1}
@@ -113,7 +113,9 @@ def test_an_answer_without_an_analysis_is_dropped_as_invalid() -> None:
 
 def test_a_full_backlog_drops_its_oldest(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(details, "MAX_BACKLOG", 3)
-    got = details.queue(details.queue(Details(), ["a", "b"]), ["c", "d", "e"])
+    got = details.queue(
+        details.queue(Details(), [("a", 0.0), ("b", 0.0)]), [(i, 0.0) for i in "cde"]
+    )
     assert [w.id for w in got.backlog] == ["c", "d", "e"]
     assert got.dropped == {"backlog_full": 2}
 
@@ -174,3 +176,10 @@ def test_both_collectors_share_one_backlog_family_in_the_renderer_and_the_librar
     assert registry.get_sample_value("cleanrooms_protected_job_duration_seconds_count", where) == 1
     assert registry.get_sample_value("cleanrooms_protected_query_duration_seconds_sum", where) == 45
     assert replace(settings) == settings
+
+
+def test_the_recent_cost_keeps_only_what_was_created_within_lookback() -> None:
+    client = Client({"old": done("SUCCESS", 1.0, 10), "new": done("SUCCESS", 2.0, 10)})
+    got, _ = fetch(client, details.queue(Details(), [("old", 100.0), ("new", 200.0)]))
+    assert got.recent == ((100.0, 1.0), (200.0, 2.0))
+    assert details.queue(got, [], cutoff=150.0).recent == ((200.0, 2.0),)

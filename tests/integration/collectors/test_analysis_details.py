@@ -115,7 +115,12 @@ def test_a_burst_drains_at_details_per_poll_with_the_backlog_falling_to_zero(
     backlog = []
     for _ in range(10):
         gets = len(proxy.calls("GetProtectedQuery", a))
+        lists = len(proxy.calls("ListProtectedQueries", a))
         poll_again(exporter, a)
+        # The documented cost of a poll: ⌈500 within lookback / 100⌉ list pages (at most
+        # ⌊500 / 100⌋ + 1, should the API end on an empty page), plus
+        # min(backlog, details_per_poll) Gets.
+        assert len(proxy.calls("ListProtectedQueries", a)) - lists == 5
         assert len(proxy.calls("GetProtectedQuery", a)) - gets == 50  # never more per poll
         backlog.append(
             value(

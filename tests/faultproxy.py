@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from exporter.demo.fake.server import forward, operation_for, send
+from exporter.demo.fake.server import SERVICES, forward, operation_for, send
 
 _AKID = re.compile(r"Credential=([A-Z0-9]+)/")
+_SCOPE = re.compile(r"Credential=[A-Z0-9]+/\d{8}/[a-z0-9-]+/([a-z0-9-]+)/")  # signing name
 _HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
 
@@ -136,9 +137,12 @@ class _Handler(BaseHTTPRequestHandler):
             match = re.search(r":iam::(\d{12}):", form.get("RoleArn", [""])[0])
             account = match.group(1) if match else None
         else:
-            found = operation_for(self.command, split.path)
+            authorization = self.headers.get("Authorization", "")
+            scope = _SCOPE.search(authorization)
+            service = SERVICES.get(scope.group(1), "cleanrooms") if scope else "cleanrooms"
+            found = operation_for(self.command, split.path, service)
             operation = found[0] if found else split.path
-            key = _AKID.search(self.headers.get("Authorization", ""))
+            key = _AKID.search(authorization)
             account = self.server.key_accounts.get(key.group(1)) if key else None
         return Seen(operation, account, self.command, split.path, query, body)
 

@@ -95,7 +95,7 @@ class AwsClients:
             CredentialResolver([StaticProvider(CurrentCredentials(self._context))]),
         )
         self._lock = threading.Lock()
-        self._regional: dict[str, Any] = {}
+        self._regional: dict[tuple[str, str], Any] = {}  # (service, region) -> client
         self._sts: dict[str, Any] = {}
         self._credentials: dict[CredentialKey, Credentials | None] = {}
         self._resolved: dict[str | None, str] = {}  # profile (None: default chain) -> account id
@@ -129,12 +129,16 @@ class AwsClients:
             config=self._client_config(region),
         )
 
-    def cleanrooms(self, account: AccountConfig, account_id: str, region: str) -> TargetClient:
-        """One target's handle on its region's shared Clean Rooms client."""
+    def cleanrooms(
+        self, account: AccountConfig, account_id: str, region: str, service: str = "cleanrooms"
+    ) -> TargetClient:
+        """One target's handle on its region's shared client of ``service`` (Clean Rooms, or
+        Clean Rooms ML: ``cleanroomsml``)."""
         with self._lock:
-            client = self._regional.get(region)
+            client = self._regional.get((service, region))
             if client is None:
-                client = self._regional[region] = self._create(self._signing, "cleanrooms", region)
+                client = self._create(self._signing, service, region)
+                self._regional[(service, region)] = client
                 self._limits.install(client)
                 self._accounting.instrument(client, lambda: self._context.target)
             credentials = self._credentials_for(account, account_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -99,7 +100,8 @@ def _region(
 ) -> tuple[list[tuple[str, bool, str]], str | None]:
     """(collector, ok, text) of each probe on one target, and a credentials failure if any."""
     try:
-        target = _Target(clients.cleanrooms(account, account_id, region), account, region)
+        client = partial(clients.cleanrooms, account, account_id, region)
+        target = _Target(client, account, region)
         # The first call builds the credentials: a failure of theirs comes before any line.
         return [(s.name, *target.check(s)) for s in specs], None
     except CredentialsFailed as err:
@@ -122,7 +124,7 @@ def _not_tried(
 class _Target:
     """One target's checks: the collectors' samples for those that need them, and failures."""
 
-    client: Any
+    client: Callable[[str], Any]  # the target's client of a service (cleanrooms, cleanroomsml)
     account: AccountConfig
     region: str
     samples: dict[str, Any] = field(default_factory=dict)
@@ -142,7 +144,7 @@ class _Target:
             return f" (no ACTIVE collaboration yet to call {operation} on)"
         params = spec.probe.params(self.samples.get(spec.needs) if spec.needs else None)
         try:
-            answer = self.client.call(operation, **params, maxResults=1)
+            answer = self.client(spec.service).call(operation, **params, maxResults=1)
         except ApiError as err:
             return self._failed(spec, err)
         except BotoCoreError as err:
@@ -155,7 +157,7 @@ class _Target:
         if err.operation in CREDENTIALS or err.code in LOCAL_CREDENTIALS:
             raise CredentialsFailed(_failure(err, self.account, self.region))
         self.failed.add(spec.name)
-        return _failure(err, self.account, self.region)
+        return _failure(err, self.account, self.region, spec)
 
 
 def _one_line(err: Exception) -> str:
@@ -168,54 +170,72 @@ def _error(err: BotoCoreError | ClientError) -> ApiError:
     return ApiError("GetCallerIdentity", transport_code(err), " ".join(str(err).split()))
 
 
-def _failure(err: ApiError, account: AccountConfig, region: str = "") -> str:
-    return f": {err.operation}: {err.code}: {hint(err, account, region)}"
+@dataclass(frozen=True)
+class Subject:
+    """What a failed call was about: the account, the region, the service of the collector."""
+
+    account: AccountConfig
+    region: str = ""
+    iam_prefix: str = "cleanrooms"
+    service: str = "AWS Clean Rooms"
 
 
-Hint = Callable[[ApiError, AccountConfig, str], str]
+def _failure(
+    err: ApiError, account: AccountConfig, region: str = "", spec: CollectorSpec | None = None
+) -> str:
+    subject = Subject(account, region)
+    if spec is not None:
+        title = "AWS Clean Rooms ML" if spec.service == "cleanroomsml" else "AWS Clean Rooms"
+        subject = Subject(account, region, spec.iam_prefix, title)
+    return f": {err.operation}: {err.code}: {hint(err, subject)}"
+
+
+Hint = Callable[[ApiError, Subject], str]
 HINTS: tuple[tuple[Callable[[ApiError], bool], Hint], ...] = (
     (
         lambda e: e.operation == "AssumeRole" and e.code in DENIED,
-        lambda e, a, r: (
-            f"{a.role_arn} cannot be assumed: its trust policy must name the exporter's "
+        lambda e, s: (
+            f"{s.account.role_arn} cannot be assumed: its trust policy must name the exporter's "
             "identity, with sts:ExternalId equal to the configured external_id (check both)"
         ),
     ),
     (
         lambda e: e.code in DENIED,
-        lambda e, a, r: f"allow cleanrooms:{e.operation} in the permission policy of {a.source}",
+        lambda e, s: (
+            f"allow {s.iam_prefix}:{e.operation} in the permission policy of {s.account.source}"
+        ),
     ),
     (
         lambda e: e.code == "ProfileNotFound",
-        lambda e, a, r: f"{e.message}: add it to ~/.aws/config (or AWS_CONFIG_FILE)",
+        lambda e, s: f"{e.message}: add it to ~/.aws/config (or AWS_CONFIG_FILE)",
     ),
     (
         lambda e: e.code in ("NoCredentialsError", "PartialCredentialsError"),
-        lambda e, a, r: "no credentials for the default chain (environment, shared files, role)",
+        lambda e, s: "no credentials for the default chain (environment, shared files, role)",
     ),
     (
         lambda e: e.code in BAD_KEYS,
-        lambda e, a, r: "the credentials are not valid here: check the keys or the profile",
+        lambda e, s: "the credentials are not valid here: check the keys or the profile",
     ),
     (
         lambda e: e.code.startswith("ExpiredToken"),
-        lambda e, a, r: "the credentials have expired: refresh them (aws sso login, a new session)",
+        lambda e, s: "the credentials have expired: refresh them (aws sso login, a new session)",
     ),
     (
         lambda e: e.code in UNREACHABLE and e.operation in CREDENTIALS,
-        lambda e, a, r: "STS did not answer: check the network path to it (or aws.endpoint_url)",
+        lambda e, s: "STS did not answer: check the network path to it (or aws.endpoint_url)",
     ),
     (
         lambda e: e.code in UNREACHABLE,
-        lambda e, a, r: f"{e.operation} did not answer in {r}: is AWS Clean Rooms there?",
+        lambda e, s: f"{e.operation} did not answer in {s.region}: is {s.service} offered there?",
     ),
-    (lambda e: e.code in THROTTLING_CODES, lambda e, a, r: "throttled: try again in a minute"),
+    (lambda e: e.code in THROTTLING_CODES, lambda e, s: "throttled: try again in a minute"),
 )
 
 
-def hint(err: ApiError, account: AccountConfig, region: str = "") -> str:
+def hint(err: ApiError, subject: Subject) -> str:
     """What to fix, in a sentence, for the errors a first day meets."""
     for matches, say in HINTS:
         if matches(err):
-            return say(err, account, region)
+            return say(err, subject)
     return err.message or "see the AWS documentation of this error"

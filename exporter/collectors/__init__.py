@@ -11,8 +11,13 @@ from __future__ import annotations
 from exporter.collectors import (
     change_requests,
     collaborations,
+    intermediate_tables,
     members,
     memberships,
+    ml_audiences,
+    ml_inference_jobs,
+    ml_input_channels,
+    ml_trained_models,
     privacy_budgets,
     protected_jobs,
     protected_queries,
@@ -27,6 +32,11 @@ REGISTRY: tuple[CollectorSpec, ...] = (
     protected_queries.SPEC,
     protected_jobs.SPEC,
     privacy_budgets.SPEC,
+    intermediate_tables.SPEC,
+    ml_trained_models.SPEC,
+    ml_inference_jobs.SPEC,
+    ml_input_channels.SPEC,
+    ml_audiences.SPEC,
 )
 BY_NAME = {spec.name: spec for spec in REGISTRY}
 # The target's own collector: always on, its health exported as cleanrooms_target_*.

@@ -286,7 +286,7 @@ def spec(kind: Kind, doc: str) -> CollectorSpec:
     return CollectorSpec(
         name=kind.name,
         doc=doc,
-        operations=(kind.operation,),
+        operations=(kind.operation, kind.get.operation),
         default_enabled=False,
         default_interval=60.0,
         poll=partial(poll, kind),
@@ -303,7 +303,7 @@ def spec(kind: Kind, doc: str) -> CollectorSpec:
 FAILED = ("FAILED", "TIMED_OUT")
 
 
-def findings(kind: Kind, key: TargetKey, data: AnalysesData) -> list[Finding]:
+def findings(kind: Kind, key: TargetKey, data: AnalysesData, _: float = 0.0) -> list[Finding]:
     """Per membership: one row if it runs as many as its quota allows, one if some failed."""
     out = []
     for membership in data.memberships.values():

@@ -130,10 +130,12 @@ class CollectorSpec:
     # The error code of a poll that needs this collector's data when there is none.
     missing_code: str = ""
     probe: Probe = field(default_factory=Probe)  # what --check.aws calls
-    # What the status page lists under "to act on", from one target's data.
-    findings: Callable[[TargetKey, Any], list[Finding]] | None = None
+    # What the status page lists under "to act on", from one target's data, at a time.
+    findings: Callable[[TargetKey, Any, float], list[Finding]] | None = None
     # What the status page sums as cost per collaboration, from one target's data.
     spend: Callable[[TargetKey, Any], list[Spend]] | None = None
+    service: str = "cleanrooms"  # the boto3 client its operations belong to (or cleanroomsml)
+    iam_prefix: str = "cleanrooms"  # of its IAM actions: cleanrooms, or cleanrooms-ml
 
     @property
     def fan_out(self) -> bool:

@@ -284,7 +284,7 @@ def access_families(fresh: Sequence[Fresh]) -> list[Metric]:
 LOW = 0.10  # a budget with less than 10 % left is low, as CleanRoomsPrivacyBudgetLow says
 
 
-def findings(key: TargetKey, data: BudgetsData) -> list[Finding]:
+def findings(key: TargetKey, data: BudgetsData, _: float = 0.0) -> list[Finding]:
     """Per membership: one row for its exhausted budgets, one for those running low."""
     out = []
     for budgets in data.memberships.values():

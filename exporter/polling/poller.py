@@ -334,7 +334,20 @@ class Poller:
         account_id, region = old.target.key
         fields = {"account": account_id, "region": region, "collector": name}
         fields |= {"operation": error.operation, "error_code": error.code}
-        log.warning("poll failed: %s", error.message, extra=fields)
+        last = old.last_error
+        again = (
+            not old.up
+            and last is not None
+            and (last.operation, last.code)
+            == (
+                error.operation,
+                error.code,
+            )
+        )
+        # Once per streak of the same failure: a region without Clean Rooms ML fails every
+        # (backed-off) poll alike, and the metrics already say so.
+        level = logging.DEBUG if again else logging.WARNING
+        log.log(level, "poll failed: %s", error.message, extra=fields)
         return replace(
             old,
             up=False,

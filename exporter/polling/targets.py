@@ -36,7 +36,9 @@ WHOLE = Shard()  # no sharding: every account
 class ClientSource(Protocol):
     """What the target poller needs from ``AwsClients`` (tests pass their own)."""
 
-    def cleanrooms(self, account: AccountConfig, account_id: str, region: str) -> Client: ...
+    def cleanrooms(
+        self, account: AccountConfig, account_id: str, region: str, service: str = ...
+    ) -> Client: ...
 
     def known_account_id(self, account: AccountConfig) -> str | None: ...
 
@@ -165,12 +167,20 @@ class TargetPoller:
             error = PollError("AssumeRole", err.kwargs["code"], _short(err.kwargs["message"]))
             raise PollFailed(error) from err
         except BotoCoreError as err:
-            raise PollFailed(PollError(operation, transport_code(err), _short(str(err)))) from err
+            code, message = transport_code(err), _short(str(err))
+            if code == "ConnectionError" and self._spec.service != "cleanrooms":
+                # No endpoint answers: most often the service is not offered in the region.
+                message = _short(
+                    f"{self._spec.service} is not offered in {target.region}? {message}"
+                )
+            raise PollFailed(PollError(operation, code, message)) from err
 
     def _context(
         self, account: AccountConfig, target: Target, needed: Any, previous: Any
     ) -> PollContext:
-        client = self._clients.cleanrooms(account, target.account_id, target.region)
+        client = self._clients.cleanrooms(
+            account, target.account_id, target.region, self._spec.service
+        )
         settings = self._settings
         return PollContext(
             client,

@@ -9,6 +9,7 @@ are shortened to their names, the whole ARN in the cell's title (shown on hover)
 from __future__ import annotations
 
 import html
+import time
 
 from exporter.collectors import REGISTRY
 from exporter.core.model import EXHAUSTED, FAILING, Finding, Snapshot, Target, TargetKey
@@ -17,15 +18,16 @@ _HEADINGS = ("Account", "Region", "Membership", "Collaboration", "What")
 _CLASSES = {EXHAUSTED: "failed", FAILING: "failed"}  # running low: amber, not red
 
 
-def findings(snapshot: Snapshot) -> list[Finding]:
+def findings(snapshot: Snapshot, now: float | None = None) -> list[Finding]:
     """What every enabled collector finds in its fresh-or-not data, most urgent first."""
+    now = time.time() if now is None else now
     found: list[Finding] = []
     for spec in REGISTRY:
         if spec.findings is None:
             continue
         for key, state in snapshot.collectors.get(spec.name, {}).items():
             if state.data is not None:
-                found += spec.findings(key, state.data)
+                found += spec.findings(key, state.data, now)
     return sorted(found, key=lambda f: (f.urgency, f.key, f.membership_id, f.what))
 
 

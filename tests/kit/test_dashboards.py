@@ -110,6 +110,9 @@ DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
 FILTER_LABELS = ("job", "instance", "account_id", "region")
 SCRAPE_LABELS = frozenset({"job", "instance"})  # added by Prometheus, not the exporter
 RATE_FUNCTIONS = frozenset({"rate", "irate", "increase"})
+# Rules may also ask whether a counter's series existed over a range (a series that
+# appears at its first event, like an error code's, shows that event to no rate()).
+PRESENCE_FUNCTIONS = frozenset({"present_over_time"})
 DASHBOARD_RANGE = "$__rate_interval"
 MIN_SCHEMA_VERSION = 36
 UID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -133,6 +136,32 @@ CONTRACT.update(
         ),
         "cleanrooms_access_budget_limit": ("gauge", MEMBERSHIP | {"resource_arn", "budget_type"}),
         "cleanrooms_access_budget_aggregate_remaining": ("gauge", MEMBERSHIP | {"resource_arn"}),
+    }
+)
+
+# Cost and capacity: one Get per finished analysis (billed CRPU-hours, durations, error
+# codes, the backlog of Gets), who pays per membership, and the quota limits per target.
+CONTRACT.update(
+    {
+        "cleanrooms_protected_query_billed_crpu_hours_total": (
+            "counter",
+            MEMBERSHIP | {"status"},
+        ),
+        "cleanrooms_protected_job_billed_crpu_hours_total": ("counter", MEMBERSHIP | {"status"}),
+        "cleanrooms_protected_query_duration_seconds": ("histogram", TARGET | {"status"}),
+        "cleanrooms_protected_job_duration_seconds": ("histogram", TARGET | {"status"}),
+        "cleanrooms_protected_query_errors_total": ("counter", MEMBERSHIP | {"error_code"}),
+        "cleanrooms_protected_job_errors_total": ("counter", MEMBERSHIP | {"error_code"}),
+        "cleanrooms_analysis_details_backlog": ("gauge", MEMBERSHIP | {"collector"}),
+        "cleanrooms_analysis_details_dropped_total": (
+            "counter",
+            MEMBERSHIP | {"collector", "reason"},
+        ),
+        "cleanrooms_membership_payment_info": (
+            "gauge",
+            MEMBERSHIP | {"query_compute", "job_compute", "ml_training", "ml_inference"},
+        ),
+        "cleanrooms_quota_limit": ("gauge", TARGET | {"quota"}),
     }
 )
 
@@ -308,6 +337,8 @@ def _label_problems(sel: Selector, labels: frozenset[str]) -> list[str]:
 
 
 def _counter_problems(sel: Selector, *, dashboard: bool) -> list[str]:
+    if not dashboard and sel.function in PRESENCE_FUNCTIONS and sel.range is not None:
+        return []
     if sel.function not in RATE_FUNCTIONS or sel.range is None:
         return [f"{sel.metric} must be used inside rate(), irate() or increase() with a range"]
     if dashboard and sel.range != DASHBOARD_RANGE:
@@ -475,6 +506,16 @@ GRAFANA_VARIABLES = {
 }
 
 
+def user_variables(dash: dict[str, Any]) -> dict[str, str]:
+    """Values of the textbox and constant variables (e.g. a price): their defaults."""
+    values = {}
+    for var in dash.get("templating", {}).get("list", []):
+        if var.get("type") in {"textbox", "constant"}:
+            values[f"${{{var['name']}}}"] = str(var.get("query", ""))
+            values[f"${var['name']}"] = str(var.get("query", ""))
+    return values
+
+
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
@@ -484,10 +525,12 @@ def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
         pytest.skip(message)
     rules: list[dict[str, str]] = []
     for path in dashboard_paths():
-        for panel in iter_panels(json.loads(path.read_text())["panels"]):
+        dash = json.loads(path.read_text())
+        variables = {**user_variables(dash), **GRAFANA_VARIABLES}
+        for panel in iter_panels(dash["panels"]):
             for target in panel.get("targets", []):
                 expr = target["expr"]
-                for variable, value in GRAFANA_VARIABLES.items():
+                for variable, value in variables.items():
                     expr = expr.replace(variable, value)
                 rules.append({"record": f"dashboard:query_{len(rules)}:check", "expr": expr})
     rule_file = tmp_path / "dashboard_queries.yaml"
@@ -507,6 +550,10 @@ def test_dashboard_uids_are_unique() -> None:
     assert len(uids) == len(set(uids))
 
 
+# A recording rule that only holds a number for users to edit (a threshold).
+CONSTANT_RULE = re.compile(r"^\s*vector\(\s*[0-9][0-9.]*\s*\)\s*$")
+
+
 def test_rules_use_only_contract_metrics_and_defined_recordings() -> None:
     rules = load_rules()
     recorded = {r["record"] for r in rules if "record" in r}
@@ -514,7 +561,8 @@ def test_rules_use_only_contract_metrics_and_defined_recordings() -> None:
     for rule in rules:
         name = rule.get("alert") or rule.get("record")
         found = scan(rule["expr"])
-        if not found.selectors and not found.recorded and "up{" not in rule["expr"]:
+        constant = "record" in rule and CONSTANT_RULE.match(rule["expr"])
+        if not (found.selectors or found.recorded or constant or "up{" in rule["expr"]):
             problems.append(f"{name}: refers to no exporter metric")
         problems.extend(f"{name}: {p}" for p in expr_problems(rule["expr"], dashboard=False))
         problems.extend(f"{name}: {r} is not recorded" for r in found.recorded - recorded)
@@ -668,6 +716,29 @@ def test_rule_lint_allows_any_range_but_still_wants_rate() -> None:
     assert expr_problems("rate(cleanrooms_api_errors_total[15m])", dashboard=False) == []
     problems = expr_problems("cleanrooms_api_errors_total > 0", dashboard=False)
     assert any("inside rate()" in p for p in problems)
+
+
+def test_rule_lint_allows_the_presence_of_a_counter_in_rules_only() -> None:
+    presence = "present_over_time(cleanrooms_api_errors_total[1h] offset 1h)"
+    assert expr_problems(presence, dashboard=False) == []
+    for expr, dashboard in (
+        ("present_over_time(cleanrooms_api_errors_total[1h])", True),
+        ("max_over_time(cleanrooms_api_errors_total[1h])", False),
+    ):
+        problems = expr_problems(expr, dashboard=dashboard)
+        assert any("inside rate()" in p for p in problems), (expr, problems)
+
+
+def test_constant_rule_pattern() -> None:
+    assert CONSTANT_RULE.match("vector(100)")
+    assert CONSTANT_RULE.match(" vector( 2.5 )\n")
+    assert not CONSTANT_RULE.match("vector(time())")
+    assert not CONSTANT_RULE.match("cleanrooms_target_up")
+
+
+def test_user_variables_take_their_defaults() -> None:
+    dash = {"templating": {"list": [{"name": "price", "type": "textbox", "query": "2"}]}}
+    assert user_variables(dash) == {"${price}": "2", "$price": "2"}
 
 
 def _broken(path: str, value: Any) -> dict[str, Any]:

@@ -1,0 +1,229 @@
+"""Clean Rooms ML and intermediate tables against the fake: exact values, failures, endpoints."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from exporter.app import App
+from exporter.collectors import ml_trained_models
+from exporter.demo.fake.server import FakeCleanRooms
+from tests.faultproxy import FaultProxy, Reply, Seen, wait_for
+from tests.helpers import Seeder, role, value
+
+DAY = 86400.0
+
+
+def config(account: str, collectors: str, regions: str = "[us-east-1]") -> str:
+    return f"accounts: [{{role_arn: '{role(account)}', regions: {regions}}}]\n{collectors}"
+
+
+def where_of(account: str, collaboration: object) -> dict[str, str]:
+    return {
+        "account_id": account,
+        "region": "us-east-1",
+        "membership_id": collaboration.membership_id,  # type: ignore[attr-defined]
+        "collaboration_id": collaboration.id,  # type: ignore[attr-defined]
+    }
+
+
+def poll_again(exporter: App, account: str, collector: str) -> None:
+    health = {"account_id": account, "region": "us-east-1", "collector": collector}
+    before = value(exporter, "cleanrooms_collector_polls_total", **health) or 0
+    exporter.poller.poll_all_now()
+    wait_for(lambda: (value(exporter, "cleanrooms_collector_polls_total", **health) or 0) > before)
+
+
+def test_trained_models_by_status_oldest_in_progress_and_each_failure_counted_once(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+    collaboration = seeder.add(a, "us-east-1", "ACTIVE")
+    key = (a, "us-east-1", collaboration.membership_id)
+    now = time.time()
+    fake.ml.add_trained_model(key, collaboration.id, "old-failure", "CREATE_FAILED", now - DAY)
+    training = fake.ml.add_trained_model(
+        key, collaboration.id, "t", "CREATE_IN_PROGRESS", now - 7200
+    )
+    fake.ml.add_trained_model(key, collaboration.id, "p", "CREATE_PENDING", now - 600)
+    for number in range(250):  # three pages
+        fake.ml.add_trained_model(key, collaboration.id, f"m{number}", "ACTIVE", now - DAY - number)
+    collectors = "collectors: {ml_trained_models: {enabled: true}}"
+    exporter = run_exporter(proxy.url, config(a, collectors))
+    where = where_of(a, collaboration)
+    counts = {
+        s: value(exporter, "cleanrooms_ml_trained_models", **where, status=s)
+        for s in ml_trained_models.KIND.statuses
+    }
+    assert counts == dict.fromkeys(ml_trained_models.KIND.statuses, 0) | {
+        "CREATE_FAILED": 1,
+        "CREATE_IN_PROGRESS": 1,
+        "CREATE_PENDING": 1,
+        "ACTIVE": 250,
+    }
+    age = value(exporter, "cleanrooms_ml_trained_model_oldest_in_progress_age_seconds", **where)
+    assert age is not None
+    assert 7200 <= age < 7300
+    failed = "cleanrooms_ml_trained_models_failed_total"
+    assert value(exporter, failed, **where) == 0  # the baseline: already failed, not counted
+    assert len(proxy.calls("ListTrainedModels", a)) == 3  # ⌈253 / 100⌉ calls a poll
+    fake.ml.set_status(training, "CREATE_FAILED", updated=time.time())  # fails between polls
+    poll_again(exporter, a, "ml_trained_models")
+    assert value(exporter, failed, **where) == 1
+    poll_again(exporter, a, "ml_trained_models")
+    assert value(exporter, failed, **where) == 1  # still failed: not counted again
+    assert len(proxy.calls("ListTrainedModels", a)) == 9
+
+
+def test_inference_jobs_input_channels_and_intermediate_tables(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+    collaboration = seeder.add(a, "us-east-1", "ACTIVE")
+    key = (a, "us-east-1", collaboration.membership_id)
+    now = time.time()
+    fake.ml.add_inference_job(key, collaboration.id, "j1", "CREATE_IN_PROGRESS", now - 3600)
+    fake.ml.add_inference_job(key, collaboration.id, "j2", "ACTIVE", now - 60)
+    fake.ml.add_input_channel(key, collaboration.id, "c1", "CREATE_FAILED", now - 60)
+    populated = now - 2 * DAY
+    fake.tables.add_table(
+        key, collaboration.id, "daily", "POPULATE_SUCCESS", now - 9 * DAY, populated, 7
+    )
+    fake.tables.add_table(key, collaboration.id, "broken", "POPULATE_FAILED", now - DAY)
+    collectors = (
+        "collectors: {ml_inference_jobs: {enabled: true}, ml_input_channels: {enabled: true}, "
+        "intermediate_tables: {enabled: true}}"
+    )
+    exporter = run_exporter(proxy.url, config(a, collectors))
+    where = where_of(a, collaboration)
+    assert value(exporter, "cleanrooms_ml_inference_jobs", **where, status="ACTIVE") == 1
+    assert value(exporter, "cleanrooms_ml_inference_jobs", **where, status="INACTIVE") == 0
+    age = value(exporter, "cleanrooms_ml_inference_job_oldest_in_progress_age_seconds", **where)
+    assert age is not None
+    assert 3600 <= age < 3700
+    assert value(exporter, "cleanrooms_ml_input_channels", **where, status="CREATE_FAILED") == 1
+    tables = "cleanrooms_intermediate_tables"
+    assert value(exporter, tables, **where, status="POPULATE_FAILED") == 1
+    assert value(exporter, tables, **where, status="RETENTION_PERIOD_EXPIRED") == 0
+    (daily,) = [t for t in fake.tables.tables(key) if t["name"] == "daily"]
+    expiry = "cleanrooms_intermediate_table_retention_expiry_timestamp_seconds"
+    labels = {**where, "intermediate_table_id": daily["id"], "name": "daily"}
+    found = exporter.registry.get_sample_value(expiry, labels)
+    # The last population plus seven days (to the microsecond a timestamp keeps).
+    assert found == pytest.approx(populated + 7 * DAY, abs=1e-3)
+    for operation in (
+        "ListTrainedModelInferenceJobs",
+        "ListMLInputChannels",
+        "ListIntermediateTables",
+    ):
+        assert len(proxy.calls(operation, a)) == 1
+
+
+def test_audiences_per_target_and_the_age_of_each_active_model(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+    target = (a, "us-east-1")
+    now = time.time()
+    model = fake.ml.add_audience_model(target, "shoppers", "ACTIVE", now - 9 * DAY)
+    fake.ml.add_audience_model(target, "broken", "CREATE_FAILED", now - DAY)
+    configured = fake.ml.add_configured_audience_model(target, "shoppers-lookalike", model, now)
+    fake.ml.add_audience_generation_job(target, "g1", configured, "ACTIVE", now - 60)
+    exporter = run_exporter(proxy.url, config(a, "collectors: {ml_audiences: {enabled: true}}"))
+    here = {"account_id": a, "region": "us-east-1"}
+    assert value(exporter, "cleanrooms_ml_audience_models", **here, status="ACTIVE") == 1
+    assert value(exporter, "cleanrooms_ml_audience_models", **here, status="CREATE_FAILED") == 1
+    assert value(exporter, "cleanrooms_ml_configured_audience_models", **here, status="ACTIVE") == 1
+    assert value(exporter, "cleanrooms_ml_audience_generation_jobs", **here, status="ACTIVE") == 1
+    age = value(
+        exporter, "cleanrooms_ml_audience_model_age_seconds", **here, audience_model="shoppers"
+    )
+    assert age is not None
+    assert 9 * DAY <= age < 9 * DAY + 100
+    assert (
+        value(exporter, "cleanrooms_ml_audience_model_age_seconds", **here, audience_model="broken")
+        is None
+    )
+    for operation in (
+        "ListAudienceModels",
+        "ListConfiguredAudienceModels",
+        "ListAudienceGenerationJobs",
+    ):
+        assert len(proxy.calls(operation, a)) == 1
+
+
+def test_access_denied_on_the_ml_api_leaves_every_other_collector_up(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+    seeder.add(a, "us-east-1", "ACTIVE")
+
+    def deny(seen: Seen) -> Reply | None:
+        if seen.operation in ("ListTrainedModels", "ListAudienceModels"):
+            return Reply.aws_error(403, "AccessDeniedException", "not authorized for cleanrooms-ml")
+        return None
+
+    proxy.rules.append(deny)
+    collectors = (
+        "collectors: {ml_trained_models: {enabled: true}, ml_audiences: {enabled: true}, "
+        "intermediate_tables: {enabled: true}}"
+    )
+    exporter = run_exporter(proxy.url, config(a, collectors))
+    here = {"account_id": a, "region": "us-east-1"}
+    for collector, up in (
+        ("ml_trained_models", 0),
+        ("ml_audiences", 0),
+        ("intermediate_tables", 1),
+        ("memberships", 1),
+        ("collaborations", 1),
+    ):
+        assert value(exporter, "cleanrooms_collector_up", **here, collector=collector) == up
+    error = {**here, "collector": "ml_trained_models", "operation": "ListTrainedModels"}
+    info = "cleanrooms_collector_last_error_info"
+    assert value(exporter, info, **error, error_code="AccessDeniedException") == 1
+
+
+def test_a_region_without_the_ml_endpoint_is_not_hammered(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+
+    def unreachable(seen: Seen) -> Reply | None:
+        return Reply(action="drop") if seen.operation == "ListAudienceModels" else None
+
+    proxy.rules.append(unreachable)
+    collectors = "poll_interval: 200ms\ncollectors: {ml_audiences: {enabled: true}}"
+    exporter = run_exporter(proxy.url, config(a, collectors))
+    here = {"account_id": a, "region": "us-east-1", "collector": "ml_audiences"}
+    assert value(exporter, "cleanrooms_collector_up", **here) == 0
+    error = {**here, "operation": "ListAudienceModels", "error_code": "ConnectionError"}
+    assert value(exporter, "cleanrooms_collector_last_error_info", **error) == 1
+    time.sleep(3)
+    # Every 200 ms at full rate would be 15 polls; backing off (0.4, 0.8, 1.6 s) makes 4 or 5.
+    polls = value(exporter, "cleanrooms_collector_polls_total", **here)
+    assert polls is not None
+    assert polls <= 6
+    assert len(proxy.calls("ListAudienceModels", a)) <= polls * 3  # aws.max_attempts each
+    assert (
+        value(exporter, "cleanrooms_collector_up", **{**here, "collector": "collaborations"}) == 1
+    )

@@ -18,6 +18,7 @@ from typing import Any
 
 from exporter.demo.analyses import AnalysesActivity
 from exporter.demo.fake.server import FakeCleanRooms
+from exporter.demo.ml import MlActivity
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Simulation:
         fake: FakeCleanRooms | None = None,
     ) -> None:
         self._analyses = None if fake is None else AnalysesActivity(rng, clock, fake.analyses)
+        self._ml = None if fake is None else MlActivity(rng, clock, fake.ml, fake.tables)
         self._rng = rng
         self._clock = clock
         self._fake = fake
@@ -91,6 +93,8 @@ class Simulation:
         self.delete_collaboration(account_id, region, deleted)
         if self._analyses is not None:
             self._analyses.seed(account_id, region, self._active(account_id, region))
+        if self._ml is not None:
+            self._ml.seed(account_id, region, self._active(account_id, region))
 
     def _active(self, account_id: str, region: str) -> list[Any]:
         """The target's ACTIVE collaborations with a membership, in creation order."""
@@ -107,6 +111,8 @@ class Simulation:
             for c in self._active(account_id, region)
         ]
         finished = self._analyses.step(memberships)
+        if self._ml is not None:
+            self._ml.step()
         return f"{finished} protected queries succeeded in {len(memberships)} memberships"
 
     def run_analyses(self, stop: threading.Event, tick: float = 5.0) -> None:

@@ -1,0 +1,106 @@
+"""The demo's Clean Rooms ML and intermediate tables: work that trains, hangs, fails, expires.
+
+Per target: an audience model trained nine days ago (older than a week: retrain it) and a
+fresh one, a configured audience model and a generation job. Per ACTIVE membership (the
+first two): trained models, inference jobs and input channels, some in progress that
+finish or fail within minutes, one inference job hanging for hours; and intermediate
+tables, one populated and kept, one that fails to populate, one a data provider
+disallowed, one that expires in two days. All of it lives in the fake's stores.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from exporter.demo.fake.ml import MlStore
+from exporter.demo.fake.tables import IntermediateTablesStore
+
+DAY, HOUR = 86400.0, 3600.0
+Key = tuple[str, str, str]
+IN_PROGRESS = ("CREATE_PENDING", "CREATE_IN_PROGRESS")
+
+
+class MlActivity:
+    """Seeds and moves the ML resources and intermediate tables of the demo's memberships."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        clock: Callable[[], float],
+        ml: MlStore,
+        tables: IntermediateTablesStore,
+    ) -> None:
+        self._rng, self._clock, self._ml, self._tables = rng, clock, ml, tables
+        self._moving: list[tuple[str, str]] = []  # (ARN, what it becomes when it finishes)
+        self._populating: list[tuple[Key, str]] = []
+
+    def seed(self, account_id: str, region: str, collaborations: Iterable[Any]) -> None:
+        now = self._clock()
+        target = (account_id, region)
+        stale = self._ml.add_audience_model(target, "shoppers", "ACTIVE", now - 9 * DAY)
+        self._ml.add_audience_model(target, "subscribers", "ACTIVE", now - 2 * DAY)
+        configured = self._ml.add_configured_audience_model(
+            target, "shoppers-lookalike", stale, now
+        )
+        self._ml.add_audience_generation_job(target, "weekly", configured, "ACTIVE", now - HOUR)
+        for index, collaboration in enumerate(list(collaborations)[:2]):
+            key = (account_id, region, collaboration.membership_id)
+            self._seed_membership(key, collaboration.id, first=index == 0)
+
+    def _seed_membership(self, key: Key, collaboration_id: str, first: bool) -> None:
+        now, ml = self._clock(), self._ml
+        ml.add_trained_model(key, collaboration_id, "propensity-v1", "ACTIVE", now - 20 * DAY)
+        ml.add_inference_job(key, collaboration_id, "scores-daily", "ACTIVE", now - DAY)
+        ml.add_input_channel(key, collaboration_id, "purchases", "ACTIVE", now - 20 * DAY)
+        self._seed_tables(key, collaboration_id, now)
+        if not first:
+            return
+        # Work in progress: it finishes (or fails) within minutes; one inference job hangs.
+        training = ml.add_trained_model(
+            key, collaboration_id, "propensity-v2", "CREATE_IN_PROGRESS", now - 300
+        )
+        self._moving.append((training, "CREATE_FAILED"))
+        self._moving.append(
+            (
+                ml.add_trained_model(key, collaboration_id, "churn-v1", "CREATE_PENDING", now),
+                "ACTIVE",
+            )
+        )
+        ml.add_inference_job(
+            key, collaboration_id, "scores-backfill", "CREATE_IN_PROGRESS", now - 8 * HOUR
+        )
+        channel = ml.add_input_channel(key, collaboration_id, "clicks", "CREATE_PENDING", now - 60)
+        self._moving.append((channel, "CREATE_FAILED"))
+
+    def _seed_tables(self, key: Key, collaboration_id: str, now: float) -> None:
+        tables = self._tables
+        tables.add_table(
+            key, collaboration_id, "daily_reach", "POPULATE_SUCCESS", now - 10 * DAY, now - DAY, 30
+        )
+        tables.add_table(
+            key,
+            collaboration_id,
+            "expiring_soon",
+            "POPULATE_SUCCESS",
+            now - 6 * DAY,
+            now - 5 * DAY,
+            7,
+        )
+        tables.add_table(
+            key, collaboration_id, "partner_only", "DISALLOWED_BY_DATA_PROVIDER", now - 3 * DAY
+        )
+        started = tables.add_table(
+            key, collaboration_id, "weekly_overlap", "POPULATE_STARTED", now - 120, None, 14
+        )
+        self._populating.append((key, started))
+
+    def step(self) -> None:
+        """Now and then, what is in progress finishes: as planned, or a table fails."""
+        if self._moving and self._rng.random() < 0.2:
+            arn, outcome = self._moving.pop(0)
+            self._ml.set_status(arn, outcome, updated=self._clock())
+        if self._populating and self._rng.random() < 0.2:
+            key, table = self._populating.pop(0)
+            self._tables.set_status(key, table, "POPULATE_FAILED", updated=self._clock())

@@ -56,6 +56,20 @@ _SCRAPE_METRICS = re.compile(r"^(?:up|scrape_[a-z_]+)$")
 # Seconds of 1s scrapes to collect before querying, so rate() windows hold several samples.
 WARM_UP_SCRAPES = 15
 MIN_POLLS = 3
+# Series that only exist once the demo has produced what they count: an error code's
+# counter appears at the first analysis FAILED with that code, a status's duration
+# histogram at the first analysis that finished so (the demo finishes its first queries
+# a few seconds after start, at random). A query that is empty while the only metrics it
+# lacks are these is asked again until LATE_TIMEOUT, not failed at once.
+LATE_SERIES = frozenset(
+    {
+        "cleanrooms_protected_query_errors_total",
+        "cleanrooms_protected_job_errors_total",
+        "cleanrooms_protected_query_duration_seconds_bucket",
+        "cleanrooms_protected_job_duration_seconds_bucket",
+    }
+)
+LATE_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -204,12 +218,23 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 def expand(text: str) -> str:
     """Replace Grafana template variables; an unknown one is left for the parser to reject."""
+    defaults = user_variables()
 
     def value(match: re.Match[str]) -> str:
         name = next(group for group in match.groups() if group)
-        return VARIABLES.get(name, match.group(0))
+        return VARIABLES.get(name, defaults.get(name, match.group(0)))
 
     return _VARIABLE.sub(value, text)
+
+
+def user_variables() -> dict[str, str]:
+    """The defaults of the dashboards' textbox and constant variables (e.g. a price)."""
+    return {
+        variable["name"]: str(variable.get("query", ""))
+        for _, dashboard in dashboards()
+        for variable in dashboard.get("templating", {}).get("list", [])
+        if variable.get("type") in {"textbox", "constant"}
+    }
 
 
 def dashboards() -> list[tuple[str, dict[str, Any]]]:
@@ -325,6 +350,23 @@ def exported_names(exposition: str) -> set[str]:
     return {base_name(name) for name in names}
 
 
+def run_waiting_for_late_series(base: str, expr: str) -> tuple[list[Any] | None, str]:
+    """run(), asked again while it is empty for want of LATE_SERIES (up to LATE_TIMEOUT).
+
+    A late series counts as there once it has two samples in the last minute, enough for
+    the rate() of a panel.
+    """
+    late = metric_names(expr) & LATE_SERIES
+    deadline = time.monotonic() + LATE_TIMEOUT
+    while True:
+        result, error = run(base, expr)
+        if result or result is None or not late or time.monotonic() > deadline:
+            return result, error
+        if all(run(base, f'count_over_time({name}{{job="{JOB}"}}[1m]) >= 2')[0] for name in late):
+            return result, error  # every late series is there: empty for another reason
+        time.sleep(1)
+
+
 def report(problems: list[str], what: str) -> None:
     assert not problems, f"{len(problems)} {what}:\n" + "\n".join(problems)
 
@@ -338,7 +380,7 @@ def test_every_dashboard_query_parses_and_returns_data(stack: Stack) -> None:
     problems = []
     for q in queries:
         expr = expand(q.expr)
-        result, error = run(stack.prometheus, expr)
+        result, error = run_waiting_for_late_series(stack.prometheus, expr)
         if result is None:
             problems.append(problem(q, expr, error))
         elif not result:
@@ -392,7 +434,13 @@ def test_alert_expressions_parse_and_their_metrics_have_data(stack: Stack) -> No
         if not names:
             problems.append(problem(q, q.expr, "selects no metric this test recognises"))
         for name in sorted(names):
-            series, _ = run(stack.prometheus, f'{name}{{job="{JOB}"}}')
+            # A recorded series carries the labels its rule keeps: job, or none at all
+            # (a threshold held in a rule as vector(N)).
+            selector = name if name in recorded_names() else f'{name}{{job="{JOB}"}}'
+            if name in LATE_SERIES:
+                series, _ = run_waiting_for_late_series(stack.prometheus, selector)
+            else:
+                series, _ = run(stack.prometheus, selector)
             if not series:
                 problems.append(problem(q, q.expr, f"{name} has no data"))
     report(problems, "alerts fail against the live Prometheus")

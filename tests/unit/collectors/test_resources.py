@@ -1,0 +1,93 @@
+"""Resources counted by status: the tally, the failed counter's rule, and what is to act on."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from exporter.collectors import intermediate_tables, ml_audiences, ml_trained_models, resources
+from exporter.collectors.resources import Resource, ResourcesData, Tally, tally
+from exporter.core.model import FAILING, RUNNING_LOW
+
+KIND = ml_trained_models.KIND
+DAY = 86400.0
+NOW = 1_800_000_000.0
+KEY = ("111111111111", "us-east-1")
+
+
+def model(rid: str, status: str, created: float = NOW - DAY, **summary: object) -> Resource:
+    return Resource(rid, status, created, {"name": rid, **summary})
+
+
+def test_every_status_present_unknown_ones_kept_and_a_repeated_id_once() -> None:
+    found = tally(KIND, "m1", [model("a", "ACTIVE"), model("a", "ACTIVE"), model("b", "NEW")], None)
+    assert found.counts["ACTIVE"] == 1
+    assert found.counts["NEW"] == 1
+    assert set(KIND.statuses) <= set(found.counts)
+
+
+def test_the_first_poll_counts_no_failure_and_each_later_one_once() -> None:
+    first = tally(
+        KIND, "m1", [model("old", "CREATE_FAILED"), model("t", "CREATE_IN_PROGRESS")], None
+    )
+    assert first.failed_total == 0
+    second = tally(KIND, "m1", [model("old", "CREATE_FAILED"), model("t", "CREATE_FAILED")], first)
+    assert second.failed_total == 1
+    third = tally(KIND, "m1", [model("old", "CREATE_FAILED"), model("t", "CREATE_FAILED")], second)
+    assert third.failed_total == 1
+
+
+def test_the_oldest_in_progress_is_of_pending_or_in_progress_ones() -> None:
+    found = tally(
+        KIND,
+        "m1",
+        [model("p", "CREATE_PENDING", NOW - 60), model("i", "CREATE_IN_PROGRESS", NOW - 600)],
+        None,
+    )
+    assert found.oldest_in_progress == NOW - 600
+
+
+def test_failed_and_stuck_work_is_to_act_on() -> None:
+    found = tally(
+        KIND,
+        "m1",
+        [model("f", "CREATE_FAILED"), model("s", "CREATE_IN_PROGRESS", NOW - 7 * 3600)],
+        None,
+    )
+    what = [(f.urgency, f.what) for f in resources.tally_findings(KIND, KEY, found, NOW)]
+    assert what == [
+        (FAILING, "trained models failed: 1 in CREATE_FAILED"),
+        (FAILING, "trained models in progress for 7h: stuck?"),
+    ]
+
+
+def iso(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def test_intermediate_tables_expire_from_their_last_population() -> None:
+    table = Resource(
+        "t1",
+        "POPULATE_SUCCESS",
+        NOW - 10 * DAY,
+        {"name": "daily", "updateTime": iso(NOW - 5 * DAY), "retentionInDays": 7},
+    )
+    assert intermediate_tables.expiry(table) == NOW + 2 * DAY
+    never = Resource("t2", "CREATED", NOW - DAY, {"name": "x", "retentionInDays": 1})
+    assert intermediate_tables.expiry(never) == NOW  # no updateTime: its creation
+    assert intermediate_tables.expiry(Resource("t3", "CREATED", NOW, {})) is None
+    failed = Resource("t4", "DISALLOWED_BY_DATA_PROVIDER", NOW - DAY, {"name": "p"})
+    found = tally(intermediate_tables.KIND, "m1", [table, failed], None)
+    data = ResourcesData({"c1": found})
+    what = [(f.urgency, f.what) for f in intermediate_tables.findings(KEY, data, NOW)]
+    assert what == [
+        (FAILING, "intermediate tables: 1 DISALLOWED_BY_DATA_PROVIDER"),
+        (RUNNING_LOW, "intermediate table daily expires in 48h"),
+    ]
+
+
+def test_an_audience_model_not_retrained_for_a_week_is_to_act_on() -> None:
+    models = Tally("", {}, None, 0, frozenset(), (model("old", "ACTIVE", NOW - 8 * DAY),))
+    empty = Tally("", {}, None, 0, frozenset())
+    data = ml_audiences.AudiencesData((models, empty, empty))
+    (finding,) = ml_audiences.findings(KEY, data, NOW)
+    assert finding.what == "audience model old trained 8 days ago: retrain it"

@@ -37,6 +37,7 @@ class AnalysesActivity:
         self._clock = clock
         self._store = store
         self._stalled: set[str] = set()  # queries this run lets hang
+        self._at_limit: set[Key] = set()  # memberships kept at their query quota
 
     def seed(self, account_id: str, region: str, collaborations: Iterable[Any]) -> None:
         """Two hours of history per membership, budgets for most, one long-running query."""
@@ -50,8 +51,8 @@ class AnalysesActivity:
             if index == 0:  # one per target: running since before the stuck threshold,
                 # with the others its membership runs, at the quota: they all hang.
                 self._store.add_query(key, now - 70 * 60, "STARTED")
-                for minute in range(1, MEMBERSHIP_QUERY_LIMIT):
-                    self._stalled.add(self._store.add_query(key, now - 60 * minute, "STARTED"))
+                self._at_limit.add(key)
+                self._keep_at_limit(key)
             if rng.random() < 0.7:
                 self._seed_budgets(key, collaboration.id, now)
 
@@ -72,6 +73,7 @@ class AnalysesActivity:
         """One tick for every ACTIVE membership (key, collaboration id); queries finished."""
         finished = 0
         for key, _ in memberships:
+            self._keep_at_limit(key)
             finished += self._advance(QUERIES, key, QUERY_OUTCOMES)
             self._advance(JOBS, key, JOB_OUTCOMES)
             if self._rng.random() < 0.3:
@@ -103,6 +105,19 @@ class AnalysesActivity:
                     successes += 1
                     self._spend(key)
         return successes
+
+    def _keep_at_limit(self, key: Key) -> None:
+        """Hanging queries, so the membership runs its quota's worth within the lookback."""
+        if key not in self._at_limit:
+            return
+        now = self._clock()
+        running = [
+            s
+            for s in self._store.analyses(QUERIES, key)
+            if s["status"] in ("SUBMITTED", "STARTED") and s["createTime"] >= now - HISTORY
+        ]
+        for _ in range(MEMBERSHIP_QUERY_LIMIT - len(running)):
+            self._stalled.add(self._store.add_query(key, now, "STARTED"))
 
     def _finish(self, kind: str, key: Key, analysis_id: str, outcome: str) -> None:
         """Finish an analysis with what a Get of it tells: its cost, duration, error."""

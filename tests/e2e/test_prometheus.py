@@ -67,6 +67,17 @@ LATE_SERIES = frozenset(
         "cleanrooms_protected_job_errors_total",
         "cleanrooms_protected_query_duration_seconds_bucket",
         "cleanrooms_protected_job_duration_seconds_bucket",
+        # A membership's failed counter (a target's, for audiences) appears at 0 at its
+        # first poll by the ML or intermediate table collectors, which can come after the
+        # warm-up (they fan out over every ACTIVE membership within the target's rate
+        # limit), and a membership the demo joins later gets its counter later still: an
+        # increase() has nothing to say until the counter has two samples.
+        "cleanrooms_ml_trained_models_failed_total",
+        "cleanrooms_ml_inference_jobs_failed_total",
+        "cleanrooms_ml_input_channels_failed_total",
+        "cleanrooms_ml_audience_models_failed_total",
+        "cleanrooms_ml_audience_generation_jobs_failed_total",
+        "cleanrooms_intermediate_tables_failed_total",
     }
 )
 LATE_TIMEOUT = 60.0
@@ -690,3 +701,142 @@ def test_a_change_request_is_pending_then_settled(collectors: Stack) -> None:
     on = "on (job, instance, account_id, region, collaboration_id)"
     for expr in (f"{pending} > 0 and {on} {age} == 0", f"{pending} == 0 and {on} {age} > 0"):
         assert series(base, f"max_over_time(({expr})[{LOOKBACK}:1s])") == [], expr
+
+
+# --- Clean Rooms ML and intermediate tables -----------------------------------------------
+#
+# The demo seeds, per target, an audience model created 9 days ago and one 2 days ago; per
+# membership (the first two ACTIVE ones of each target), trained models, inference jobs and
+# input channels, one inference job in progress for 8 hours, and intermediate tables: one
+# populated 5 days ago that expires in 2 days, one disallowed by its data provider.
+
+ML_COLLECTORS = (
+    "ml_trained_models",
+    "ml_inference_jobs",
+    "ml_input_channels",
+    "ml_audiences",
+    "intermediate_tables",
+)
+ML_STATUSES = {
+    "cleanrooms_ml_trained_models": frozenset(
+        {
+            "CREATE_PENDING",
+            "CREATE_IN_PROGRESS",
+            "CREATE_FAILED",
+            "ACTIVE",
+            "DELETE_PENDING",
+            "DELETE_IN_PROGRESS",
+            "DELETE_FAILED",
+            "INACTIVE",
+            "CANCEL_PENDING",
+            "CANCEL_IN_PROGRESS",
+            "CANCEL_FAILED",
+        }
+    ),
+    "cleanrooms_intermediate_tables": frozenset(
+        {
+            "CREATED",
+            "POPULATE_STARTED",
+            "POPULATE_SUCCESS",
+            "POPULATE_FAILED",
+            "DISALLOWED_BY_DATA_PROVIDER",
+            "BASE_TABLE_REMOVED",
+            "RETENTION_PERIOD_EXPIRED",
+        }
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def ml_collectors(stack: Stack) -> Stack:
+    """The stack once the ML and intermediate table collectors of every target have polled."""
+    expr = f'min by (collector) (cleanrooms_collector_polls_total{{job="{JOB}"}})'
+
+    def polled() -> dict[str, float]:
+        return {
+            s["metric"]["collector"]: float(s["value"][1]) for s in series(stack.prometheus, expr)
+        }
+
+    deadline = time.monotonic() + EVENT_TIMEOUT
+    while any(polled().get(c, 0) < MIN_POLLS for c in ML_COLLECTORS):
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the ML collectors should have polled {MIN_POLLS}+ times: {polled()}"
+            )
+        time.sleep(1)
+    return stack
+
+
+def test_ml_and_table_collectors_report_health_and_every_status(ml_collectors: Stack) -> None:
+    base = ml_collectors.prometheus
+    up = labels_of(base, f'cleanrooms_target_up{{job="{JOB}"}}')
+    targets = {(m["account_id"], m["region"]) for m in up}
+    assert targets
+    # The demo throttles a share of the calls, so a poll may fail now and then: health is
+    # there for every target, and no collector's data has gone stale.
+    for collector in ML_COLLECTORS:
+        selector = f'{{job="{JOB}",collector="{collector}"}}'
+        for metric in ("up", "stale", "last_success_timestamp_seconds", "polls_total"):
+            found = labels_of(base, f"cleanrooms_collector_{metric}{selector}")
+            assert {(m["account_id"], m["region"]) for m in found} == targets, (collector, metric)
+        assert series(base, f"cleanrooms_collector_stale{selector} == 1") == [], collector
+    for metric, expected in ML_STATUSES.items():
+        statuses: dict[str, set[str]] = {}
+        for m in labels_of(base, f'{metric}{{job="{JOB}"}}'):
+            statuses.setdefault(m["membership_id"], set()).add(m["status"])
+        assert statuses, metric
+        assert all(found == expected for found in statuses.values()), (metric, statuses)
+
+
+def test_the_demo_ml_problems_fire_their_alerts(ml_collectors: Stack) -> None:
+    """Each alert's expression (its `for:` aside) matches what the demo seeded, and only that."""
+    base = ml_collectors.prometheus
+    # The inference job in progress for 8 hours; the trainings in progress are minutes old.
+    stuck = labels_of(base, alert_expr("CleanRoomsMLJobStuck"))
+    assert stuck, "the demo's 8-hour inference job should be stuck"
+    assert {m["kind"] for m in stuck} == {"inference_job"}, stuck
+    # The 9-day-old audience model of every target, not the 2-day-old one.
+    stale = labels_of(base, alert_expr("CleanRoomsAudienceModelStale"))
+    targets = {(m["account_id"], m["region"]) for m in stale}
+    assert targets == {
+        (m["account_id"], m["region"])
+        for m in labels_of(base, f'cleanrooms_collector_up{{job="{JOB}",collector="ml_audiences"}}')
+    }
+    assert {m["audience_model"] for m in stale} == {"shoppers"}, stale
+    # The disallowed table of each seeded membership.
+    disallowed = labels_of(base, alert_expr("CleanRoomsIntermediateTableDisallowed"))
+    assert disallowed
+    assert {m["status"] for m in disallowed} == {"DISALLOWED_BY_DATA_PROVIDER"}
+    # The table expiring in 2 days; the others keep their data for a week or more.
+    expiring = labels_of(base, alert_expr("CleanRoomsIntermediateTableExpiring"))
+    assert expiring
+    assert {m["name"] for m in expiring} == {"expiring_soon"}, expiring
+    assert {m["membership_id"] for m in expiring} == {m["membership_id"] for m in disallowed}
+
+
+def test_the_ml_dashboard_shows_the_demo_problems(ml_collectors: Stack) -> None:
+    base = ml_collectors.prometheus
+    # The expiring table comes first, with about 2 days left.
+    soonest = series(base, expand(panel_expr("Tables expiring soonest")))
+    assert soonest
+    first = soonest[0]
+    assert first["metric"]["name"] == "expiring_soon", soonest
+    assert first["metric"].get("collaboration_name"), first
+    assert 1.5 * 86400 < float(first["value"][1]) < 2 * 86400, first
+    # The stuck inference job, above the 6-hour line, named by its collaboration.
+    oldest = series(base, expand(panel_expr("Oldest in progress")))
+    jobs = [s for s in oldest if s["metric"]["kind"] == "inference job"]
+    assert jobs, oldest
+    assert all(float(s["value"][1]) > 6 * 3600 for s in jobs), jobs
+    assert all(s["metric"].get("collaboration_name") for s in oldest), oldest
+    # Stale and fresh audience models on either side of the 7-day line.
+    ages = series(base, expand(panel_expr("Audience model age vs 7 days")))
+    week = 7 * 86400
+    assert {s["metric"]["audience_model"] for s in ages if float(s["value"][1]) > week} == {
+        "shoppers"
+    }
+    assert {s["metric"]["audience_model"] for s in ages if float(s["value"][1]) < week} == {
+        "subscribers"
+    }
+    assert scalar(base, expand(panel_expr("Tables expiring within 3 days"))) >= 1
+    assert scalar(base, expand(panel_expr("Tables disallowed by a data provider"))) >= 1

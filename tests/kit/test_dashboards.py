@@ -165,6 +165,35 @@ CONTRACT.update(
     }
 )
 
+# Clean Rooms ML (ml_trained_models, ml_inference_jobs, ml_input_channels per membership;
+# ml_audiences per target) and intermediate tables: counts by status, failures counted
+# once, the oldest in progress, audience model ages and table expiries.
+CONTRACT.update(
+    {
+        "cleanrooms_ml_trained_models": ("gauge", MEMBERSHIP | {"status"}),
+        "cleanrooms_ml_trained_models_failed_total": ("counter", MEMBERSHIP),
+        "cleanrooms_ml_trained_model_oldest_in_progress_age_seconds": ("gauge", MEMBERSHIP),
+        "cleanrooms_ml_inference_jobs": ("gauge", MEMBERSHIP | {"status"}),
+        "cleanrooms_ml_inference_jobs_failed_total": ("counter", MEMBERSHIP),
+        "cleanrooms_ml_inference_job_oldest_in_progress_age_seconds": ("gauge", MEMBERSHIP),
+        "cleanrooms_ml_input_channels": ("gauge", MEMBERSHIP | {"status"}),
+        "cleanrooms_ml_input_channels_failed_total": ("counter", MEMBERSHIP),
+        "cleanrooms_ml_input_channel_oldest_in_progress_age_seconds": ("gauge", MEMBERSHIP),
+        "cleanrooms_ml_audience_models": ("gauge", TARGET | {"status"}),
+        "cleanrooms_ml_configured_audience_models": ("gauge", TARGET | {"status"}),
+        "cleanrooms_ml_audience_generation_jobs": ("gauge", TARGET | {"status"}),
+        "cleanrooms_ml_audience_models_failed_total": ("counter", TARGET),
+        "cleanrooms_ml_audience_generation_jobs_failed_total": ("counter", TARGET),
+        "cleanrooms_ml_audience_model_age_seconds": ("gauge", TARGET | {"audience_model"}),
+        "cleanrooms_intermediate_tables": ("gauge", MEMBERSHIP | {"status"}),
+        "cleanrooms_intermediate_tables_failed_total": ("counter", MEMBERSHIP),
+        "cleanrooms_intermediate_table_retention_expiry_timestamp_seconds": (
+            "gauge",
+            MEMBERSHIP | {"intermediate_table_id", "name"},
+        ),
+    }
+)
+
 
 def exposed_series() -> dict[str, tuple[bool, frozenset[str]]]:
     """Series name -> (is a counter-like series, labels), expanding histograms."""

@@ -1,4 +1,4 @@
-"""Real-shaped answers of any Clean Rooms list operation, generated from botocore's model.
+"""Real-shaped answers of any Clean Rooms (or Clean Rooms ML) list operation, from botocore.
 
 Every member present (optional ones too), ``items`` summaries in the page, two entries
 in nested lists and maps, the first member of a union, epoch-second timestamps: the
@@ -16,20 +16,33 @@ import botocore.session
 IDENTIFIER = "00000000-0000-4000-8000-000000000000"  # any 36-character id passes validation
 
 
+SERVICES = ("cleanrooms", "cleanroomsml")  # botocore's names of the services polled
+
+
 @cache
-def model() -> Any:
-    return botocore.session.get_session().get_service_model("cleanrooms")
+def model(service: str = "cleanrooms") -> Any:
+    return botocore.session.get_session().get_service_model(service)
+
+
+@cache
+def service_of(operation: str) -> str:
+    """The service (botocore's name) whose model has ``operation``; the names do not clash."""
+    return next(s for s in SERVICES if operation in model(s).operation_names)
+
+
+def _operation(operation: str) -> Any:
+    return model(service_of(operation)).operation_model(operation)
 
 
 def list_member(operation: str) -> str:
     """The name of the page's list of summaries (``collaborationList``, ``memberSummaries``)."""
-    shape = model().operation_model(operation).output_shape
+    shape = _operation(operation).output_shape
     return next(name for name, member in shape.members.items() if member.type_name == "list")
 
 
 def request_params(operation: str) -> dict[str, Any]:
     """The fixed parameters the exporter sends: required identifiers and a full page."""
-    shape = model().operation_model(operation).input_shape
+    shape = _operation(operation).input_shape
     params: dict[str, Any] = {
         name: (shape.members[name].enum or [IDENTIFIER])[0] for name in shape.required_members
     }
@@ -40,7 +53,7 @@ def request_params(operation: str) -> dict[str, Any]:
 
 def page(operation: str, items: int = 25) -> bytes:
     """One page of ``items`` summaries, no ``nextToken``."""
-    shape = model().operation_model(operation).output_shape
+    shape = _operation(operation).output_shape
     key = list_member(operation)
     summary = shape.members[key].member
     body = {key: [_value(summary, f"{i}", 0) for i in range(items)]}

@@ -6,11 +6,11 @@
 
 Three tables, every figure against a baseline measured in the same invocation:
 
-1. Per operation (ListCollaborations, each collector's operation, and the protected
-   query, protected job and privacy budget listings): process CPU per call of a stock
-   botocore client making the calls alone, sequentially, next to the exporter making
-   the same calls through the collector's own poll (client, parser, instrumentation,
-   paging and the collector's parse), against the stand-in with no added latency.
+1. Per collector (its first list operation; Clean Rooms ML's through the ``cleanroomsml``
+   client): process CPU per call of a stock botocore client making the calls alone,
+   sequentially, next to the exporter making the same calls through the collector's
+   poll (client, parser, instrumentation, paging and the collector's parse), against
+   the stand-in with no added latency.
 2. Steady rounds of the whole exporter (``App``, Organizations discovery, roles) at
    ``--targets`` targets against a stand-in adding ``--latency`` to every request, for
    each worker-thread count in ``--threads``, each in a fresh process: round time,

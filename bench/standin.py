@@ -5,7 +5,7 @@
 Not a mock of the exporter: a real HTTP server on loopback that answers the
 calls the exporter makes (AssumeRole, GetCallerIdentity, ListAccounts,
 ListCollaborations, and one real-shaped page of 25 summaries for any other Clean
-Rooms list operation, from ``bench/bodies.py``) and counts them. GET /__stats
+Rooms or Clean Rooms ML list operation, from ``bench/bodies.py``) and counts them. GET /__stats
 returns the counts as JSON; POST /__reset zeroes them. It prints its port on the
 first line of stdout.
 """
@@ -23,10 +23,12 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.bodies import page
-from exporter.demo.fake.server import operation_for
+from exporter.demo.fake.server import SERVICES, operation_for
 
 MANAGEMENT = "999999999999"
 _AKID = re.compile(r"Credential=AKIA(\d{12})")
+# Credential=<key>/<date>/<region>/<signing name>/: which service a request is for.
+_SIGNING_NAME = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([a-z0-9-]+)/")
 PAGE = 20  # ListAccounts' maximum page size
 
 
@@ -86,7 +88,9 @@ class Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 self.reply(200, json.dumps(self.server.counts).encode(), "application/json")
             return
-        route = operation_for("GET", self.path)
+        signed = _SIGNING_NAME.search(self.headers.get("Authorization", ""))
+        service = SERVICES.get(signed.group(1) if signed else "", "cleanrooms")
+        route = operation_for("GET", self.path, service)
         operation = route[0] if route else "ListCollaborations"
         self.count_and_wait(operation)
         if operation != "ListCollaborations":

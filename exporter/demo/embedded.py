@@ -43,6 +43,9 @@ class DemoWorld:
     moto: Any
     fake: FakeCleanRooms
     throttle_ratio: float
+    # The simulation that seeded the world keeps what is due to finish or fail: the same
+    # one must run the changes, or the seeded work never moves on.
+    simulation: Simulation
 
     def stop(self) -> None:
         self.fake.close()
@@ -116,9 +119,9 @@ def start_world(throttle_ratio: float = 0.03, seed: int | None = None) -> DemoWo
     fake = FakeCleanRooms(f"http://{host}:{port}")
     fake.throttle = _throttle(throttle_ratio, random.Random(seed))
     fake.start()
-    world = DemoWorld(fake.url, moto, fake, throttle_ratio)
-    Simulation(random.Random(seed), fake=fake).seed()
-    return world
+    simulation = Simulation(random.Random(seed), fake=fake)
+    simulation.seed()
+    return DemoWorld(fake.url, moto, fake, throttle_ratio, simulation)
 
 
 def _throttle(ratio: float, rng: random.Random) -> Callable[[str], bool]:
@@ -137,7 +140,7 @@ def _throttle(ratio: float, rng: random.Random) -> Callable[[str], bool]:
 def start_changes(world: DemoWorld) -> None:
     """Let the world change as it runs: invitations come and go, analyses run and fail."""
     stop = threading.Event()
-    simulation = Simulation(random.Random(), fake=world.fake)
+    simulation = world.simulation
     threading.Thread(target=simulation.run, args=(stop,), name="demo-changes", daemon=True).start()
     threading.Thread(
         target=simulation.run_analyses, args=(stop,), name="demo-analyses", daemon=True

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from exporter.collectors import REGISTRY
 from tests.paths import ROOT
 
 
@@ -71,12 +72,14 @@ def test_percall_smoke() -> None:
     )
     rows = [line for line in out.splitlines() if line.startswith("| List")]
     operations = {row.split("|")[1].strip() for row in rows}
-    # Every collector's operation, and the three the protected-work collectors call.
-    assert {"ListCollaborations", "ListMemberships", "ListPrivacyBudgets"} <= operations
+    # One row per collector, Clean Rooms ML's through their own service's client.
+    assert operations == {spec.operations[0] for spec in REGISTRY}
     for row in rows:
         assert float(row.strip("|").split("|")[-1]) > 0  # exporter / stock, measured
     budgets = next(row for row in rows if row.startswith("| ListPrivacyBudgets |"))
     assert "(2 calls, per call)" in budgets  # one call per budget type in each poll
+    audiences = next(row for row in rows if row.startswith("| ListAudienceModels |"))
+    assert "(3 calls, per call)" in audiences  # three kinds of audience resource a poll
     layouts = ("| 2 |", "| 8 |", "| 2 x 4 |", "| 2 workers x 2 |")
     rounds = [line for line in out.splitlines() if line.startswith(layouts)]
     assert len(rounds) == 4

@@ -2,6 +2,7 @@
 
     python -m bench.scale                                # 100, 1000 and 2000 targets (documented)
     python -m bench.scale --sizes 40 --latency 0.01      # the CI smoke run
+    python -m bench.scale --collectors all --sizes 300   # every collector, 5 memberships each
 
 Each size runs in its own process (so peak RSS is that size's), against the
 stand-in in ``bench/standin.py`` in another process, which adds a fixed latency
@@ -9,7 +10,8 @@ to every request. Targets are accounts x 2 regions, found through Organizations
 discovery; 25 collaborations each. Ratios are against bounds computed in the
 same run: the latency lower bound (requests x latency / concurrency), the
 minimum API calls (ceil(n/100) per target plus the discovery pages), and
-prometheus_client's own rendering of the same registry.
+prometheus_client's own rendering of the same registry. With ``--collectors all``,
+every collector polls and /metrics is scraped while the polls run: ``bench/orgscale.py``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dataclasses import asdict, dataclass
 
 from bench.calls import peak_rss_mib, worker_pids
 from bench.common import use_fake_credentials
+from bench.orgscale import OrgResult, measure_all, org_table
 
 REGIONS = ("us-east-1", "eu-west-2")
 COLLABORATIONS = 25
@@ -56,22 +59,12 @@ class Result:
 
 
 @contextmanager
-def standin(accounts: int, latency: float) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.standin",
-            "--accounts",
-            str(accounts),
-            "--latency",
-            str(latency),
-            "--collaborations",
-            str(COLLABORATIONS),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def standin(accounts: int, latency: float, memberships: int | None = None) -> Iterator[str]:
+    command = [sys.executable, "-m", "bench.standin", "--accounts", str(accounts)]
+    command += ["--latency", str(latency), "--collaborations", str(COLLABORATIONS)]
+    if memberships is not None:
+        command += ["--memberships", str(memberships)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline())
@@ -251,45 +244,67 @@ def table(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100,1000,2000")
+    parser.add_argument("--sizes", help="targets per run (default 100,1000,2000; all: 300)")
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
     parser.add_argument("--workers", type=int, default=1, help="poll_workers")
+    parser.add_argument(
+        "--collectors",
+        choices=("collaborations", "all"),
+        default="collaborations",
+        help="collaborations alone (comparable across releases) or every collector",
+    )
+    parser.add_argument("--memberships", type=int, default=5, help="per target, with all")
+    parser.add_argument("--interval", default="30s", help="every collector's, with all")
+    parser.add_argument("--load-seconds", type=float, default=60.0, help="scraping, with all")
+    parser.add_argument("--scrape-every", type=float, default=5.0, help="with all")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one size
     args = parser.parse_args(argv)
     use_fake_credentials()
+    every = args.collectors == "all"
     if args.one:
-        result = measure(args.one, args.latency, args.concurrency, args.workers)
-        print(json.dumps(asdict(result)))
+        print(json.dumps(asdict(_one(args))))
         return 0
-    results = []
-    for size in (int(s) for s in args.sizes.split(",")):
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench.scale",
-                "--one",
-                str(size),
-                "--latency",
-                str(args.latency),
-                "--concurrency",
-                str(args.concurrency),
-                "--workers",
-                str(args.workers),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ},
-        ).stdout
-        results.append(Result(**json.loads(out.strip().splitlines()[-1])))
+    default_sizes = "300" if every else "100,1000,2000"
+    sizes = [int(s) for s in (args.sizes or default_sizes).split(",")]
+    rows = [_child(args, size) for size in sizes]
+    if every:
+        org = [OrgResult(**row) for row in rows]
+        print(org_table(org, args.latency, args.interval))
+        return 0 if all(g == w for r in org for g, w in r.round_calls.values()) else 1
+    results = [Result(**row) for row in rows]
     print(table(results, args.latency, args.concurrency, args.workers))
     exact = all(
         r.calls_first == r.minimum_first and r.calls_steady == r.minimum_steady for r in results
     )
     covered = all("disjoint" in r.shards and "complete" in r.shards for r in results)
     return 0 if exact and covered else 1
+
+
+def _one(args: argparse.Namespace) -> Result | OrgResult:
+    if args.collectors == "all":
+        return measure_all(
+            args.one,
+            args.latency,
+            args.concurrency,
+            args.workers,
+            args.memberships,
+            args.interval,
+            args.load_seconds,
+            args.scrape_every,
+        )
+    return measure(args.one, args.latency, args.concurrency, args.workers)
+
+
+def _child(args: argparse.Namespace, size: int) -> dict[str, object]:
+    """One size in a fresh process, so that its peak RSS is its own."""
+    command = [sys.executable, "-m", "bench.scale", "--one", str(size)]
+    for flag in ("latency", "concurrency", "workers", "collectors", "memberships", "interval"):
+        command += [f"--{flag}", str(getattr(args, flag))]
+    command += ["--load-seconds", str(args.load_seconds), "--scrape-every", str(args.scrape_every)]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env={**os.environ})
+    row: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return row
 
 
 if __name__ == "__main__":

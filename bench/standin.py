@@ -32,11 +32,17 @@ _SIGNING_NAME = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([a-z0-9-]+)/")
 PAGE = 20  # ListAccounts' maximum page size
 
 
-def collaborations_body(account_id: str, count: int) -> bytes:
+def collaborations_body(account_id: str, count: int, memberships: int | None = None) -> bytes:
+    """``count`` collaborations; with ``memberships``, that many ACTIVE ones have a membership.
+
+    Without it, statuses take turns (ACTIVE, INVITED, LEFT, REMOVED) and no summary has
+    a membership: the collaborations path alone, as earlier releases measured it.
+    """
     now = time.time()
-    items = [
-        {
-            "id": f"{account_id[-6:]}-{i:04d}-0000-0000-000000000000",
+    items = []
+    for i in range(count):
+        item = {
+            "id": f"{account_id[-8:]}-{i:04d}-4000-8000-000000000000",  # 36 characters
             "arn": f"arn:aws:cleanrooms:us-east-1:{account_id}:collaboration/{i}",
             "name": f"collaboration {i} of {account_id}",
             "creatorAccountId": "444444444444",
@@ -45,8 +51,16 @@ def collaborations_body(account_id: str, count: int) -> bytes:
             "updateTime": now,
             "memberStatus": ("ACTIVE", "INVITED", "LEFT", "REMOVED")[i % 4],
         }
-        for i in range(count)
-    ]
+        if memberships is not None:
+            active = i < memberships
+            item["memberStatus"] = "ACTIVE" if active else ("INVITED", "LEFT", "REMOVED")[i % 3]
+            if active:
+                membership = f"{account_id[-8:]}-{i:04d}-4000-8000-111111111111"
+                item["membershipId"] = membership
+                item["membershipArn"] = (
+                    f"arn:aws:cleanrooms:us-east-1:{account_id}:membership/{membership}"
+                )
+        items.append(item)
     return json.dumps({"collaborationList": items}).encode()
 
 
@@ -54,10 +68,18 @@ class StandIn(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
-    def __init__(self, port: int, accounts: int, latency: float, collaborations: int) -> None:
+    def __init__(
+        self,
+        port: int,
+        accounts: int,
+        latency: float,
+        collaborations: int,
+        memberships: int | None = None,
+    ) -> None:
         self.accounts = [f"{100000000000 + i:012d}" for i in range(accounts)]
         self.latency = latency
         self.collaborations = collaborations
+        self.memberships = memberships
         self.bodies: dict[str, bytes] = {}
         self.counts: Counter[str] = Counter()
         self.lock = threading.Lock()
@@ -72,7 +94,8 @@ class StandIn(ThreadingHTTPServer):
     def body_for(self, account_id: str) -> bytes:
         body = self.bodies.get(account_id)
         if body is None:
-            body = self.bodies[account_id] = collaborations_body(account_id, self.collaborations)
+            body = collaborations_body(account_id, self.collaborations, self.memberships)
+            self.bodies[account_id] = body
         return body
 
 
@@ -186,8 +209,11 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--collaborations", type=int, default=25)
+    parser.add_argument(
+        "--memberships", type=int, help="ACTIVE collaborations with a membership, per target"
+    )
     args = parser.parse_args()
-    server = StandIn(args.port, args.accounts, args.latency, args.collaborations)
+    server = StandIn(args.port, args.accounts, args.latency, args.collaborations, args.memberships)
     print(server.server_address[1], flush=True)
     server.serve_forever()
     return 0

@@ -84,3 +84,22 @@ def test_percall_smoke() -> None:
     rounds = [line for line in out.splitlines() if line.startswith(layouts)]
     assert len(rounds) == 4
     assert all(r.strip("|").split("|")[7].strip() == "20" for r in rounds)  # calls: minimal
+
+
+def test_scale_every_collector_smoke() -> None:
+    out = run_bench(
+        "bench.scale",
+        *("--collectors", "all", "--sizes", "20", "--latency", "0.01"),
+        *("--interval", "10s", "--load-seconds", "6", "--scrape-every", "2"),
+    )
+    row = next(line for line in out.splitlines() if line.startswith("| 20 | 100 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert int(cells[3]) >= 3  # scrapes made while the polls ran
+    assert cells[-1] == "yes"  # every collector's calls in a round equal its formula
+    rounds = {
+        line.split("|")[1].strip(): line.split("|")[2].strip()
+        for line in out.splitlines()
+        if line.startswith("| ") and line.count("|") == 3
+    }
+    assert rounds["privacy_budgets"] == "200 (200)"  # two budget types per membership
+    assert rounds["ml_audiences"] == "60 (60)"  # three listings per target

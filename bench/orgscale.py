@@ -1,0 +1,243 @@
+"""Every collector on at organisation scale: scrapes while polls run, memory, calls, CPU.
+
+Run through ``bench.scale --collectors all`` (each size in its own process). The
+exporter polls every collector of every target every ``--interval`` against the
+stand-in, whose ListCollaborations answers have ``--memberships`` ACTIVE memberships
+per target and whose other list operations answer one page of 25 summaries. It serves
+``/metrics`` on loopback as in production; a scraper fetches it every
+``--scrape-every`` seconds for ``--load-seconds`` while the polls run. Baselines from
+the same run: prometheus_client's own rendering of the same registry once the polls
+have stopped (a quiet process), and a stock botocore ListCollaborations call.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.calls import cpu_and_switches, cpu_per_call, peak_rss_mib, stock_caller, worker_pids
+
+# Calls of one round per collector, as (per target, per ACTIVE membership), for the
+# stand-in's answers: one page each, no analysis finishing (so no Get calls). These are
+# docs/collectors.md's formulas with every ceil(n / 100) equal to 1; privacy_budgets
+# lists each of its two budget types, ml_audiences three kinds of resource.
+FORMULA: dict[str, tuple[int, int]] = {
+    "collaborations": (1, 0),
+    "memberships": (1, 0),
+    "members": (0, 1),
+    "change_requests": (0, 1),
+    "protected_queries": (0, 1),
+    "protected_jobs": (0, 1),
+    "privacy_budgets": (0, 2),
+    "intermediate_tables": (0, 1),
+    "ml_trained_models": (0, 1),
+    "ml_inference_jobs": (0, 1),
+    "ml_input_channels": (0, 1),
+    "ml_audiences": (3, 0),
+}
+
+
+@dataclass
+class OrgResult:
+    targets: int
+    memberships: int
+    series: int
+    scrapes: int
+    scrape_median_ms: float
+    scrape_worst_ms: float
+    library_ms: float
+    peak_rss_mib: float
+    calls_per_s: float
+    cpu_ms_per_call: float
+    stock_ms: float
+    # collector -> [calls in one round, the formula's figure]
+    round_calls: dict[str, list[int]] = field(default_factory=dict)
+
+
+def config_text(endpoint: str, interval: str, concurrency: int, workers: int) -> str:
+    from exporter.collectors import REGISTRY
+
+    collectors = ", ".join(
+        f"{spec.name}: {{enabled: true, interval: {interval}}}"
+        for spec in REGISTRY
+        if not spec.primary
+    )
+    return (
+        f"poll_interval: {interval}\nstale_after: 5m\nconcurrency: {concurrency}\n"
+        + (f"poll_workers: {workers}\n" if workers > 1 else "")
+        + "regions: [us-east-1, eu-west-2]\n"
+        f"aws: {{endpoint_url: '{endpoint}', max_attempts: 2}}\n"
+        "discovery: {organizations: {role_name: CleanRoomsReadOnly}}\n"
+        # A round of every collector is about 55 calls per target; the default of 2 a
+        # second per target would make the rate limiter, not the exporter, the subject.
+        "rate_limit: {requests_per_second: 20, burst: 40}\n"
+        f"collectors: {{{collectors}}}\n"
+    )
+
+
+def owners() -> dict[str, str]:
+    """Operation -> the collector that calls it."""
+    from exporter.collectors import REGISTRY
+
+    return {op: spec.name for spec in REGISTRY for op in spec.operations}
+
+
+def by_collector(calls: dict[str, int]) -> Counter[str]:
+    owner = owners()
+    found: Counter[str] = Counter()
+    for operation, count in calls.items():
+        if operation in owner:
+            found[owner[operation]] += count
+    return found
+
+
+def polls(app: Any) -> dict[tuple[str, Any], int]:
+    snapshot = app.poller.snapshot
+    return {
+        (name, key): state.polls
+        for name, states in snapshot.by_collector().items()
+        for key, state in states.items()
+    }
+
+
+def one_round(app: Any, endpoint: str, counts: Any) -> Counter[str]:
+    """Every collector of every target polled once more; the calls it made, per collector.
+
+    It starts once no call has been made for a second, so that no poll in flight (the
+    fan-out collectors' first, just after ready) adds calls to the round's count.
+    """
+    seen = counts(endpoint)
+    while time.sleep(1.0) or seen != (now := counts(endpoint)):
+        seen = now
+    counts(endpoint, reset=True)
+    before = polls(app)
+    app.poller.poll_all_now()
+    while any(n <= before.get(job, 0) for job, n in polls(app).items()):
+        time.sleep(0.05)
+    return by_collector(counts(endpoint))
+
+
+def scrape(base: str) -> tuple[float, bytes]:
+    began = time.perf_counter()
+    with urllib.request.urlopen(f"{base}/metrics", timeout=60) as response:
+        body: bytes = response.read()
+    return time.perf_counter() - began, body
+
+
+def scrape_under_load(base: str, seconds: float, every: float) -> tuple[list[float], bytes]:
+    """Scrape every ``every`` seconds for ``seconds``, as Prometheus would."""
+    times, body = [], b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        tick = time.monotonic()
+        took, body = scrape(base)
+        times.append(took)
+        time.sleep(max(0.0, every - (time.monotonic() - tick)))
+    return times, body
+
+
+def series(body: bytes) -> int:
+    return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+
+
+def serve(app: Any) -> tuple[Any, str]:
+    from exporter.cli.serve import bind
+    from exporter.web.guard import WebGuard
+    from exporter.web.tlsconfig import WebConfig
+
+    server = bind(("127.0.0.1", 0), app, WebConfig(), WebGuard())
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def formula(targets: int, memberships: int) -> dict[str, int]:
+    return {
+        name: per_target * targets + per_membership * targets * memberships
+        for name, (per_target, per_membership) in FORMULA.items()
+    }
+
+
+def measure_all(
+    targets: int,
+    latency: float,
+    concurrency: int,
+    workers: int,
+    memberships: int,
+    interval: str,
+    load_seconds: float,
+    scrape_every: float,
+) -> OrgResult:
+    """One size, in this process: the caller runs it in a fresh one."""
+    from prometheus_client.exposition import generate_latest
+
+    from bench.scale import counts, median_ms, standin
+    from exporter.app import App
+    from exporter.config import parse_config
+
+    with standin(targets // 2, latency, memberships) as endpoint:
+        app = App(parse_config(config_text(endpoint, interval, concurrency, workers), {}))
+        server, base = serve(app)
+        app.start()
+        app.wait_ready()
+        round_calls = one_round(app, endpoint, counts)
+        counts(endpoint, reset=True)
+        pids: list[int | str] = ["self", *(p for p in worker_pids(app) if p)]
+        cpu_before, _ = cpu_and_switches(pids)
+        began = time.perf_counter()
+        times, body = scrape_under_load(base, load_seconds, scrape_every)
+        wall = time.perf_counter() - began
+        cpu_after, _ = cpu_and_switches(pids)
+        load_calls = sum(by_collector(counts(endpoint)).values())
+        peak = sum(peak_rss_mib(pid) for pid in pids)
+        server.shutdown()
+        app.stop()
+        library = median_ms(lambda: generate_latest(app.registry), 3)
+        stock = cpu_per_call(stock_caller(endpoint, "ListCollaborations"), 100)
+    expected = formula(targets, memberships)
+    times.sort()
+    return OrgResult(
+        targets=targets,
+        memberships=targets * memberships,
+        series=series(body),
+        scrapes=len(times),
+        scrape_median_ms=times[len(times) // 2] * 1000,
+        scrape_worst_ms=times[-1] * 1000,
+        library_ms=library,
+        peak_rss_mib=peak,
+        calls_per_s=load_calls / wall,
+        cpu_ms_per_call=(cpu_after - cpu_before) / max(load_calls, 1) * 1000,
+        stock_ms=stock * 1000,
+        round_calls={name: [round_calls[name], expected[name]] for name in expected},
+    )
+
+
+def org_table(results: list[OrgResult], latency: float, interval: str) -> str:
+    lines = [
+        f"Every collector every {interval}, stand-in latency {latency * 1000:g} ms; "
+        "scrapes of /metrics over loopback while the polls run.",
+        "",
+        "| targets | memberships | series | scrapes | /metrics median ms | worst ms "
+        "| library ms | median / library | peak RSS MiB | Clean Rooms calls/s "
+        "| CPU ms per call | stock ms | per call / stock | round calls = formula |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        exact = all(got == want for got, want in r.round_calls.values())
+        lines.append(
+            f"| {r.targets} | {r.memberships} | {r.series} | {r.scrapes} "
+            f"| {r.scrape_median_ms:.0f} | {r.scrape_worst_ms:.0f} | {r.library_ms:.0f} "
+            f"| {r.scrape_median_ms / r.library_ms:.3f} | {r.peak_rss_mib:.0f} "
+            f"| {r.calls_per_s:.0f} | {r.cpu_ms_per_call:.2f} | {r.stock_ms:.2f} "
+            f"| {r.cpu_ms_per_call / r.stock_ms:.2f} | {'yes' if exact else 'NO'} |"
+        )
+    lines += ["", "Calls in one round, per collector (formula):", ""]
+    lines += ["| collector | " + " | ".join(f"{r.targets} targets" for r in results) + " |"]
+    lines += ["|---|" + "---:|" * len(results)]
+    for name in FORMULA:
+        cells = " | ".join(f"{r.round_calls[name][0]} ({r.round_calls[name][1]})" for r in results)
+        lines.append(f"| {name} | {cells} |")
+    return "\n".join(lines)

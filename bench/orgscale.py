@@ -12,9 +12,11 @@ have stopped (a quiet process), and a stock botocore ListCollaborations call.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,17 +60,37 @@ class OrgResult:
     round_calls: dict[str, list[int]] = field(default_factory=dict)
 
 
-def config_text(endpoint: str, interval: str, concurrency: int, workers: int) -> str:
+def chosen(collectors: str) -> tuple[str, ...]:
+    """``all``, or a comma list of collector names (collaborations is always on)."""
+    from exporter.collectors import BY_NAME, REGISTRY
+
+    if collectors == "all":
+        return tuple(spec.name for spec in REGISTRY)
+    names = ("collaborations", *(n for n in collectors.split(",") if n != "collaborations"))
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise SystemExit(f"unknown collectors: {', '.join(unknown)}")
+    return tuple(names)
+
+
+def config_text(
+    endpoint: str,
+    interval: str,
+    concurrency: int,
+    workers: int,
+    names: tuple[str, ...],
+    stale: str = "5m",
+) -> str:
     from exporter.collectors import REGISTRY
 
     collectors = ", ".join(
-        f"{spec.name}: {{enabled: true, interval: {interval}}}"
+        f"{spec.name}: {{enabled: {str(spec.name in names).lower()}, interval: {interval}}}"
         for spec in REGISTRY
         if not spec.primary
     )
     return (
-        f"poll_interval: {interval}\nstale_after: 5m\nconcurrency: {concurrency}\n"
-        + (f"poll_workers: {workers}\n" if workers > 1 else "")
+        f"poll_interval: {interval}\nstale_after: {stale}\nconcurrency: {concurrency}\n"
+        + (f"poll_workers: {workers}\n" if workers != 1 else "")
         + "regions: [us-east-1, eu-west-2]\n"
         f"aws: {{endpoint_url: '{endpoint}', max_attempts: 2}}\n"
         "discovery: {organizations: {role_name: CleanRoomsReadOnly}}\n"
@@ -107,12 +129,15 @@ def polls(app: Any) -> dict[tuple[str, Any], int]:
 def one_round(app: Any, endpoint: str, counts: Any) -> Counter[str]:
     """Every collector of every target polled once more; the calls it made, per collector.
 
-    It starts once no call has been made for a second, so that no poll in flight (the
-    fan-out collectors' first, just after ready) adds calls to the round's count.
+    Run with an interval far longer than the round, and started once no call has been
+    made for a second: no scheduled poll, nor one in flight (the fan-out collectors'
+    first, just after ready), adds calls to the round's count.
     """
-    seen = counts(endpoint)
+    seen, quiet_by = counts(endpoint), time.monotonic() + 300
     while time.sleep(1.0) or seen != (now := counts(endpoint)):
         seen = now
+        if time.monotonic() > quiet_by:
+            raise RuntimeError("the exporter never went quiet: is the interval long enough?")
     counts(endpoint, reset=True)
     before = polls(app)
     app.poller.poll_all_now()
@@ -121,27 +146,14 @@ def one_round(app: Any, endpoint: str, counts: Any) -> Counter[str]:
     return by_collector(counts(endpoint))
 
 
-def scrape(base: str) -> tuple[float, bytes]:
-    began = time.perf_counter()
-    with urllib.request.urlopen(f"{base}/metrics", timeout=60) as response:
-        body: bytes = response.read()
-    return time.perf_counter() - began, body
-
-
-def scrape_under_load(base: str, seconds: float, every: float) -> tuple[list[float], bytes]:
-    """Scrape every ``every`` seconds for ``seconds``, as Prometheus would."""
-    times, body = [], b""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        tick = time.monotonic()
-        took, body = scrape(base)
-        times.append(took)
-        time.sleep(max(0.0, every - (time.monotonic() - tick)))
-    return times, body
-
-
-def series(body: bytes) -> int:
-    return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+def scrape_under_load(base: str, seconds: float, every: float) -> tuple[list[float], int]:
+    """Scrape every ``every`` seconds for ``seconds`` from another process, as Prometheus."""
+    command = [sys.executable, "-m", "bench.scraper", base, "--seconds", str(seconds)]
+    done = subprocess.run(
+        [*command, "--every", str(every)], capture_output=True, text=True, check=True
+    )
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return list(found["times"]), int(found["series"])
 
 
 def serve(app: Any) -> tuple[Any, str]:
@@ -154,10 +166,20 @@ def serve(app: Any) -> tuple[Any, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
-def formula(targets: int, memberships: int) -> dict[str, int]:
+def cpu(workers: list[int | str]) -> float:
+    """CPU seconds of this process (every thread) and of the poll worker processes.
+
+    This process's from ``process_time``: under this load /proc/self/stat fell behind
+    it by a factor of five in one run, where process_time matched the work done.
+    """
+    return time.process_time() + (cpu_and_switches(workers)[0] if workers else 0.0)
+
+
+def formula(targets: int, memberships: int, names: tuple[str, ...]) -> dict[str, int]:
     return {
         name: per_target * targets + per_membership * targets * memberships
         for name, (per_target, per_membership) in FORMULA.items()
+        if name in names
     }
 
 
@@ -170,6 +192,7 @@ def measure_all(
     interval: str,
     load_seconds: float,
     scrape_every: float,
+    names: tuple[str, ...],
 ) -> OrgResult:
     """One size, in this process: the caller runs it in a fresh one."""
     from prometheus_client.exposition import generate_latest
@@ -179,30 +202,37 @@ def measure_all(
     from exporter.config import parse_config
 
     with standin(targets // 2, latency, memberships) as endpoint:
-        app = App(parse_config(config_text(endpoint, interval, concurrency, workers), {}))
+        # The counted round runs on a 1h interval; a reload then sets the load's.
+        texts = [config_text(endpoint, interval, concurrency, workers, names)]
+        texts.append(config_text(endpoint, "1h", concurrency, workers, names, stale="2h"))
+        app = App(parse_config(texts[-1], {}), config_source=lambda: parse_config(texts[0], {}))
         server, base = serve(app)
         app.start()
         app.wait_ready()
         round_calls = one_round(app, endpoint, counts)
+        ok, why = app.reload()
+        if not ok:
+            raise RuntimeError(f"reload to the load's interval failed: {why}")
         counts(endpoint, reset=True)
-        pids: list[int | str] = ["self", *(p for p in worker_pids(app) if p)]
-        cpu_before, _ = cpu_and_switches(pids)
+        app.poller.poll_all_now()  # the load starts as after a start: every poll due
+        workers_pids: list[int | str] = [p for p in worker_pids(app) if p]
+        cpu_before = cpu(workers_pids)
         began = time.perf_counter()
-        times, body = scrape_under_load(base, load_seconds, scrape_every)
+        times, exported = scrape_under_load(base, load_seconds, scrape_every)
         wall = time.perf_counter() - began
-        cpu_after, _ = cpu_and_switches(pids)
+        cpu_after = cpu(workers_pids)
         load_calls = sum(by_collector(counts(endpoint)).values())
-        peak = sum(peak_rss_mib(pid) for pid in pids)
+        peak = sum(peak_rss_mib(pid) for pid in ["self", *workers_pids])
         server.shutdown()
         app.stop()
         library = median_ms(lambda: generate_latest(app.registry), 3)
         stock = cpu_per_call(stock_caller(endpoint, "ListCollaborations"), 100)
-    expected = formula(targets, memberships)
+    expected = formula(targets, memberships, names)
     times.sort()
     return OrgResult(
         targets=targets,
         memberships=targets * memberships,
-        series=series(body),
+        series=exported,
         scrapes=len(times),
         scrape_median_ms=times[len(times) // 2] * 1000,
         scrape_worst_ms=times[-1] * 1000,
@@ -237,7 +267,7 @@ def org_table(results: list[OrgResult], latency: float, interval: str) -> str:
     lines += ["", "Calls in one round, per collector (formula):", ""]
     lines += ["| collector | " + " | ".join(f"{r.targets} targets" for r in results) + " |"]
     lines += ["|---|" + "---:|" * len(results)]
-    for name in FORMULA:
+    for name in results[0].round_calls:
         cells = " | ".join(f"{r.round_calls[name][0]} ({r.round_calls[name][1]})" for r in results)
         lines.append(f"| {name} | {cells} |")
     return "\n".join(lines)

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass
 
 from bench.calls import peak_rss_mib, worker_pids
 from bench.common import use_fake_credentials
-from bench.orgscale import OrgResult, measure_all, org_table
+from bench.orgscale import OrgResult, chosen, measure_all, org_table
 
 REGIONS = ("us-east-1", "eu-west-2")
 COLLABORATIONS = 25
@@ -250,9 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="poll_workers")
     parser.add_argument(
         "--collectors",
-        choices=("collaborations", "all"),
         default="collaborations",
-        help="collaborations alone (comparable across releases) or every collector",
+        help="collaborations alone (comparable across releases), all, or a comma list",
     )
     parser.add_argument("--memberships", type=int, default=5, help="per target, with all")
     parser.add_argument("--interval", default="30s", help="every collector's, with all")
@@ -261,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one size
     args = parser.parse_args(argv)
     use_fake_credentials()
-    every = args.collectors == "all"
+    every = args.collectors != "collaborations"
     if args.one:
         print(json.dumps(asdict(_one(args))))
         return 0
@@ -282,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one(args: argparse.Namespace) -> Result | OrgResult:
-    if args.collectors == "all":
+    if args.collectors != "collaborations":
         return measure_all(
             args.one,
             args.latency,
@@ -292,6 +291,7 @@ def _one(args: argparse.Namespace) -> Result | OrgResult:
             args.interval,
             args.load_seconds,
             args.scrape_every,
+            chosen(args.collectors),
         )
     return measure(args.one, args.latency, args.concurrency, args.workers)
 

@@ -16,6 +16,8 @@ from exporter.aws.clients import ORGANIZATIONS_REGION
 from exporter.aws.discovery import Discoverer, discover
 from exporter.collectors import PRIMARY
 from exporter.config import AccountConfig, Config, ConfigError
+from exporter.core import memory
+from exporter.core.gate import ScrapeGate
 from exporter.core.logs import format_tb
 from exporter.core.model import Snapshot, TargetKey
 from exporter.core.stats import ApiStats, ApiStatsView, StatsSource, merge_views
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 
 
 ConfigSource = Callable[[], Config]
+# What Prometheus asks for (OpenMetrics first) and the classic text format.
+WARM_FORMATS = ("application/openmetrics-text; version=1.0.0", "text/plain")
 
 
 def collector_settings(config: Config) -> CollectorSettings:
@@ -66,13 +70,16 @@ class App:
         env: Mapping[str, str] | None = None,
         extra_collectors: Sequence[Collector] = (),
     ) -> None:
+        memory.return_large_buffers()  # scrape bodies at scale: tens of MB each
         self._source = config_source
         self._clock = clock
         self._env = os.environ if env is None else env
         self._lock = threading.Lock()  # one reload or discovery change at a time
         self.stats = ApiStats()
         self.shard = shard_of_config(config, self._env)
-        self.clients = new_clients(config, self.stats, config.concurrency)
+        # Scrapes close it while they render; poll threads wait on it before requests.
+        self.gate = ScrapeGate()
+        self.clients = new_clients(config, self.stats, config.concurrency, self.gate)
         self.discovered: list[AccountConfig] = []
         targets, unresolved = build_targets(
             config.accounts, self.clients, shard=self.shard, quotas=config.quotas
@@ -98,6 +105,7 @@ class App:
         self.discoverer: Discoverer | None = None
         self._became_ready = False
         self._discovery_key: TargetKey | None = None
+        self._stopped = threading.Event()
         self._register(extra_collectors)
 
     def _register(self, extra_collectors: Sequence[Collector]) -> None:
@@ -112,7 +120,7 @@ class App:
         for extra in extra_collectors:  # the web server's own counters, for one
             self.registry.register(extra)
         # /metrics goes through the renderer: same bytes as the registry, cached per poll.
-        self.renderer = ExpositionRenderer(collector, [state, *extra_collectors])
+        self.renderer = ExpositionRenderer(collector, [state, *extra_collectors], self.gate)
 
     def snapshot(self) -> Snapshot:
         """What polling knows, plus the placeholder targets of accounts without an id yet."""
@@ -139,8 +147,23 @@ class App:
         self.poller.start()
         self.resolver.start()
         self._start_discovery(self.config)
+        threading.Thread(target=self._warm, name="render-warm-up", daemon=True).start()
+
+    def _warm(self) -> None:
+        """Once ready, render both formats once, so the first scrapes are not the cold ones.
+
+        The first rendering of every (collector, target) goes through the library's
+        encoder: seconds at organisation scale. Later scrapes re-format only what polls
+        changed.
+        """
+        while not self._stopped.is_set():
+            if self.wait_ready(1.0):
+                for accept in WARM_FORMATS:
+                    self.renderer.render(accept)
+                return
 
     def stop(self) -> None:
+        self._stopped.set()
         if self.discoverer is not None:
             self.discoverer.stop()
         self.resolver.stop()
@@ -262,7 +285,7 @@ class App:
             )
         old = self.clients, self.shard
         if clients_change(self.config, config):
-            self.clients = new_clients(config, self.stats, config.concurrency)
+            self.clients = new_clients(config, self.stats, config.concurrency, self.gate)
         self.shard = shard
         try:
             # The last good discovery stays until the new settings' first run replaces it.

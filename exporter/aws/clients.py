@@ -27,6 +27,7 @@ from exporter.aws.fastparse import FastParserFactory
 from exporter.aws.ratelimit import TargetLimits
 from exporter.config import AccountConfig, AwsSettings
 from exporter.config.scale import OrganizationsDiscovery, RateLimit
+from exporter.core.gate import ScrapeGate
 from exporter.core.model import TargetKey
 from exporter.core.stats import ApiStats
 
@@ -75,10 +76,13 @@ class AwsClients:
         settings: AwsSettings,
         stats: ApiStats,
         session_factory: SessionFactory = botocore.session.Session,
+        *,
         rate_limit: RateLimit | None = None,
         pool_size: int = 10,
+        gate: ScrapeGate | None = None,
     ) -> None:
         self._settings = settings
+        self._gate = gate  # the app's scrapes: requests wait while one renders
         self._rate_limit = rate_limit or RateLimit()
         self._pool_size = max(pool_size, 10)
         self._stats = stats
@@ -142,7 +146,9 @@ class AwsClients:
                 self._limits.install(client)
                 self._accounting.instrument(client, lambda: self._context.target)
             credentials = self._credentials_for(account, account_id)
-        return TargetClient(client, self._context, (account_id, region), credentials)
+        target = TargetClient(client, self._context, (account_id, region), credentials)
+        target.pause = self._gate.wait if self._gate is not None else None
+        return target
 
     def retain(self, credentials: set[CredentialKey], targets: set[TargetKey]) -> None:
         """Forget credential sources and rate buckets no configured target uses (on reload)."""
@@ -271,6 +277,7 @@ class TargetClient:
         self._context = context
         self._target = target
         self._credentials = credentials
+        self.pause: Callable[[], object] | None = None  # called before each request
 
     def call(self, operation: str, **params: Any) -> Any:
         """One AWS request, ``operation`` by its API name (``ListMembers``).
@@ -278,6 +285,8 @@ class TargetClient:
         An error answer raises ``ApiError``: the collectors that call this know no botocore.
         """
         method = getattr(self._client, xform_name(operation))
+        if self.pause is not None:
+            self.pause()
         with self._context.acting_for(self._target, self._credentials):
             try:
                 return method(**params)

@@ -3,63 +3,35 @@
 A collector's data and health series of one target change only when its state
 object is replaced (once per poll), and a target's API counters only when its
 tally object is replaced; both are immutable, so identity says whether cached
-lines are still good. Per scrape, only what depends on the clock (ages,
-staleness) and the small global families go through the library. Every byte is
-still the library's own formatting: the output equals ``generate_latest`` of the
-collector, which the tests check.
+lines are still good. When a poll changed values but not series (most do), the new
+lines are the old ones' bytes up to each value plus the new value (``lines.py``).
+Per scrape, only what depends on the clock (ages, staleness) and the small global
+families are formatted. Every byte is still the library's own formatting: the output
+equals ``generate_latest`` of the collector, which the tests check. While it renders,
+polls hold their next requests back (``core/gate.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 
 from exporter.collectors import BY_NAME, PRIMARY
 from exporter.collectors.base import AgeSpec, CollectorSpec, Fresh, OutputSettings
+from exporter.core.gate import ScrapeGate
 from exporter.core.model import CollectorState, Target, TargetKey
 from exporter.core.stats import TargetApiCounts
 from exporter.metrics import families, health
 from exporter.metrics.collector import CleanRoomsCollector, ScrapeView
-
-Encoder = Callable[..., bytes]
-_EOF = b"# EOF\n"
-# The library's own number formatting (untyped upstream), so values match byte for byte.
-_go_float = cast(Callable[[float], str], floatToGoString)
-
-
-class _Families:
-    """The one method prometheus_client's encoders need from a registry."""
-
-    def __init__(self, metrics: Iterable[Metric]) -> None:
-        self._metrics = list(metrics)
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(self._metrics)
-
-
-def _render(encoder: Encoder, metrics: Iterable[Metric]) -> bytes:
-    """Whole families with their HELP/TYPE lines, without OpenMetrics' closing EOF."""
-    text: bytes = encoder(_Families(metrics))
-    return text.removesuffix(_EOF)
-
-
-def _samples_by_family(encoder: Encoder, metrics: Sequence[Metric]) -> list[bytes]:
-    """The sample lines of each family (no comment lines), in the order given."""
-    blocks: list[list[bytes]] = []
-    for line in _render(encoder, metrics).splitlines(keepends=True):
-        if line.startswith(b"# HELP "):
-            blocks.append([])
-        elif not line.startswith(b"# "):
-            blocks[-1].append(line)
-    if len(blocks) != len(metrics):
-        raise RuntimeError("unexpected exposition layout")  # a library change; fail loudly
-    return [b"".join(block) for block in blocks]
+from exporter.metrics.lines import EOF as _EOF
+from exporter.metrics.lines import Encoder, Shape, go_float, reformat
+from exporter.metrics.lines import render as _render
+from exporter.metrics.lines import samples_by_family as _samples_by_family
 
 
 @dataclass(frozen=True)
@@ -67,6 +39,7 @@ class _ApiLines:
     counts: TargetApiCounts | None
     operations: tuple[str, ...]
     lines: list[bytes]
+    shape: Shape | None  # to re-format the next counts' lines when the series are the same
 
 
 @dataclass(frozen=True)
@@ -76,6 +49,7 @@ class _HealthLines:
     state: CollectorState[Any]
     lines: list[bytes]
     stale: tuple[bytes, bytes]  # its stale line when fresh, when stale
+    series: tuple[Any, ...]  # what its labels depend on (``_health_series``)
 
 
 @dataclass(frozen=True)
@@ -87,10 +61,11 @@ class _DataLines:
     output: OutputSettings
     lines: list[bytes]  # one entry per data family
     ages: list[list[tuple[bytes, float | None]]]  # per age family: (line prefix, timestamp)
+    shape: Shape | None
 
     def age_lines(self, index: int, now: float) -> bytes:
         return b"".join(
-            prefix + _go_float(max(0.0, now - first) if first else 0.0).encode() + b"\n"
+            prefix + go_float(max(0.0, now - first) if first else 0.0).encode() + b"\n"
             for prefix, first in self.ages[index]
         )
 
@@ -133,8 +108,8 @@ class _FormatCache:
             return cached.lines
         present = {key: counts} if counts is not None else {}
         built = families.api_families(present, [key], operations)
-        lines = _samples_by_family(self.encoder, built)
-        self.api[key] = _ApiLines(counts, operations, lines)
+        lines, shape = reformat(self.encoder, built, cached.shape if cached else None)
+        self.api[key] = _ApiLines(counts, operations, lines, shape)
         return lines
 
     def health_lines(self, kind: health.Health, row: health.HealthRow) -> _HealthLines:
@@ -144,15 +119,19 @@ class _FormatCache:
         cached = cache.get(job)
         if cached is not None and cached.state is state:
             return cached
-        *lines, fresh, stale = _samples_by_family(
-            self.encoder,
-            [
-                *health.health_families(kind, [(name, state, False)]),
-                health.stale_family(kind, [(name, state, False)]),
-                health.stale_family(kind, [(name, state, True)]),
-            ],
-        )
-        built = _HealthLines(state, lines, (fresh, stale))
+        series = _health_series(kind, name, state)
+        if cached is not None and cached.series == series:
+            built = _HealthLines(state, _revalued(kind, cached.lines, state), cached.stale, series)
+        else:
+            *lines, fresh, stale = _samples_by_family(
+                self.encoder,
+                [
+                    *health.health_families(kind, [(name, state, False)]),
+                    health.stale_family(kind, [(name, state, False)]),
+                    health.stale_family(kind, [(name, state, True)]),
+                ],
+            )
+            built = _HealthLines(state, lines, (fresh, stale), series)
         cache[job] = built
         return built
 
@@ -163,12 +142,13 @@ class _FormatCache:
             cached is not None
             and cached.data is fresh.data
             and cached.needed is fresh.needed
-            and cached.output is output
+            and cached.output == output  # equal after a reload that changed other settings
         ):
             return cached
-        lines = _samples_by_family(self.encoder, spec.families([fresh], output))
+        previous = cached.shape if cached is not None and cached.output == output else None
+        lines, shape = reformat(self.encoder, spec.families([fresh], output), previous)
         ages = [self._age_prefixes(age, fresh) for age in spec.ages]
-        built = _DataLines(fresh.data, fresh.needed, output, lines, ages)
+        built = _DataLines(fresh.data, fresh.needed, output, lines, ages, shape)
         self.data[job] = built
         return built
 
@@ -195,9 +175,15 @@ class _FormatCache:
 class ExpositionRenderer:
     """Renders the collector (plus small extra collectors) for one Accept header."""
 
-    def __init__(self, collector: CleanRoomsCollector, extra: Sequence[Collector] = ()) -> None:
+    def __init__(
+        self,
+        collector: CleanRoomsCollector,
+        extra: Sequence[Collector] = (),
+        gate: ScrapeGate | None = None,
+    ) -> None:
         self._collector = collector
         self._extra = extra
+        self._gate = gate or ScrapeGate()  # closed while this renders: polls step aside
         self._formats: dict[str, _FormatCache] = {}
 
     def render(self, accept: str) -> tuple[bytes, str]:
@@ -205,7 +191,8 @@ class ExpositionRenderer:
         cache = self._formats.get(content_type)
         if cache is None:
             cache = self._formats.setdefault(content_type, _FormatCache(encoder))
-        body = self._assemble(cache, self._collector.view())
+        with self._gate.scraping():
+            body = self._assemble(cache, self._collector.view())
         if content_type.startswith("application/openmetrics-text"):
             body += _EOF
         return body, content_type
@@ -287,6 +274,27 @@ def _first_of_each_account(cache: _FormatCache, view: ScrapeView) -> list[bytes]
             seen.add(state.target.account_id)
             out.append(cache.account(state.target))
     return out
+
+
+def _health_series(kind: health.Health, name: str, state: CollectorState[Any]) -> tuple[Any, ...]:
+    """What a job's health labels depend on: the job and its error (when one is shown)."""
+    error = state.last_error
+    shown = (error.operation, error.code) if error is not None and not state.up else None
+    return (tuple(kind.key(name, state)), shown)
+
+
+def _revalued(kind: health.Health, lines: list[bytes], state: CollectorState[Any]) -> list[bytes]:
+    """The same health series with the state's values: one line per column, as before.
+
+    The error line (value 1) is the same line while the series are; each column's line
+    keeps its bytes up to the value, as the library wrote them.
+    """
+    new = list(lines)
+    for index, column in enumerate(kind.columns):
+        at = index if index < kind.error_at else index + 1  # the error family sits between
+        line = lines[at]
+        new[at] = line[: line.rindex(b" ") + 1] + go_float(column.value(state)).encode() + b"\n"
+    return new
 
 
 Section = tuple[str, list[bytes]]  # a family's name, then its header and sample lines

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Iterable, Mapping
-from importlib.metadata import version
+from functools import cache
+from importlib import metadata
 
 from prometheus_client.core import (
     GaugeMetricFamily,
@@ -104,6 +105,12 @@ def _bound(value: float) -> str:
     return "+Inf" if value == float("inf") else repr(value)
 
 
+@cache
+def _boto3_version() -> str:
+    # Read once: importlib.metadata searches sys.path on disk, on every call.
+    return metadata.version("boto3")
+
+
 def exporter_families(target_count: int) -> list[Metric]:
     build = InfoMetricFamily("cleanrooms_exporter_build", "Exporter build information, value 1.")
     build.add_metric(
@@ -111,7 +118,7 @@ def exporter_families(target_count: int) -> list[Metric]:
         {
             "version": __version__,
             "python_version": platform.python_version(),
-            "boto3_version": version("boto3"),
+            "boto3_version": _boto3_version(),
         },
     )
     targets = GaugeMetricFamily(

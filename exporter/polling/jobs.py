@@ -10,6 +10,7 @@ from exporter.aws.clients import AwsClients, credential_key
 from exporter.collectors import BY_NAME
 from exporter.collectors.base import CollectorSpec
 from exporter.config import Config
+from exporter.core.gate import ScrapeGate
 from exporter.core.model import TargetKey
 from exporter.core.stats import ApiStats
 from exporter.polling.poller import CollectorJob, Poller
@@ -72,8 +73,12 @@ class Wiring:
         self.clients.retain(credentials, kept)
 
 
-def new_clients(config: Config, stats: ApiStats, concurrency: int) -> AwsClients:
-    return AwsClients(config.aws, stats, rate_limit=config.rate_limit, pool_size=concurrency)
+def new_clients(
+    config: Config, stats: ApiStats, concurrency: int, gate: ScrapeGate | None = None
+) -> AwsClients:
+    return AwsClients(
+        config.aws, stats, rate_limit=config.rate_limit, pool_size=concurrency, gate=gate
+    )
 
 
 def clients_change(old: Config, new: Config) -> bool:

@@ -306,6 +306,10 @@ class Poller:
             operation = self._operation(name)
             error = PollError(operation, type(err).__name__, "unexpected error")
             return self._failed(name, old, error, started)
+        if old.data is not None and data is not old.data and data == old.data:
+            # Most polls find nothing new: keeping the old object lets the renderer, the
+            # worker's messages and the scrape see "unchanged" by identity, for free.
+            data = old.data
         return replace(
             old,
             data=data,
@@ -335,15 +339,8 @@ class Poller:
         fields = {"account": account_id, "region": region, "collector": name}
         fields |= {"operation": error.operation, "error_code": error.code}
         last = old.last_error
-        again = (
-            not old.up
-            and last is not None
-            and (last.operation, last.code)
-            == (
-                error.operation,
-                error.code,
-            )
-        )
+        same = last is not None and (last.operation, last.code) == (error.operation, error.code)
+        again = not old.up and same
         # Once per streak of the same failure: a region without Clean Rooms ML fails every
         # (backed-off) poll alike, and the metrics already say so.
         level = logging.DEBUG if again else logging.WARNING

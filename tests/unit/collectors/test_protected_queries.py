@@ -7,7 +7,16 @@ from datetime import UTC, datetime
 import pytest
 
 from exporter.app import App
-from exporter.collectors.analyses import Analysis, MembershipAnalyses, build, parse_summary
+from exporter.collectors.analyses import (
+    AnalysesData,
+    Analysis,
+    MembershipAnalyses,
+    build,
+    parse_summary,
+)
+from exporter.collectors.analyses import poll as analyses_poll
+from exporter.collectors.base import PollContext
+from exporter.collectors.collaborations import build_poll_data
 from exporter.collectors.protected_queries import KIND
 from exporter.config import ConfigError, parse_config
 from tests.helpers import role, value
@@ -119,3 +128,49 @@ def test_lookback_is_parsed_and_a_bad_value_names_its_path() -> None:
     assert any(
         p.startswith("collectors.protected_queries.lookback: ") for p in caught.value.problems
     ), caught.value.problems
+
+
+class Listing:
+    """A client whose ListProtectedQueries answers one page: ``queries`` newest first."""
+
+    def __init__(self) -> None:
+        self.queries: dict[str, tuple[str, float]] = {}
+
+    def call(self, operation: str, **params: object) -> dict[str, object]:
+        assert operation == "ListProtectedQueries"
+        ordered = sorted(self.queries.items(), key=lambda q: q[1][1], reverse=True)
+        return {"protectedQueries": [summary(i, s, c) for i, (s, c) in ordered]}
+
+
+def test_an_unchanged_poll_keeps_its_data_and_a_wider_lookback_still_counts_nothing_old() -> None:
+    collaboration = {
+        "id": "c" * 36,
+        "arn": "arn:aws:cleanrooms:us-east-1:111111111111:collaboration/" + "c" * 36,
+        "name": "c",
+        "creatorAccountId": "111111111111",
+        "createTime": datetime.fromtimestamp(1_600_000_000, UTC),
+        "updateTime": datetime.fromtimestamp(1_600_000_000, UTC),
+        "memberStatus": "ACTIVE",
+        "membershipId": "m" * 36,
+    }
+    collaborations = build_poll_data([collaboration], 1, None)
+    client = Listing()
+    now = 1_700_000_000.0
+    client.queries = {"a": ("SUCCESS", now - 2 * HOUR)}
+
+    def poll(at: float, previous: object, lookback: float) -> AnalysesData:
+        options = {"lookback": lookback, "details": False}
+        context = PollContext(client, collaborations, None, 10, at, previous, options)
+        return analyses_poll(KIND, context)
+
+    first = poll(now, None, DAY)
+    second = poll(now + HOUR, first, DAY)
+    assert second == first  # only the cutoff moved: equal, so the poller keeps ``first``
+    # With ``first`` kept, the last cutoff on record is an hour older than the one the
+    # last poll used. A finished query from that hour, listed for the first time once
+    # lookback widens, lies before the window the last poll covered: not news.
+    client.queries["late"] = ("FAILED", now - DAY + HOUR / 2)
+    wide = poll(now + 2 * HOUR, first, 2 * DAY)
+    (membership,) = wide.memberships.values()
+    assert "late" in membership.remembered
+    assert membership.finished["FAILED"] == 0

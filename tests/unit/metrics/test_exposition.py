@@ -7,11 +7,12 @@ from types import MappingProxyType
 
 import pytest
 from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
-from exporter.core.model import Snapshot, Target, TargetState
+from exporter.core.model import PollError, Snapshot, Target, TargetState
 from exporter.core.stats import ApiStats
-from exporter.metrics import exposition
+from exporter.metrics import exposition, health, lines
 from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 from exporter.metrics.exposition import ExpositionRenderer
 from tests.unit.metrics.test_collector import NOW, snapshot, stats
@@ -78,25 +79,73 @@ def test_same_bytes_as_the_library_through_changes(accept: str) -> None:
 def test_unchanged_targets_are_not_rendered_again(monkeypatch: pytest.MonkeyPatch) -> None:
     world = World()
     world.renderer.render(TEXT)
-    calls: list[int] = []
-    original = exposition._samples_by_family
+    built: list[int] = []  # families built again for one job
+    encoded: list[int] = []  # families that went through the library's encoder
+    reformat, samples = exposition.reformat, exposition._samples_by_family
+    families = health.health_families
 
-    def counting(encoder, metrics):
-        calls.append(len(metrics))
-        return original(encoder, metrics)
+    def counting_reformat(encoder, metrics, shape):
+        built.append(len(metrics))
+        return reformat(encoder, metrics, shape)
 
-    monkeypatch.setattr(exposition, "_samples_by_family", counting)
+    def counting_samples(encoder, metrics):
+        encoded.append(len(metrics))
+        return samples(encoder, metrics)
+
+    def counting_families(kind, rows):
+        if rows:  # not the empty families each scrape takes its headers from
+            built.append(-1)
+        return families(kind, rows)
+
+    monkeypatch.setattr(exposition, "reformat", counting_reformat)
+    monkeypatch.setattr(exposition, "_samples_by_family", counting_samples)
+    monkeypatch.setattr(health, "health_families", counting_families)
     world.now += 10
-    world.assert_same(TEXT)
-    assert calls == []  # nothing per-target was re-rendered
+    world.renderer.render(TEXT)
+    assert built == []  # nothing per-target was built again
     key = ("222222222222", "eu-west-2")
     states = dict(world.snapshot.states)
     states[key] = replace(states[key], polls=3)
     world.snapshot = Snapshot(MappingProxyType(states))
-    world.assert_same(TEXT)
-    # Only that target's health: its target health and stale lines (8 + 2), its
-    # collector health and stale lines (7 + 2). Its data did not change: not re-rendered.
-    assert calls == [10, 9]
+    body, _ = world.renderer.render(TEXT)
+    # That target's health has new values for the same series: its lines keep their
+    # bytes up to each value. Its data did not change: nothing was built or encoded.
+    assert (built, encoded) == ([], [])
+    encoded.clear()
+    failed = PollError("ListCollaborations", "ThrottlingException", "slow down")
+    states[key] = replace(states[key], up=False, last_error=failed)
+    world.snapshot = Snapshot(MappingProxyType(states))
+    body, _ = world.renderer.render(TEXT)
+    # A new series (its error): its health goes through the library, target and collector.
+    assert len(encoded) == 2
+    monkeypatch.undo()
+    assert body == world.library(TEXT)
+
+
+def test_new_series_go_through_the_library_and_values_alone_do_not() -> None:
+    encoder, _ = choose_encoder(TEXT)
+    first = [GaugeMetricFamily("g", "help", labels=["a"])]
+    first[0].add_metric(['x"y'], 1.5)
+    blocks, shape = lines.reformat(encoder, first, None)
+    assert shape is not None
+    moved = [GaugeMetricFamily("g", "help", labels=["a"])]
+    moved[0].add_metric(['x"y'], float("inf"))
+    again, same = lines.reformat(encoder, moved, shape)
+    assert same is not None
+    assert same.series == shape.series
+    assert again == lines.samples_by_family(encoder, moved)
+    grown = [GaugeMetricFamily("g", "help", labels=["a"])]
+    grown[0].add_metric(['x"y'], 1.0)
+    grown[0].add_metric(["z"], 2.0)
+    blocks, new_shape = lines.reformat(encoder, grown, same)
+    assert new_shape is not None
+    assert new_shape.series != shape.series
+    assert blocks == lines.samples_by_family(encoder, grown)
+    stamped = [GaugeMetricFamily("g", "help", labels=["a"])]
+    stamped[0].add_metric(["z"], 2.0, timestamp=5)
+    blocks, none = lines.reformat(encoder, stamped, None)
+    assert none is None
+    assert blocks == [b'g{a="z"} 2.0 5000\n']
 
 
 def test_empty_exporter_renders_headers_only() -> None:

@@ -283,3 +283,24 @@ def test_a_first_collaborations_poll_starts_waiting_fan_out_polls_at_once(starte
     assert poller.wait_ready(10)
     # Not on the scheduler's once-a-second timer: woken by the collaborations poll.
     assert max(fanned.values()) - began < 0.8
+
+
+def test_a_poll_that_finds_nothing_new_keeps_the_data_object(started: list[Poller]) -> None:
+    # Equal data comes back as the previous object: the renderer's cache and the poll
+    # workers' messages tell "unchanged" by identity. New data replaces it.
+    answers = iter([build_poll_data([], 1, None), build_poll_data([], 1, None)])
+    changed = build_poll_data([], 2, None)
+    poller = start(
+        Poller([primary_job(lambda _: next(answers, changed), 60)], concurrency=1),
+        targets(1),
+        started,
+    )
+    key = ("000000000000", "us-east-1")
+    seen = []
+    for polls in (1, 2, 3):
+        if polls > 1:
+            poller.poll_all_now()
+        wait_for(lambda n=polls: poller.snapshot.states[key].polls >= n)
+        seen.append(poller.snapshot.states[key].data)
+    assert seen[1] is seen[0]  # equal, and not the same object when the poll returned it
+    assert seen[2] is changed

@@ -28,6 +28,8 @@ def check(config: Config, path: str | None, demo: bool = False) -> int:
     if config.poll_workers > 1:
         threads = worker_concurrency(config.concurrency, config.poll_workers)
         print(f"poll workers: {config.poll_workers} processes, {threads} threads each")
+    else:
+        print(f"poll workers: none, {config.concurrency} threads in this process")
     return 0
 
 

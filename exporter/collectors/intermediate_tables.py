@@ -38,6 +38,7 @@ KIND = resources.Kind(
     operation="ListIntermediateTables",
     list_key="intermediateTableSummaries",
     id_key="id",
+    keep=("name", "retentionInDays", "updateTime"),
     noun="intermediate tables",
     statuses=(
         "CREATED",

@@ -42,6 +42,7 @@ MODELS = resources.Kind(
     list_key="audienceModels",
     id_key="audienceModelArn",
     noun="audience models",
+    keep=("name",),
     statuses=STATUSES,
     failed=("CREATE_FAILED",),
     counts_name="cleanrooms_ml_audience_models",

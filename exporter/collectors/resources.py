@@ -55,6 +55,10 @@ class Kind:
     failed_name: str  # without _total
     oldest_name: str = ""  # of the oldest in-progress one's age; "" for none
     in_progress: tuple[str, ...] = IN_PROGRESS
+    # Summary members the collector reads besides id, status and createTime. Only these
+    # are kept: whole summaries of 25 resources per membership and kind took most of the
+    # exporter's memory at 1,500 memberships (docs/performance.md).
+    keep: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,7 @@ class Resource:
     id: str
     status: str
     created: float
-    summary: Mapping[str, Any]  # the rest, for the collectors that read more of it
+    summary: Mapping[str, Any]  # the members its kind keeps (``Kind.keep``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,9 @@ def parse(kind: Kind, item: Any) -> Resource | None:
     created = epoch_seconds(item.get("createTime"))
     if not (isinstance(found, str) and found and isinstance(status, str) and status):
         return None
-    return None if created is None else Resource(found, status, created, item)
+    if created is None:
+        return None
+    return Resource(found, status, created, {k: item[k] for k in kind.keep if k in item})
 
 
 def tally(

@@ -25,6 +25,8 @@ def test_config_check_valid(tmp_path: Path) -> None:
     result = run_cli("--config.file", str(path), "--config.check")
     assert result.returncode == 0, result.stderr
     assert "configuration valid: 1 account, 1 target" in result.stdout
+    # One process polls unless poll_workers says otherwise; the check says which.
+    assert result.stdout.endswith("poll workers: none, 16 threads in this process\n")
 
 
 def test_config_check_invalid_exits_2_without_traceback(tmp_path: Path) -> None:

@@ -91,3 +91,31 @@ def test_an_audience_model_not_retrained_for_a_week_is_to_act_on() -> None:
     data = ml_audiences.AudiencesData((models, empty, empty))
     (finding,) = ml_audiences.findings(KEY, data, NOW)
     assert finding.what == "audience model old trained 8 days ago: retrain it"
+
+
+UPDATED = datetime.fromtimestamp(1_700_000_100, UTC)
+
+
+def test_only_the_members_a_kind_reads_are_kept() -> None:
+    # 25 whole summaries per membership and kind took most of the memory at scale.
+    table = {
+        "id": "t1",
+        "status": "POPULATE_SUCCESS",
+        "createTime": datetime.fromtimestamp(1_700_000_000, UTC),
+        "updateTime": UPDATED,
+        "name": "daily",
+        "retentionInDays": 7,
+        "membershipArn": "arn:aws:cleanrooms:us-east-1:111111111111:membership/m",
+        "description": "x" * 1000,
+    }
+    kept = resources.parse(intermediate_tables.KIND, table)
+    assert kept is not None
+    assert dict(kept.summary) == {
+        "name": "daily",
+        "retentionInDays": 7,
+        "updateTime": UPDATED,
+    }
+    model = {**table, "trainedModelArn": "arn:model", "status": "ACTIVE"}
+    trained = resources.parse(ml_trained_models.KIND, model)
+    assert trained is not None
+    assert dict(trained.summary) == {}

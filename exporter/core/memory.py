@@ -4,8 +4,8 @@ A scrape at organisation scale builds a body of tens of megabytes, in whichever
 thread serves it. glibc raises its mmap threshold each time such a block is freed,
 so the next ones come from per-thread arenas that keep the memory after it is
 freed: under polling load the exporter's peak RSS grew by one body per scrape,
-487 MiB after a minute against 211 MiB with the threshold fixed
-(``bench.scale --collectors ...``, docs/performance.md). Fixing the threshold
+487 MiB after a minute against 211 MiB with the threshold fixed (docs/performance.md,
+"Organisation scale"). Fixing the threshold
 (which also stops glibc's adjusting it) keeps every block above it in an mmap of its
 own, unmapped when freed. Other C libraries (musl has no ``mallopt``) are left alone.
 """

@@ -158,8 +158,11 @@ class App:
         """
         while not self._stopped.is_set():
             if self.wait_ready(1.0):
-                for accept in WARM_FORMATS:
-                    self.renderer.render(accept)
+                try:
+                    for accept in WARM_FORMATS:
+                        self.renderer.render(accept)
+                except Exception:  # a scrape will render (and report) it again
+                    log.exception("warming the /metrics cache failed")
                 return
 
     def stop(self) -> None:

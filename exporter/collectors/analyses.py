@@ -98,9 +98,12 @@ class MembershipAnalyses:
     remembered: Mapping[str, float]  # ids seen finished -> createTime, all within lookback
     # The oldest createTime this poll covered. Not compared: it moves with every poll, and
     # a poll that found nothing new keeps the previous (equal) data object, so that the
-    # renderer's cache and the workers' messages see "unchanged" by identity. An older
-    # cutoff is as good: every item a later poll lists was created after the newer one,
-    # while lookback is unchanged (``poll`` tightens it when lookback changes).
+    # renderer's cache and the workers' messages see "unchanged" by identity. The older
+    # cutoff it keeps is as good: an analysis created between it and the newer one was
+    # listed by the older poll (it existed and was within its window), so the polls since
+    # would have found it terminal (remembered) or found it leave the window (new data).
+    # Only one that AWS listed late, within one poll interval, just as lookback is
+    # widened, could be counted where the newer cutoff would have taken it as baseline.
     cutoff: float = field(compare=False)
     truncated: bool = False  # max_pages was reached before the cutoff
     details: details.Details = field(default_factory=details.Details)
@@ -161,7 +164,6 @@ def poll(kind: Kind, context: PollContext) -> AnalysesData:
         old = earlier.get(collaboration.id)
         if old is not None and old.membership_id != collaboration.membership_id:
             old = None  # a new membership of the same collaboration starts afresh
-        old = _tightened(old, previous, lookback, context.now)
         found = [p for p in parsed if p is not None]
         built = build(
             kind, collaboration.membership_id, found, cutoff, old, truncated=listing.truncated
@@ -193,20 +195,6 @@ def poll(kind: Kind, context: PollContext) -> AnalysesData:
         )
     durations_view = MappingProxyType(durations)
     return AnalysesData(MappingProxyType(memberships), invalid, durations_view, lookback)
-
-
-def _tightened(
-    old: MembershipAnalyses | None, previous: AnalysesData | None, lookback: float, now: float
-) -> MembershipAnalyses | None:
-    """``old`` with a cutoff no older than the last poll's when lookback has changed.
-
-    A poll that found nothing new keeps the previous data, whose cutoff is older than
-    the one that poll used; with a wider lookback, analyses from that gap would be
-    taken for news.
-    """
-    if old is None or previous is None or previous.lookback == lookback:
-        return old
-    return replace(old, cutoff=max(old.cutoff, now - previous.lookback))
 
 
 def newly_finished(

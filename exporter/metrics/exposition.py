@@ -155,7 +155,7 @@ class _FormatCache:
     def _age_prefixes(self, age: AgeSpec, fresh: Fresh) -> list[tuple[bytes, float | None]]:
         # Rendered at value 0 (now=0 clamps every age), then cut before each value.
         (block,) = _samples_by_family(self.encoder, [health.age_family(age, [fresh], 0.0)])
-        prefixes = [line.rsplit(b" ", 1)[0] + b" " for line in block.splitlines()]
+        prefixes = [line.rsplit(b" ", 1)[0] + b" " for line in block.split(b"\n")[:-1]]
         return list(zip(prefixes, (first for _, first in age.points(fresh)), strict=True))
 
     def prune(self, keep: set[TargetKey]) -> None:

@@ -43,7 +43,8 @@ def render(encoder: Encoder, metrics: Iterable[Metric]) -> bytes:
 def samples_by_family(encoder: Encoder, metrics: Sequence[Metric]) -> list[bytes]:
     """The sample lines of each family (no comment lines), in the order given."""
     blocks: list[list[bytes]] = []
-    for line in render(encoder, metrics).splitlines(keepends=True):
+    # Lines end in \n alone: a label value may hold a \r, which the library leaves as it is.
+    for line in _lines(render(encoder, metrics)):
         if line.startswith(b"# HELP "):
             blocks.append([])
         elif not line.startswith(b"# "):
@@ -51,6 +52,11 @@ def samples_by_family(encoder: Encoder, metrics: Sequence[Metric]) -> list[bytes
     if len(blocks) != len(metrics):
         raise RuntimeError("unexpected exposition layout")  # a library change; fail loudly
     return [b"".join(block) for block in blocks]
+
+
+def _lines(text: bytes) -> list[bytes]:
+    """Each line with its \n; not ``splitlines``, which also splits at \r (and others)."""
+    return [line + b"\n" for line in text.split(b"\n")[:-1]]
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,7 @@ def _one_line_each(blocks: list[bytes], metrics: Sequence[Metric]) -> bool:
 
 
 def _values(block: bytes, samples: Sequence[Any]) -> bytes:
-    prefixes = [line[: line.rindex(b" ") + 1] for line in block.splitlines()]
+    prefixes = [line[: line.rindex(b" ") + 1] for line in _lines(block)]
     return b"".join(
         prefix + go_float(s.value).encode() + b"\n"
         for prefix, s in zip(prefixes, samples, strict=True)

@@ -142,7 +142,7 @@ class Listing:
         return {"protectedQueries": [summary(i, s, c) for i, (s, c) in ordered]}
 
 
-def test_an_unchanged_poll_keeps_its_data_and_a_wider_lookback_still_counts_nothing_old() -> None:
+def test_an_unchanged_poll_keeps_its_data_and_a_wider_lookback_counts_what_finished() -> None:
     collaboration = {
         "id": "c" * 36,
         "arn": "arn:aws:cleanrooms:us-east-1:111111111111:collaboration/" + "c" * 36,
@@ -163,14 +163,16 @@ def test_an_unchanged_poll_keeps_its_data_and_a_wider_lookback_still_counts_noth
         context = PollContext(client, collaborations, None, 10, at, previous, options)
         return analyses_poll(KIND, context)
 
+    client.queries["long"] = ("STARTED", now - DAY + HOUR / 2)  # about to leave the window
     first = poll(now, None, DAY)
-    second = poll(now + HOUR, first, DAY)
+    second = poll(now + HOUR / 4, first, DAY)
     assert second == first  # only the cutoff moved: equal, so the poller keeps ``first``
-    # With ``first`` kept, the last cutoff on record is an hour older than the one the
-    # last poll used. A finished query from that hour, listed for the first time once
-    # lookback widens, lies before the window the last poll covered: not news.
-    client.queries["late"] = ("FAILED", now - DAY + HOUR / 2)
-    wide = poll(now + 2 * HOUR, first, 2 * DAY)
+    # Lookback widens to 2 days as the long query fails. The kept data's cutoff is older
+    # than the last poll's; the query was listed by both polls: it is news, counted once.
+    client.queries["long"] = ("FAILED", now - DAY + HOUR / 2)
+    wide = poll(now + HOUR / 2, first, 2 * DAY)
     (membership,) = wide.memberships.values()
-    assert "late" in membership.remembered
-    assert membership.finished["FAILED"] == 0
+    assert membership.finished["FAILED"] == 1
+    again = poll(now + HOUR, wide, 2 * DAY)
+    (membership,) = again.memberships.values()
+    assert membership.finished["FAILED"] == 1  # and never again

@@ -161,3 +161,17 @@ def test_empty_exporter_renders_headers_only() -> None:
     body = world.assert_same(OPENMETRICS)
     assert body.endswith(b"# EOF\n")
     assert body.count(b"# EOF") == 1
+
+
+@pytest.mark.parametrize("accept", [TEXT, OPENMETRICS])
+def test_a_carriage_return_in_a_label_value_keeps_one_line_per_sample(accept: str) -> None:
+    # The library escapes \\, \n and " in label values, not \r: lines end at \n alone.
+    encoder, _ = choose_encoder(accept)
+    shape = None
+    for value in (1.0, 2.0, 3.0):
+        family = GaugeMetricFamily("g", "help", labels=["name"])
+        family.add_metric(["Q3 campaign\rpartner"], value)
+        family.add_metric(["x\r# HELP y"], value)
+        blocks, shape = lines.reformat(encoder, [family], shape)
+        assert shape is not None
+        assert blocks == [lines.render(encoder, [family]).split(b"\n", 2)[2]]

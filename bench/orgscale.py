@@ -167,12 +167,8 @@ def serve(app: Any) -> tuple[Any, str]:
 
 
 def cpu(workers: list[int | str]) -> float:
-    """CPU seconds of this process (every thread) and of the poll worker processes.
-
-    This process's from ``process_time``: under this load /proc/self/stat fell behind
-    it by a factor of five in one run, where process_time matched the work done.
-    """
-    return time.process_time() + (cpu_and_switches(workers)[0] if workers else 0.0)
+    """CPU seconds of this process (every thread, ``process_time``) and of the workers."""
+    return cpu_and_switches(["self", *workers])[0]
 
 
 def formula(targets: int, memberships: int, names: tuple[str, ...]) -> dict[str, int]:

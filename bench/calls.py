@@ -105,6 +105,16 @@ def wait_round(poller: Any, polls: int = 2) -> None:
             time.sleep(0.005)
 
 
+def wait_warm(app: Any) -> None:
+    """Until the app's first rendering is cached (a release without one: at once).
+
+    It follows ready; measured rounds must not share the CPU with it.
+    """
+    warmed = getattr(app, "warmed", None)
+    if warmed is not None:
+        warmed.wait(600)
+
+
 def worker_pids(app: Any) -> list[int | None]:
     """The app's poll worker processes; none for a release without them."""
     pool = getattr(app, "pool", None)

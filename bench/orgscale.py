@@ -21,7 +21,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.calls import cpu_and_switches, cpu_per_call, peak_rss_mib, stock_caller, worker_pids
+from bench.calls import (
+    cpu_and_switches,
+    cpu_per_call,
+    peak_rss_mib,
+    stock_caller,
+    wait_warm,
+    worker_pids,
+)
 
 # Calls of one round per collector, as (per target, per ACTIVE membership), for the
 # stand-in's answers: one page each, no analysis finishing (so no Get calls). These are
@@ -205,6 +212,7 @@ def measure_all(
         server, base = serve(app)
         app.start()
         app.wait_ready()
+        wait_warm(app)
         round_calls = one_round(app, endpoint, counts)
         ok, why = app.reload()
         if not ok:

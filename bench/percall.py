@@ -47,6 +47,7 @@ from bench.calls import (
     progress,
     stock_caller,
     wait_round,
+    wait_warm,
     worker_pids,
 )
 from bench.common import use_fake_credentials
@@ -93,6 +94,7 @@ def steady_round(
     app = App(parse_config(text, {}))
     app.start()
     app.wait_ready()
+    wait_warm(app)
     if shard[1] > 1:
         print("ready", flush=True)
         sys.stdin.readline()
@@ -270,6 +272,7 @@ def count_round_child(endpoint: str, targets: int, threads: int, rounds: int) ->
     app = App(parse_config(text, {}))
     app.start()
     app.wait_ready()
+    wait_warm(app)
     for done in range(rounds):
         app.poller.poll_all_now()
         wait_round(app.poller, done + 2)

@@ -11,6 +11,7 @@ import pstats
 import sys
 import time
 
+from bench.calls import wait_warm
 from bench.common import use_fake_credentials
 from bench.scale import config_text, standin
 
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         app.start()
         app.wait_ready()
+        wait_warm(app)
         targets = [state.target for state in app.poller.snapshot.states.values()]
         assert isinstance(app.poller, Poller)  # one process: poll_workers is 1
         poll = app.poller._poll  # the same function the workers call

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from bench.calls import peak_rss_mib, worker_pids
+from bench.calls import peak_rss_mib, wait_warm, worker_pids
 from bench.common import use_fake_credentials
 from bench.orgscale import OrgResult, chosen, measure_all, org_table
 
@@ -126,6 +126,7 @@ def measure(
         text = config_text(endpoint, concurrency=concurrency, workers=workers)
         app = App(parse_config(text, {}))
         first = timed(lambda: (app.start(), app.wait_ready()))
+        wait_warm(app)
         calls_first = counts(endpoint, reset=True)
         steady = timed(lambda: (app.poller.poll_all_now(), _wait_round(app, 2)))
         calls_steady = counts(endpoint)

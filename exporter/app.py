@@ -106,6 +106,7 @@ class App:
         self._became_ready = False
         self._discovery_key: TargetKey | None = None
         self._stopped = threading.Event()
+        self.warmed = threading.Event()  # set once the first rendering is cached
         self._register(extra_collectors)
 
     def _register(self, extra_collectors: Sequence[Collector]) -> None:
@@ -160,9 +161,10 @@ class App:
             if self.wait_ready(1.0):
                 try:
                     for accept in WARM_FORMATS:
-                        self.renderer.render(accept)
+                        self.renderer.render(accept, hold_polls=False)
                 except Exception:  # a scrape will render (and report) it again
                     log.exception("warming the /metrics cache failed")
+                self.warmed.set()
                 return
 
     def stop(self) -> None:

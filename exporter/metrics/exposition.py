@@ -14,6 +14,7 @@ polls hold their next requests back (``core/gate.py``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,12 +187,14 @@ class ExpositionRenderer:
         self._gate = gate or ScrapeGate()  # closed while this renders: polls step aside
         self._formats: dict[str, _FormatCache] = {}
 
-    def render(self, accept: str) -> tuple[bytes, str]:
+    def render(self, accept: str, *, hold_polls: bool = True) -> tuple[bytes, str]:
+        """The exposition for an Accept header; polls wait while it renders (a scrape's)."""
         encoder, content_type = choose_encoder(accept)
         cache = self._formats.get(content_type)
         if cache is None:
             cache = self._formats.setdefault(content_type, _FormatCache(encoder))
-        with self._gate.scraping():
+        # The warm-up (hold_polls=False) has no scraper waiting: polls need not wait for it.
+        with self._gate.scraping() if hold_polls else nullcontext():
             body = self._assemble(cache, self._collector.view())
         if content_type.startswith("application/openmetrics-text"):
             body += _EOF

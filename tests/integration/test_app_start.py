@@ -23,10 +23,11 @@ def test_once_ready_the_app_renders_both_formats_before_any_scrape() -> None:
     app = App(parse_config("", {}))  # no targets: ready at once
     rendered: list[str] = []
     render = app.renderer.render
-    app.renderer.render = lambda accept: rendered.append(accept) or render(accept)  # type: ignore[method-assign]
+    app.renderer.render = lambda accept, **kw: rendered.append(accept) or render(accept, **kw)  # type: ignore[method-assign]
     app.start()
     try:
         wait_for(lambda: len(rendered) == len(WARM_FORMATS), timeout=10)
     finally:
         app.stop()
     assert rendered == list(WARM_FORMATS)
+    assert app.warmed.is_set()

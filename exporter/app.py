@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 
 
 ConfigSource = Callable[[], Config]
-# What Prometheus asks for (OpenMetrics first) and the classic text format.
-WARM_FORMATS = ("application/openmetrics-text; version=1.0.0", "text/plain")
+# What Prometheus asks for. The text format (curl, a browser) is cached on its first
+# scrape: warming it too would double the cache's memory for a reader that may never come.
+WARM_FORMATS = ("application/openmetrics-text; version=1.0.0",)
 
 
 def collector_settings(config: Config) -> CollectorSettings:
@@ -151,7 +152,7 @@ class App:
         threading.Thread(target=self._warm, name="render-warm-up", daemon=True).start()
 
     def _warm(self) -> None:
-        """Once ready, render both formats once, so the first scrapes are not the cold ones.
+        """Once ready, render once for Prometheus, so its first scrapes are not the cold ones.
 
         The first rendering of every (collector, target) goes through the library's
         encoder: seconds at organisation scale. Later scrapes re-format only what polls

@@ -30,7 +30,7 @@ from exporter.core.stats import TargetApiCounts
 from exporter.metrics import families, health
 from exporter.metrics.collector import CleanRoomsCollector, ScrapeView
 from exporter.metrics.lines import EOF as _EOF
-from exporter.metrics.lines import Encoder, Shape, go_float, reformat
+from exporter.metrics.lines import Encoder, Shape, go_float, reformat, split_lines, with_value
 from exporter.metrics.lines import render as _render
 from exporter.metrics.lines import samples_by_family as _samples_by_family
 
@@ -156,7 +156,7 @@ class _FormatCache:
     def _age_prefixes(self, age: AgeSpec, fresh: Fresh) -> list[tuple[bytes, float | None]]:
         # Rendered at value 0 (now=0 clamps every age), then cut before each value.
         (block,) = _samples_by_family(self.encoder, [health.age_family(age, [fresh], 0.0)])
-        prefixes = [line.rsplit(b" ", 1)[0] + b" " for line in block.split(b"\n")[:-1]]
+        prefixes = [line.rsplit(b" ", 1)[0] + b" " for line in split_lines(block)]
         return list(zip(prefixes, (first for _, first in age.points(fresh)), strict=True))
 
     def prune(self, keep: set[TargetKey]) -> None:
@@ -295,8 +295,7 @@ def _revalued(kind: health.Health, lines: list[bytes], state: CollectorState[Any
     new = list(lines)
     for index, column in enumerate(kind.columns):
         at = index if index < kind.error_at else index + 1  # the error family sits between
-        line = lines[at]
-        new[at] = line[: line.rindex(b" ") + 1] + go_float(column.value(state)).encode() + b"\n"
+        new[at] = with_value(lines[at], column.value(state))
     return new
 
 

@@ -44,7 +44,7 @@ def samples_by_family(encoder: Encoder, metrics: Sequence[Metric]) -> list[bytes
     """The sample lines of each family (no comment lines), in the order given."""
     blocks: list[list[bytes]] = []
     # Lines end in \n alone: a label value may hold a \r, which the library leaves as it is.
-    for line in _lines(render(encoder, metrics)):
+    for line in split_lines(render(encoder, metrics)):
         if line.startswith(b"# HELP "):
             blocks.append([])
         elif not line.startswith(b"# "):
@@ -54,7 +54,7 @@ def samples_by_family(encoder: Encoder, metrics: Sequence[Metric]) -> list[bytes
     return [b"".join(block) for block in blocks]
 
 
-def _lines(text: bytes) -> list[bytes]:
+def split_lines(text: bytes) -> list[bytes]:
     """Each line with its \n; not ``splitlines``, which also splits at \r (and others)."""
     return [line + b"\n" for line in text.split(b"\n")[:-1]]
 
@@ -115,8 +115,10 @@ def _one_line_each(blocks: list[bytes], metrics: Sequence[Metric]) -> bool:
 
 
 def _values(block: bytes, samples: Sequence[Any]) -> bytes:
-    prefixes = [line[: line.rindex(b" ") + 1] for line in _lines(block)]
-    return b"".join(
-        prefix + go_float(s.value).encode() + b"\n"
-        for prefix, s in zip(prefixes, samples, strict=True)
-    )
+    lines = split_lines(block)
+    return b"".join(with_value(line, s.value) for line, s in zip(lines, samples, strict=True))
+
+
+def with_value(line: bytes, value: float) -> bytes:
+    """A sample line's bytes up to its value, then ``value`` as the library writes it."""
+    return line[: line.rindex(b" ") + 1] + go_float(value).encode() + b"\n"

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from exporter.collectors import intermediate_tables, ml_audiences, ml_trained_models, resources
+import botocore.session
+import pytest
+
+from exporter.collectors import (
+    intermediate_tables,
+    ml_audiences,
+    ml_inference_jobs,
+    ml_input_channels,
+    ml_trained_models,
+    resources,
+)
 from exporter.collectors.resources import Resource, ResourcesData, Tally, tally
 from exporter.core.model import FAILING, RUNNING_LOW
 
@@ -119,3 +129,24 @@ def test_only_the_members_a_kind_reads_are_kept() -> None:
     trained = resources.parse(ml_trained_models.KIND, model)
     assert trained is not None
     assert dict(trained.summary) == {}
+
+
+KINDS = [
+    intermediate_tables.KIND,
+    ml_trained_models.KIND,
+    ml_inference_jobs.KIND,
+    ml_input_channels.KIND,
+    ml_audiences.MODELS,
+    ml_audiences.CONFIGURED,
+    ml_audiences.JOBS,
+]
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.operation)
+def test_every_status_of_the_service_model_is_exported(kind: resources.Kind) -> None:
+    session = botocore.session.get_session()
+    models = [session.get_service_model(s) for s in ("cleanrooms", "cleanroomsml")]
+    (model,) = [m for m in models if kind.operation in m.operation_names]
+    page = model.operation_model(kind.operation).output_shape
+    summary = page.members[kind.list_key].member
+    assert set(kind.statuses) == set(summary.members["status"].enum)

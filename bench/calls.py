@@ -23,7 +23,9 @@ def operations() -> list[tuple[str, str | None]]:
     """
     from exporter.collectors import REGISTRY
 
-    rows: list[tuple[str, str | None]] = [(spec.operations[0], spec.name) for spec in REGISTRY]
+    rows: list[tuple[str, str | None]] = [
+        (spec.polling.operations[0], spec.name) for spec in REGISTRY
+    ]
     only = os.environ.get("BENCH_OPERATIONS")  # a comma list, to measure a few only
     return [row for row in rows if not only or row[0] in only.split(",")]
 
@@ -65,8 +67,10 @@ def exporter_caller(
     spec = BY_NAME[collector]
     one = Collaboration(IDENTIFIER, "c", ACCOUNT, "", "ACTIVE", IDENTIFIER, 1.0, 1.0)
     data = PollData((one,), {"ACTIVE": 1}, None)  # fan-out collectors: one call each poll
-    options = {o.name: o.default for o in spec.options}
-    return lambda: spec.poll(PollContext(client, data, None, 1000, time.time(), None, options))
+    options = {o.name: o.default for o in spec.polling.options}
+    return lambda: spec.polling.poll(
+        PollContext(client, data, None, 1000, time.time(), None, options)
+    )
 
 
 def calls_per_poll(endpoint: str, operation: str, collector: str | None) -> int:

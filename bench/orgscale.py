@@ -93,7 +93,7 @@ def config_text(
     collectors = ", ".join(
         f"{spec.name}: {{enabled: {str(spec.name in names).lower()}, interval: {interval}}}"
         for spec in REGISTRY
-        if not spec.primary
+        if not spec.polling.primary
     )
     return (
         f"poll_interval: {interval}\nstale_after: {stale}\nconcurrency: {concurrency}\n"
@@ -112,7 +112,7 @@ def owners() -> dict[str, str]:
     """Operation -> the collector that calls it."""
     from exporter.collectors import REGISTRY
 
-    return {op: spec.name for spec in REGISTRY for op in spec.operations}
+    return {op: spec.name for spec in REGISTRY for op in spec.polling.operations}
 
 
 def by_collector(calls: dict[str, int]) -> Counter[str]:

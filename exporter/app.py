@@ -21,13 +21,13 @@ from exporter.core.gate import ScrapeGate
 from exporter.core.logs import format_tb
 from exporter.core.model import Snapshot, TargetKey
 from exporter.core.stats import ApiStats, ApiStatsView, StatsSource, merge_views
-from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 from exporter.metrics.exporter_state import (
     ExporterState,
     ExporterStateCollector,
     WorkerPoolCollector,
 )
 from exporter.metrics.exposition import ExpositionRenderer
+from exporter.metrics.scrape import ScrapeSettings, SnapshotMetrics
 from exporter.polling.jobs import Wiring, clients_change, new_clients
 from exporter.polling.poller import Poller
 from exporter.polling.pool import WorkerPool, log_settings
@@ -44,8 +44,8 @@ ConfigSource = Callable[[], Config]
 WARM_FORMATS = ("application/openmetrics-text; version=1.0.0",)
 
 
-def collector_settings(config: Config) -> CollectorSettings:
-    return CollectorSettings(
+def collector_settings(config: Config) -> ScrapeSettings:
+    return ScrapeSettings(
         stale_after=config.stale_after,
         per_collaboration_metrics=config.per_collaboration_metrics,
         trusted_creator_accounts=config.trusted_creator_accounts,
@@ -112,7 +112,7 @@ class App:
 
     def _register(self, extra_collectors: Sequence[Collector]) -> None:
         stats: StatsSource = self.stats if self.pool is None else _MergedStats(self)
-        collector = CleanRoomsCollector(self.snapshot, stats, lambda: self.settings)
+        collector = SnapshotMetrics(self.snapshot, stats, lambda: self.settings)
         state = ExporterStateCollector(self.state)
         if self.pool is not None:
             extra_collectors = (*extra_collectors, WorkerPoolCollector(self.pool.status))
@@ -319,7 +319,7 @@ class App:
         keep = {self._discovery_key} if self._discovery_key else set()
         if isinstance(self.poller, Poller):
             wiring = Wiring(self.clients, self.stats, config, targets)
-            wiring.point(self.poller, config.concurrency, keep)
+            wiring.aim(self.poller, config.concurrency, keep)
             return
         self.poller.configure(config, targets)
         # This process only counts discovery and account-id look-ups; workers the rest.

@@ -8,6 +8,7 @@ from typing import Any
 from moto.cleanrooms.models import cleanrooms_backends
 
 from exporter.app import App
+from exporter.collectors.collaborations import Collaboration
 
 
 class Seeder:
@@ -120,4 +121,11 @@ def primary_job(poll: Any, interval: float) -> Any:
         interval,
         "ListCollaborations",
         primary=True,
+    )
+
+
+def active_collaboration(collaboration_id: str, membership_id: str) -> Collaboration:
+    """An ACTIVE collaboration of this member, for a fan-out collector's parent data."""
+    return Collaboration(
+        collaboration_id, "name", "999999999999", "Partner", "ACTIVE", membership_id, 0.0, 0.0
     )

@@ -74,7 +74,7 @@ def preflight(config: Config, out: Callable[[str], None] = print) -> int:
 
 
 def _account(
-    clients: AwsClients, index: int, account: AccountConfig, specs: Sequence[CollectorSpec]
+    clients: AwsClients, index: int, account: AccountConfig, specs: Sequence[CollectorSpec[Any]]
 ) -> Iterator[Outcome]:
     label, failure = f"accounts[{index}]", None
     try:
@@ -96,7 +96,7 @@ def _region(
     region: str,
     *,
     account_id: str,
-    specs: Sequence[CollectorSpec],
+    specs: Sequence[CollectorSpec[Any]],
 ) -> tuple[list[tuple[str, bool, str]], str | None]:
     """(collector, ok, text) of each probe on one target, and a credentials failure if any."""
     try:
@@ -114,7 +114,7 @@ def _region(
 
 
 def _not_tried(
-    label: str, region: str, specs: Sequence[CollectorSpec], why: str
+    label: str, region: str, specs: Sequence[CollectorSpec[Any]], why: str
 ) -> Iterator[Outcome]:
     for spec in specs:
         yield Outcome(label, region, spec.name, False, why if spec is specs[0] else NOT_TRIED)
@@ -122,38 +122,39 @@ def _not_tried(
 
 @dataclass
 class _Target:
-    """One target's checks: the collectors' samples for those that need them, and failures."""
+    """One target's checks: the subjects fan-out collectors probe with, and failures."""
 
     client: Callable[[str], Any]  # the target's client of a service (cleanrooms, cleanroomsml)
     account: AccountConfig
     region: str
-    samples: dict[str, Any] = field(default_factory=dict)
+    subjects: dict[str, Any] = field(default_factory=dict)  # what fan-outs probe with
     failed: set[str] = field(default_factory=set)
 
-    def check(self, spec: CollectorSpec) -> tuple[bool, str]:
+    def check(self, spec: CollectorSpec[Any]) -> tuple[bool, str]:
         """One collector's check: whether it can poll, and the text after ok/FAILED."""
         text = self._probe(spec)
         return spec.name not in self.failed, text
 
-    def _probe(self, spec: CollectorSpec) -> str:
-        operation = spec.operations[0]
-        if spec.needs is not None and spec.needs in self.failed:
+    def _probe(self, spec: CollectorSpec[Any]) -> str:
+        operation = spec.polling.operations[0]
+        source = spec.polling.fans_out_from
+        if source is not None and source in self.failed:
             self.failed.add(spec.name)
-            return f": not tried, the {spec.needs} collector failed"
-        if spec.needs is not None and self.samples.get(spec.needs) is None:
+            return f": not tried, the {source} collector failed"
+        if source is not None and self.subjects.get(source) is None:
             return f" (no ACTIVE collaboration yet to call {operation} on)"
-        params = spec.probe.params(self.samples.get(spec.needs) if spec.needs else None)
+        params = spec.shown.probe.params(self.subjects.get(source) if source else None)
         try:
-            answer = self.client(spec.service).call(operation, **params, maxResults=1)
+            answer = self.client(spec.polling.service).call(operation, **params, maxResults=1)
         except ApiError as err:
             return self._failed(spec, err)
         except BotoCoreError as err:
             failing = "AssumeRole" if isinstance(err, AssumeRoleFailed) else operation
             return self._failed(spec, ApiError(failing, transport_code(err), _one_line(err)))
-        self.samples[spec.name] = spec.probe.sample(answer)
+        self.subjects[spec.name] = spec.shown.probe.subject(answer)
         return ""
 
-    def _failed(self, spec: CollectorSpec, err: ApiError) -> str:
+    def _failed(self, spec: CollectorSpec[Any], err: ApiError) -> str:
         if err.operation in CREDENTIALS or err.code in LOCAL_CREDENTIALS:
             raise CredentialsFailed(_failure(err, self.account, self.region))
         self.failed.add(spec.name)
@@ -181,11 +182,13 @@ class Subject:
 
 
 def _failure(
-    err: ApiError, account: AccountConfig, region: str = "", spec: CollectorSpec | None = None
+    err: ApiError, account: AccountConfig, region: str = "", spec: CollectorSpec[Any] | None = None
 ) -> str:
     subject = Subject(account, region)
     if spec is not None:
-        title = "AWS Clean Rooms ML" if spec.service == "cleanroomsml" else "AWS Clean Rooms"
+        title = (
+            "AWS Clean Rooms ML" if spec.polling.service == "cleanroomsml" else "AWS Clean Rooms"
+        )
         subject = Subject(account, region, spec.iam_prefix, title)
     return f": {err.operation}: {err.code}: {hint(err, subject)}"
 

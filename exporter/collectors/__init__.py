@@ -1,45 +1,41 @@
-"""The collector registry: one module per Clean Rooms resource, listed here in output order.
+"""The collector registry: every module of this package with a ``SPEC`` is a collector.
 
-Adding a resource means adding its module here; config keys, ``--collector.NAME``
-flags, scheduling, health series and API counting follow from its ``SPEC``.
-Collectors import only ``exporter.core`` and ``prometheus_client``, and one another
-(fan-out collectors use ``collaborations``); they reach AWS through their poll context.
+Like node_exporter's ``registerCollector``, a resource declares itself: its module's
+``SPEC`` (``base.CollectorSpec``) says what it polls, exports and shows, and its ``order``
+places it in the exposition. Config keys, ``--collector.NAME`` flags, scheduling, health
+series, API counting, the docs' tables and the IAM lists follow from it. Collectors import
+only ``exporter.core`` and one another (fan-out collectors use ``collaborations``); they
+reach AWS through their poll context and leave rendering to ``exporter.metrics``.
 """
 
 from __future__ import annotations
 
-from exporter.collectors import (
-    change_requests,
-    collaborations,
-    intermediate_tables,
-    members,
-    memberships,
-    ml_audiences,
-    ml_inference_jobs,
-    ml_input_channels,
-    ml_trained_models,
-    privacy_budgets,
-    protected_jobs,
-    protected_queries,
-)
+import importlib
+import pkgutil
+from typing import Any
+
 from exporter.collectors.base import CollectorSpec
 
-REGISTRY: tuple[CollectorSpec, ...] = (
-    collaborations.SPEC,
-    memberships.SPEC,
-    members.SPEC,
-    change_requests.SPEC,
-    protected_queries.SPEC,
-    protected_jobs.SPEC,
-    privacy_budgets.SPEC,
-    intermediate_tables.SPEC,
-    ml_trained_models.SPEC,
-    ml_inference_jobs.SPEC,
-    ml_input_channels.SPEC,
-    ml_audiences.SPEC,
-)
+
+def _discover() -> tuple[CollectorSpec[Any], ...]:
+    specs = []
+    for found in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{found.name}")
+        spec = getattr(module, "SPEC", None)
+        if isinstance(spec, CollectorSpec):
+            if spec.name != found.name:
+                raise RuntimeError(f"{module.__name__}: its SPEC is named {spec.name!r}")
+            specs.append(spec)
+    ordered = tuple(sorted(specs, key=lambda s: (s.order, s.name)))
+    orders = [s.order for s in ordered]
+    if len(set(orders)) != len(orders):
+        raise RuntimeError(f"two collectors share an order: {orders}")
+    return ordered
+
+
+REGISTRY = _discover()
 BY_NAME = {spec.name: spec for spec in REGISTRY}
 # The target's own collector: always on, its health exported as cleanrooms_target_*.
-(PRIMARY,) = (spec for spec in REGISTRY if spec.primary)
+(PRIMARY,) = (spec for spec in REGISTRY if spec.polling.primary)
 
 __all__ = ["BY_NAME", "PRIMARY", "REGISTRY", "CollectorSpec"]

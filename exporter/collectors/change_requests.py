@@ -10,28 +10,31 @@ Sample output::
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from prometheus_client.core import Metric
 
 from exporter.collectors import collaborations
 from exporter.collectors.base import (
     AgeSpec,
+    Calls,
     CollectorSpec,
-    Fresh,
-    OutputSettings,
     PollContext,
+    Polling,
     Probe,
-    epoch_seconds,
+    Rendering,
+    Shown,
+    TargetData,
 )
 from exporter.collectors.collaborations import active_only, list_per_collaboration
-from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
+from exporter.collectors.status_counts import StatusRules, parse_items, tally
+from exporter.core.series import OutputSettings, Samples, gauge, label
 
 log = logging.getLogger(__name__)
 
 OPERATION = "ListCollaborationChangeRequests"
+# Only PENDING ones are listed; they are what is "in progress", aged from the oldest.
+PENDING = StatusRules(("PENDING",), in_progress=("PENDING",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,52 +70,52 @@ def poll(context: PollContext) -> ChangeRequestsData:
 
 def summarize(summaries: Iterable[Any]) -> tuple[Pending, int]:
     """Count PENDING requests (the filter is applied again: a fake or proxy may ignore it)."""
-    times: list[float] = []
-    invalid = 0
-    for item in summaries:
-        created = epoch_seconds(item.get("createTime")) if isinstance(item, Mapping) else None
-        if created is None or not isinstance(item.get("status"), str):
-            invalid += 1
-        elif item["status"] == "PENDING":
-            times.append(created)
-    return Pending(len(times), min(times, default=None)), invalid
+    items, invalid = parse_items(summaries, "id")
+    found = tally(PENDING, (i for i in items if i.status == "PENDING"), None)
+    return Pending(found.in_progress, found.oldest_in_progress), invalid
 
 
-def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
-    pending = gauge(
-        "cleanrooms_change_requests_pending",
-        "Change requests waiting for approval, per ACTIVE collaboration.",
-        (*TARGET_LABELS, "collaboration_id"),
-        polled=COLLECTOR_POLLED,
-    )
-    for item in fresh:
-        data: ChangeRequestsData = item.data
-        for collaboration_id, requests in active_only(item, dict(data.pending)):
-            pending.add_metric([*item.key, label(collaboration_id)], requests.count)
-    return [pending]
+PENDING_COUNT = gauge(
+    "cleanrooms_change_requests_pending",
+    "Change requests waiting for approval, per ACTIVE collaboration.",
+    "collaboration_id",
+)
 
 
-def _oldest(item: Fresh) -> list[tuple[tuple[str, ...], float | None]]:
-    data: ChangeRequestsData = item.data
-    return [((label(cid),), p.oldest) for cid, p in active_only(item, dict(data.pending))]
+def samples(item: TargetData[ChangeRequestsData], _: OutputSettings, out: Samples) -> None:
+    for collaboration_id, requests in active_only(item, item.data.pending):
+        out.add(PENDING_COUNT, (label(collaboration_id),), requests.count)
 
 
-SPEC = CollectorSpec(
+def _oldest(item: TargetData[ChangeRequestsData]) -> list[tuple[tuple[str, ...], float | None]]:
+    return [((label(cid),), p.oldest) for cid, p in active_only(item, item.data.pending)]
+
+
+SPEC: CollectorSpec[ChangeRequestsData] = CollectorSpec(
     name="change_requests",
     doc="Change requests waiting for approval in each ACTIVE collaboration, and the oldest's age.",
-    operations=(OPERATION,),
-    default_enabled=False,
-    default_interval=None,
-    needs=collaborations.NAME,
-    probe=Probe(lambda c: {"collaborationIdentifier": c.id}),
-    poll=poll,
-    families=families,
-    ages=(
-        AgeSpec(
-            "cleanrooms_change_request_oldest_pending_age_seconds",
-            "Age of the oldest PENDING change request of each ACTIVE collaboration; 0 when none.",
-            ("collaboration_id",),
-            _oldest,
+    order=40,
+    polling=Polling(
+        poll=poll,
+        operations=(OPERATION,),
+        calls=Calls(
+            "Σ over ACTIVE collaborations of ⌈pending requests / 100⌉, at least 1 each",
+            per_active=1,
+        ),
+        fans_out_from=collaborations.NAME,
+    ),
+    rendering=Rendering(
+        families=(PENDING_COUNT,),
+        samples=samples,
+        ages=(
+            AgeSpec(
+                "cleanrooms_change_request_oldest_pending_age_seconds",
+                "Age of the oldest PENDING change request of each ACTIVE collaboration; "
+                "0 when none.",
+                ("collaboration_id",),
+                _oldest,
+            ),
         ),
     ),
+    shown=Shown(probe=Probe(lambda c: {"collaborationIdentifier": c.id})),
 )

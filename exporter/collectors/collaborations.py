@@ -1,7 +1,7 @@
 """The collaborations collector: ListCollaborations, its parse, and its metric families.
 
-The primary collector: every fan-out collector needs the ACTIVE collaborations it
-finds (``needs="collaborations"``), its state is the target's own (``cleanrooms_target_*``)
+The primary collector: every fan-out collector fans out from the ACTIVE collaborations it
+finds (``fans_out_from="collaborations"``), its state is the target's own (``cleanrooms_target_*``)
 and it is always on. Sample output::
 
     # HELP cleanrooms_collaborations Collaborations of this member by member status. Polled ...
@@ -12,32 +12,34 @@ and it is always on. Sample output::
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-from prometheus_client.core import InfoMetricFamily, Metric
+from typing import Any, Protocol, TypeVar
 
 from exporter.collectors.base import (
     AgeSpec,
+    Calls,
     CollectorSpec,
-    Fresh,
-    OutputSettings,
     PollContext,
+    Polling,
     Probe,
+    Rendering,
+    Shown,
+    TargetData,
     epoch_seconds,
 )
 from exporter.collectors.paging import MAX_PAGES, list_all
+from exporter.collectors.status_counts import StatusRules, count
 from exporter.core.errors import ApiError
-from exporter.core.families import POLLED, TARGET_LABELS, gauge, label
-from exporter.core.model import CollectorState
+from exporter.core.series import Family, OutputSettings, Samples, gauge, label
 
 log = logging.getLogger(__name__)
 
 NAME = "collaborations"
 OPERATION = "ListCollaborations"
 MEMBER_STATUSES = ("INVITED", "ACTIVE", "LEFT", "REMOVED")
+# The labels of a fan-out collector's series of one membership, after the target's.
+MEMBERSHIP_LABELS = ("membership_id", "collaboration_id")
 T = TypeVar("T")
 
 
@@ -66,7 +68,14 @@ class PollData:
     pages: int = 0
 
 
-TargetState = CollectorState[PollData]
+class OfMembership(Protocol):
+    """A fan-out collector's record of one membership."""
+
+    @property
+    def membership_id(self) -> str: ...
+
+
+M = TypeVar("M", bound=OfMembership)
 
 
 def active(data: PollData | None) -> tuple[Collaboration, ...]:
@@ -81,9 +90,9 @@ def active_ids(data: PollData | None) -> frozenset[str]:
     return frozenset(c.id for c in active(data))
 
 
-def active_only(fresh: Fresh, by_collaboration: Mapping[str, T]) -> list[tuple[str, T]]:
+def active_only(item: TargetData[Any], by_collaboration: Mapping[str, T]) -> list[tuple[str, T]]:
     """Per-collaboration entries whose collaboration is still ACTIVE, sorted by id."""
-    ids = active_ids(fresh.needed)
+    ids = active_ids(item.parent)
     return sorted((cid, v) for cid, v in by_collaboration.items() if cid in ids)
 
 
@@ -115,6 +124,26 @@ def per_membership(
     return _each_active(context, operation, fetch, lambda c: c.membership_id)
 
 
+def each_membership(
+    context: PollContext,
+    operation: str,
+    previous: Mapping[str, M],
+    fetch: Callable[[Collaboration, M | None], M],
+) -> dict[str, M]:
+    """``per_membership``, each fetch handed its membership's record of the last good poll.
+
+    A collaboration whose membership changed (left and joined again) starts afresh.
+    """
+
+    def one(collaboration: Collaboration) -> M:
+        old = previous.get(collaboration.id)
+        if old is not None and old.membership_id != collaboration.membership_id:
+            old = None
+        return fetch(collaboration, old)
+
+    return per_membership(context, operation, one)
+
+
 def _each_active(
     context: PollContext,
     operation: str,
@@ -122,7 +151,7 @@ def _each_active(
     resource: Callable[[Collaboration], str],
 ) -> dict[str, T]:
     results: dict[str, T] = {}
-    for collaboration in active(context.needed):
+    for collaboration in active(context.parent):
         if not resource(collaboration):
             continue  # an ACTIVE summary always names its membership; nothing to ask otherwise
         try:
@@ -177,10 +206,8 @@ def count_statuses(
     collaborations: Iterable[Collaboration], member_status: str | None
 ) -> dict[str, int]:
     """Counts by status; the known statuses (or the filtered one) are always present."""
-    counts: Counter[str] = Counter(c.member_status for c in collaborations)
-    for status in (member_status,) if member_status else MEMBER_STATUSES:
-        counts.setdefault(status, 0)
-    return dict(sorted(counts.items()))
+    rules = StatusRules((member_status,) if member_status else MEMBER_STATUSES)
+    return count(rules, (c.member_status for c in collaborations))
 
 
 def parse_summary(item: Any) -> Collaboration | None:
@@ -217,66 +244,73 @@ def parse_summary(item: Any) -> Collaboration | None:
     )
 
 
-def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
-    """Collaboration state of targets with fresh data; untrusted counts only with an allow-list."""
-    counts = gauge(
-        "cleanrooms_collaborations",
-        "Collaborations of this member by member status.",
-        (*TARGET_LABELS, "member_status"),
-    )
-    for item in fresh:
-        data: PollData = item.data
-        for status, count in data.counts.items():
-            counts.add_metric([*item.key, label(status)], count)
-    built: list[Metric] = [counts]
+UNTRUSTED = gauge(
+    "cleanrooms_untrusted_pending_invitations",
+    "INVITED collaborations whose creator account is not in trusted_creator_accounts.",
+    when=lambda settings: settings.trusted is not None,
+)
+
+
+def _per_collaboration(settings: OutputSettings) -> bool:
+    return settings.per_collaboration_metrics
+
+
+COUNTS = gauge(
+    "cleanrooms_collaborations",
+    "Collaborations of this member by member status.",
+    "member_status",
+)
+INFO = Family(
+    "cleanrooms_collaboration",
+    "info",
+    "Descriptive labels of each collaboration, value 1.",
+    ("collaboration_id",),
+    info=(
+        "collaboration_name",
+        "creator_account_id",
+        "creator_display_name",
+        "member_status",
+        "membership_id",
+    ),
+    when=_per_collaboration,
+)
+CREATED = gauge(
+    "cleanrooms_collaboration_created_timestamp_seconds",
+    "When the collaboration was created, in Unix seconds.",
+    "collaboration_id",
+    "member_status",
+    when=_per_collaboration,
+)
+UPDATED = gauge(
+    "cleanrooms_collaboration_updated_timestamp_seconds",
+    "When the collaboration was last updated, in Unix seconds.",
+    "collaboration_id",
+    "member_status",
+    when=_per_collaboration,
+)
+
+
+def samples(item: TargetData[PollData], settings: OutputSettings, out: Samples) -> None:
+    """Collaboration state; untrusted counts only with an allow-list."""
+    data = item.data
+    for status, number in data.counts.items():
+        out.add(COUNTS, (label(status),), number)
     if settings.trusted is not None:
-        built.append(_untrusted(fresh, frozenset(settings.trusted)))
-    if settings.per_collaboration_metrics:
-        built.extend(_per_collaboration(fresh))
-    return built
+        out.add(UNTRUSTED, (), _untrusted(data, frozenset(settings.trusted)))
+    if not settings.per_collaboration_metrics:
+        return
+    for c in data.collaborations:
+        out.add(INFO, (label(c.id),), _info_labels(c))
+        out.add(CREATED, (label(c.id), label(c.member_status)), c.create_time)
+        out.add(UPDATED, (label(c.id), label(c.member_status)), c.update_time)
 
 
-def _untrusted(fresh: Sequence[Fresh], trusted: frozenset[str]) -> Metric:
-    family = gauge(
-        "cleanrooms_untrusted_pending_invitations",
-        "INVITED collaborations whose creator account is not in trusted_creator_accounts.",
+def _untrusted(data: PollData, trusted: frozenset[str]) -> int:
+    return sum(
+        1
+        for c in data.collaborations
+        if c.member_status == "INVITED" and c.creator_account_id not in trusted
     )
-    for item in fresh:
-        data: PollData = item.data
-        untrusted = sum(
-            1
-            for c in data.collaborations
-            if c.member_status == "INVITED" and c.creator_account_id not in trusted
-        )
-        family.add_metric(list(item.key), untrusted)
-    return family
-
-
-def _per_collaboration(fresh: Sequence[Fresh]) -> list[Metric]:
-    keys = (*TARGET_LABELS, "collaboration_id", "member_status")
-    info = InfoMetricFamily(
-        "cleanrooms_collaboration",
-        f"Descriptive labels of each collaboration, value 1. {POLLED}",
-        labels=[*TARGET_LABELS, "collaboration_id"],
-    )
-    created = gauge(
-        "cleanrooms_collaboration_created_timestamp_seconds",
-        "When the collaboration was created, in Unix seconds.",
-        keys,
-    )
-    updated = gauge(
-        "cleanrooms_collaboration_updated_timestamp_seconds",
-        "When the collaboration was last updated, in Unix seconds.",
-        keys,
-    )
-    for item in fresh:
-        data: PollData = item.data
-        for c in data.collaborations:
-            ids = [*item.key, label(c.id)]
-            info.add_metric(ids, _info_labels(c))
-            created.add_metric([*ids, label(c.member_status)], c.create_time)
-            updated.add_metric([*ids, label(c.member_status)], c.update_time)
-    return [info, created, updated]
 
 
 def _info_labels(c: Collaboration) -> dict[str, str]:
@@ -294,29 +328,34 @@ def _first_active(answer: Mapping[str, Any]) -> Collaboration | None:
     return next((c for c in found if c is not None and c.member_status == "ACTIVE"), None)
 
 
-def _oldest_invitation(item: Fresh) -> list[tuple[tuple[str, ...], float | None]]:
-    data: PollData = item.data
-    return [((), data.oldest_invitation)]
+def _oldest_invitation(item: TargetData[PollData]) -> list[tuple[tuple[str, ...], float | None]]:
+    return [((), item.data.oldest_invitation)]
 
 
-SPEC = CollectorSpec(
+SPEC: CollectorSpec[PollData] = CollectorSpec(
     name=NAME,
     doc="Collaborations and invitations of the member; always on.",
-    operations=(OPERATION,),
-    default_enabled=True,
-    default_interval=None,
-    poll=poll,
-    families=families,
-    ages=(
-        AgeSpec(
-            "cleanrooms_pending_invitations_oldest_age_seconds",
-            "Age of the oldest collaboration whose member status is INVITED; 0 when none.",
-            (),
-            _oldest_invitation,
+    order=10,
+    polling=Polling(
+        poll=poll,
+        operations=(OPERATION,),
+        calls=Calls("⌈C / 100⌉, at least 1 (C = collaborations)", per_target=1),
+        default_enabled=True,
+        primary=True,
+        no_data_code="NoCollaborationData",
+    ),
+    rendering=Rendering(
+        families=(COUNTS, UNTRUSTED, INFO, CREATED, UPDATED),
+        samples=samples,
+        ages=(
+            AgeSpec(
+                "cleanrooms_pending_invitations_oldest_age_seconds",
+                "Age of the oldest collaboration whose member status is INVITED; 0 when none.",
+                (),
+                _oldest_invitation,
+            ),
         ),
     ),
-    primary=True,
-    missing_code="NoCollaborationData",
     # One ACTIVE collaboration proves access and gives the fan-out probes their subject.
-    probe=Probe(lambda _: {"memberStatus": "ACTIVE"}, _first_active),
+    shown=Shown(probe=Probe(lambda _: {"memberStatus": "ACTIVE"}, _first_active)),
 )

@@ -11,19 +11,17 @@ reason; the list part of the collector stays up whatever the Gets answer.
 
 from __future__ import annotations
 
-import bisect
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
-from prometheus_client.core import HistogramMetricFamily, Metric
-
-from exporter.collectors.base import Client, Fresh, Option
-from exporter.collectors.collaborations import active_only
+from exporter.collectors.base import Client, Option
+from exporter.collectors.collaborations import MEMBERSHIP_LABELS
 from exporter.core.errors import ApiError
-from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
+from exporter.core.histogram import Histogram
+from exporter.core.series import Family, Samples, counter, gauge, label
 
 log = logging.getLogger(__name__)
 
@@ -79,20 +77,6 @@ class Details:
 
 
 @dataclass(frozen=True, slots=True)
-class Histogram:
-    """Durations of one status: per-bucket (not cumulative) counts, then +Inf; sum, count."""
-
-    buckets: tuple[int, ...] = (0,) * (len(DURATION_BUCKETS) + 1)
-    total: float = 0.0
-    count: int = 0
-
-    def add(self, seconds: float) -> Histogram:
-        slots = list(self.buckets)
-        slots[bisect.bisect_left(DURATION_BUCKETS, seconds)] += 1
-        return Histogram(tuple(slots), self.total + seconds, self.count + 1)
-
-
-@dataclass(frozen=True, slots=True)
 class Found:
     """What one Get told: the analysis' status, billed units, duration, error code."""
 
@@ -112,7 +96,6 @@ class Get:
 
 
 Durations = dict[str, Histogram]
-MEMBERSHIP_LABELS = (*TARGET_LABELS, "membership_id", "collaboration_id")
 
 
 def queue(details: Details, finished: list[tuple[str, float]], cutoff: float = 0.0) -> Details:
@@ -218,7 +201,8 @@ def _record(details: Details, found: Found, durations: Durations) -> Details:
             code = OTHER_CODE
         errors = _bump(errors, code)
     if found.seconds is not None:
-        durations[found.status] = durations.get(found.status, Histogram()).add(found.seconds)
+        before = durations.get(found.status) or Histogram.empty(DURATION_BUCKETS)
+        durations[found.status] = before.add(found.seconds)
     return replace(details, billed=billed, errors=errors)
 
 
@@ -232,68 +216,77 @@ def _bump(counts: Mapping[str, Any], key: str, by: float = 1) -> Mapping[str, An
     return MappingProxyType({**counts, key: counts.get(key, 0) + by})
 
 
+# Shared by queries and jobs, labelled by collector: one family in the exposition.
+BACKLOG = gauge(
+    "cleanrooms_analysis_details_backlog",
+    "Analyses finished but not yet fetched for their details.",
+    *MEMBERSHIP_LABELS,
+    "collector",
+)
+DROPPED = counter(
+    "cleanrooms_analysis_details_dropped",
+    "Finished analyses whose details were given up, by reason.",
+    *MEMBERSHIP_LABELS,
+    "collector",
+    "reason",
+)
+
+
 @dataclass(frozen=True)
-class Names:
-    """One kind of analysis' detail families: its collector and the prefix of their names."""
+class DetailFamilies:
+    """One kind of analysis' detail families: its collector, and families named by a prefix."""
 
     collector: str  # protected_queries
-    prefix: str  # cleanrooms_protected_query
-    noun: str  # queries
     terminal: tuple[str, ...]
+    billed: Family
+    durations: Family
+    errors: Family
 
+    @classmethod
+    def named(
+        cls, collector: str, prefix: str, noun: str, terminal: tuple[str, ...]
+    ) -> DetailFamilies:
+        """``prefix`` (cleanrooms_protected_query) names them, ``noun`` (queries) helps."""
+        return cls(
+            collector,
+            terminal,
+            counter(
+                f"{prefix}_billed_crpu_hours",
+                f"Billed CRPU-hours of protected {noun} fetched once finished, by status.",
+                *MEMBERSHIP_LABELS,
+                "status",
+            ),
+            Family(
+                f"{prefix}_duration_seconds",
+                "histogram",
+                f"Duration (totalDurationInMillis) of protected {noun} fetched once finished, "
+                "by status.",
+                ("status",),
+            ),
+            counter(
+                f"{prefix}_errors",
+                f"FAILED protected {noun} by error code (at most {MAX_ERROR_CODES} codes per "
+                f"membership, the rest as {OTHER_CODE}).",
+                *MEMBERSHIP_LABELS,
+                "error_code",
+            ),
+        )
 
-def families(names: Names, fresh: Sequence[Fresh]) -> list[Metric]:
-    """Billed CRPU-hours, error codes, backlog and drops per membership; durations per target."""
-    billed = counter(
-        f"{names.prefix}_billed_crpu_hours",
-        f"Billed CRPU-hours of protected {names.noun} fetched once finished, by status.",
-        (*MEMBERSHIP_LABELS, "status"),
-    )
-    errors = counter(
-        f"{names.prefix}_errors",
-        f"FAILED protected {names.noun} by error code (at most {MAX_ERROR_CODES} codes per "
-        f"membership, the rest as {OTHER_CODE}).",
-        (*MEMBERSHIP_LABELS, "error_code"),
-    )
-    backlog = gauge(
-        "cleanrooms_analysis_details_backlog",
-        "Analyses finished but not yet fetched for their details.",
-        (*MEMBERSHIP_LABELS, "collector"),
-        polled=COLLECTOR_POLLED,
-    )
-    dropped = counter(
-        "cleanrooms_analysis_details_dropped",
-        "Finished analyses whose details were given up, by reason.",
-        (*MEMBERSHIP_LABELS, "collector", "reason"),
-    )
-    for item in fresh:
-        for collaboration_id, membership in active_only(item, item.data.memberships):
-            key = [*item.key, label(membership.membership_id), label(collaboration_id)]
-            found = membership.details
-            for status in sorted({*names.terminal, *found.billed}):
-                billed.add_metric([*key, label(status)], found.billed.get(status, 0.0))
-            for code, count in sorted(found.errors.items()):
-                errors.add_metric([*key, label(code)], count)
-            backlog.add_metric([*key, names.collector], len(found.backlog))
-            for reason, count in sorted(found.dropped.items()):
-                dropped.add_metric([*key, names.collector, reason], count)
-    return [billed, _durations(names, fresh), errors, backlog, dropped]
+    @property
+    def families(self) -> tuple[Family, ...]:
+        return (self.billed, self.durations, self.errors, BACKLOG, DROPPED)
 
+    def add(self, out: Samples, key: tuple[str, ...], found: Details) -> None:
+        """One membership's billed units, error codes, backlog and drops."""
+        for status in sorted({*self.terminal, *found.billed}):
+            out.add(self.billed, (*key, label(status)), found.billed.get(status, 0.0))
+        for code, number in sorted(found.errors.items()):
+            out.add(self.errors, (*key, label(code)), number)
+        out.add(BACKLOG, (*key, self.collector), len(found.backlog))
+        for reason, number in sorted(found.dropped.items()):
+            out.add(DROPPED, (*key, self.collector, reason), number)
 
-def _durations(names: Names, fresh: Sequence[Fresh]) -> Metric:
-    family = HistogramMetricFamily(
-        f"{names.prefix}_duration_seconds",
-        f"Duration (totalDurationInMillis) of protected {names.noun} fetched once finished, "
-        f"by status. {COLLECTOR_POLLED}",
-        labels=[*TARGET_LABELS, "status"],
-    )
-    for item in fresh:
-        for status, histogram in sorted(item.data.durations.items()):
-            cumulative, buckets = 0, []
-            for bound, count in zip(
-                (*DURATION_BUCKETS, float("inf")), histogram.buckets, strict=True
-            ):
-                cumulative += count
-                buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
-            family.add_metric([*item.key, label(status)], buckets, histogram.total)
-    return family
+    def add_durations(self, out: Samples, durations: Mapping[str, Histogram]) -> None:
+        """The target's durations by status (kept per target, so none falls with a membership)."""
+        for status, histogram in sorted(durations.items()):
+            out.add(self.durations, (label(status),), (histogram.cumulative(), histogram.total))

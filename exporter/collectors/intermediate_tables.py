@@ -15,109 +15,118 @@ for a table never populated the two times are the same.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from prometheus_client.core import Metric
-
-from exporter.collectors import collaborations, resources
+from exporter.collectors import collaborations, listings
 from exporter.collectors.base import (
+    Calls,
     CollectorSpec,
-    Fresh,
-    OutputSettings,
     PollContext,
+    Polling,
     Probe,
+    Rendering,
+    Shown,
+    TargetData,
     epoch_seconds,
 )
-from exporter.collectors.collaborations import active_only
-from exporter.core.families import COLLECTOR_POLLED, gauge, label
+from exporter.collectors.collaborations import MEMBERSHIP_LABELS, active_only
+from exporter.collectors.status_counts import Item, StatusRules
 from exporter.core.model import FAILING, RUNNING_LOW, Finding, TargetKey
+from exporter.core.series import OutputSettings, Samples, gauge, label
 
 DAY = 86400.0
 EXPIRING = 3 * DAY  # the status page lists a table whose data goes within this
-KIND = resources.Kind(
+KIND = listings.ListedKind(
     operation="ListIntermediateTables",
     list_key="intermediateTableSummaries",
     id_key="id",
-    keep=("name", "retentionInDays", "updateTime"),
+    kept_fields=("name", "retentionInDays", "updateTime"),
     noun="intermediate tables",
-    statuses=(
-        "CREATED",
-        "POPULATE_STARTED",
-        "POPULATE_SUCCESS",
-        "POPULATE_FAILED",
-        "DISALLOWED_BY_DATA_PROVIDER",
-        "BASE_TABLE_REMOVED",
-        "RETENTION_PERIOD_EXPIRED",
+    rules=StatusRules(
+        (
+            "CREATED",
+            "POPULATE_STARTED",
+            "POPULATE_SUCCESS",
+            "POPULATE_FAILED",
+            "DISALLOWED_BY_DATA_PROVIDER",
+            "BASE_TABLE_REMOVED",
+            "RETENTION_PERIOD_EXPIRED",
+        ),
+        once=("POPULATE_FAILED",),
+        in_progress=("POPULATE_STARTED",),
     ),
-    failed=("POPULATE_FAILED",),
     counts_name="cleanrooms_intermediate_tables",
     failed_name="cleanrooms_intermediate_tables_failed",
-    in_progress=("POPULATE_STARTED",),
 )
 PROBLEMS = ("POPULATE_FAILED", "DISALLOWED_BY_DATA_PROVIDER", "BASE_TABLE_REMOVED")
+STATUS_FAMILIES = listings.membership_families(KIND)
+EXPIRY = gauge(
+    "cleanrooms_intermediate_table_retention_expiry_timestamp_seconds",
+    "When each intermediate table's data expires: its last population (updateTime) plus "
+    "retentionInDays, Unix seconds.",
+    *MEMBERSHIP_LABELS,
+    "intermediate_table_id",
+    "name",
+)
 
 
-def expiry(resource: resources.Resource) -> float | None:
+def expiry(table: Item) -> float | None:
     """When the table's data goes: its last population (updateTime) plus retentionInDays."""
-    days = resource.summary.get("retentionInDays")
+    days = table.fields.get("retentionInDays")
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:
         return None
-    since = epoch_seconds(resource.summary.get("updateTime")) or resource.created
+    since = epoch_seconds(table.fields.get("updateTime")) or table.created
     return since + days * DAY
 
 
-def poll(context: PollContext) -> resources.ResourcesData:
+def poll(context: PollContext) -> listings.ListingsData:
     """One paged ListIntermediateTables per ACTIVE membership."""
-    return resources.poll_memberships(KIND, context)
+    return listings.poll_memberships(KIND, context)
 
 
-def families(fresh: Sequence[Fresh], _: OutputSettings) -> list[Metric]:
+def samples(item: TargetData[listings.ListingsData], _: OutputSettings, out: Samples) -> None:
     """Counts by status, the failed counter, and each table's retention expiry."""
-    expiries = gauge(
-        "cleanrooms_intermediate_table_retention_expiry_timestamp_seconds",
-        "When each intermediate table's data expires: its last population (updateTime) plus "
-        "retentionInDays, Unix seconds.",
-        (*resources.MEMBERSHIP_LABELS, "intermediate_table_id", "name"),
-        polled=COLLECTOR_POLLED,
-    )
-    for item in fresh:
-        data: resources.ResourcesData = item.data
-        for collaboration_id, found in active_only(item, data.tallies):
-            key = [*item.key, label(found.membership_id), label(collaboration_id)]
-            for table in found.resources:
-                when = expiry(table)
-                if when is not None:
-                    name = table.summary.get("name")
-                    expiries.add_metric([*key, label(table.id), label(str(name or ""))], when)
-    return [*resources.membership_families(KIND, fresh), expiries]
+    listings.membership_samples(STATUS_FAMILIES, item, out)
+    for collaboration_id, found in active_only(item, item.data.per_collaboration):
+        key = (label(found.membership_id), label(collaboration_id))
+        for table in found.items:
+            when = expiry(table)
+            if when is not None:
+                name = label(str(table.fields.get("name") or ""))
+                out.add(EXPIRY, (*key, label(table.id), name), when)
 
 
-def findings(key: TargetKey, data: resources.ResourcesData, now: float) -> list[Finding]:
+def findings(key: TargetKey, data: listings.ListingsData, now: float) -> list[Finding]:
     """Tables that failed, were disallowed or lost their base table; tables about to expire."""
     out = []
-    for found in data.tallies.values():
-        problems = [f"{found.counts[s]} {s}" for s in PROBLEMS if found.counts.get(s)]
+    for found in data.per_collaboration.values():
+        counts = found.tally.counts
+        problems = [f"{counts[s]} {s}" for s in PROBLEMS if counts.get(s)]
         if problems:
             what = f"intermediate tables: {', '.join(problems)}"
             out.append(Finding(key, found.membership_id, FAILING, what))
-        for table in found.resources:
+        for table in found.items:
             when = expiry(table)
             if when is not None and now <= when < now + EXPIRING:
-                name = table.summary.get("name") or table.id
+                name = table.fields.get("name") or table.id
                 what = f"intermediate table {name} expires in {(when - now) / 3600:.0f}h"
                 out.append(Finding(key, found.membership_id, RUNNING_LOW, what))
     return out
 
 
-SPEC = CollectorSpec(
+SPEC: CollectorSpec[listings.ListingsData] = CollectorSpec(
     name="intermediate_tables",
     doc="Intermediate tables of each ACTIVE membership: by status, failed, retention expiry.",
-    operations=(KIND.operation,),
-    default_enabled=False,
-    default_interval=None,
-    poll=poll,
-    families=families,
-    needs=collaborations.NAME,
-    probe=Probe(lambda c: {"membershipIdentifier": c.membership_id}),
-    findings=findings,
+    order=80,
+    polling=Polling(
+        poll=poll,
+        operations=(KIND.operation,),
+        calls=Calls(
+            "Σ over ACTIVE memberships of ⌈T / 100⌉, at least 1 each (T = intermediate tables)",
+            per_active=1,
+        ),
+        fans_out_from=collaborations.NAME,
+    ),
+    rendering=Rendering(families=(*STATUS_FAMILIES.families, EXPIRY), samples=samples),
+    shown=Shown(
+        probe=Probe(lambda c: {"membershipIdentifier": c.membership_id}), findings=findings
+    ),
 )

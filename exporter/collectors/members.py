@@ -10,27 +10,29 @@ Sample output::
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client.core import Metric
-
 from exporter.collectors import collaborations
 from exporter.collectors.base import (
+    Calls,
     CollectorSpec,
-    Fresh,
-    OutputSettings,
     PollContext,
+    Polling,
     Probe,
+    Rendering,
+    Shown,
+    TargetData,
 )
 from exporter.collectors.collaborations import active_only, list_per_collaboration
-from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
+from exporter.collectors.status_counts import StatusRules, count
+from exporter.core.series import OutputSettings, Samples, gauge, label
 
 log = logging.getLogger(__name__)
 
 OPERATION = "ListMembers"
+STATUSES = StatusRules(collaborations.MEMBER_STATUSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,42 +58,43 @@ def poll(context: PollContext) -> MembersData:
 
 def count_statuses(summaries: Iterable[Any]) -> tuple[dict[str, int], int]:
     """Counts by status (the four known ones always present) and the malformed summaries."""
-    counts: Counter[str] = Counter()
+    statuses: list[str] = []
     invalid = 0
     for item in summaries:
         status = item.get("status") if isinstance(item, Mapping) else None
         if isinstance(status, str) and status and isinstance(item.get("accountId"), str):
-            counts[status] += 1
+            statuses.append(status)
         else:
             invalid += 1
-    for status in collaborations.MEMBER_STATUSES:
-        counts.setdefault(status, 0)
-    return dict(sorted(counts.items())), invalid
+    return count(STATUSES, statuses), invalid
 
 
-def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
-    members = gauge(
-        "cleanrooms_collaboration_members",
-        "Members of each ACTIVE collaboration by status.",
-        (*TARGET_LABELS, "collaboration_id", "status"),
-        polled=COLLECTOR_POLLED,
-    )
-    for item in fresh:
-        data: MembersData = item.data
-        for collaboration_id, counts in active_only(item, dict(data.counts)):
-            for status, count in counts.items():
-                members.add_metric([*item.key, label(collaboration_id), label(status)], count)
-    return [members]
+MEMBERS = gauge(
+    "cleanrooms_collaboration_members",
+    "Members of each ACTIVE collaboration by status.",
+    "collaboration_id",
+    "status",
+)
 
 
-SPEC = CollectorSpec(
+def samples(item: TargetData[MembersData], _: OutputSettings, out: Samples) -> None:
+    for collaboration_id, counts in active_only(item, item.data.counts):
+        for status, number in counts.items():
+            out.add(MEMBERS, (label(collaboration_id), label(status)), number)
+
+
+SPEC: CollectorSpec[MembersData] = CollectorSpec(
     name="members",
     doc="Members of each ACTIVE collaboration by status: partners who left or were removed.",
-    operations=(OPERATION,),
-    default_enabled=False,
-    default_interval=None,
-    needs=collaborations.NAME,
-    poll=poll,
-    families=families,
-    probe=Probe(lambda c: {"collaborationIdentifier": c.id}),
+    order=30,
+    polling=Polling(
+        poll=poll,
+        operations=(OPERATION,),
+        calls=Calls(
+            "Σ over ACTIVE collaborations of ⌈members / 100⌉, at least 1 each", per_active=1
+        ),
+        fans_out_from=collaborations.NAME,
+    ),
+    rendering=Rendering(families=(MEMBERS,), samples=samples),
+    shown=Shown(probe=Probe(lambda c: {"collaborationIdentifier": c.id})),
 )

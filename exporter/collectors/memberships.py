@@ -10,21 +10,26 @@ Sample output::
 from __future__ import annotations
 
 import logging
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client.core import InfoMetricFamily, Metric
-
-from exporter.collectors.base import CollectorSpec, Fresh, OutputSettings, PollContext
+from exporter.collectors.base import (
+    Calls,
+    CollectorSpec,
+    PollContext,
+    Polling,
+    Rendering,
+    TargetData,
+)
 from exporter.collectors.paging import list_all
-from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, gauge, label
+from exporter.collectors.status_counts import StatusRules, count
+from exporter.core.series import Family, OutputSettings, Samples, gauge, label
 
 log = logging.getLogger(__name__)
 
 OPERATION = "ListMemberships"
-STATUSES = ("ACTIVE", "REMOVED", "COLLABORATION_DELETED")
+STATUSES = StatusRules(("ACTIVE", "REMOVED", "COLLABORATION_DELETED"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +69,8 @@ def build(summaries: Iterable[Any]) -> MembershipsData:
     invalid = len(items) - len(memberships)
     if invalid:
         log.warning("skipped %d malformed membership summaries", invalid)
-    counts: Counter[str] = Counter(m.status for m in memberships)
-    for status in STATUSES:
-        counts.setdefault(status, 0)
-    return MembershipsData(tuple(memberships), dict(sorted(counts.items())), invalid)
+    counts = count(STATUSES, (m.status for m in memberships))
+    return MembershipsData(tuple(memberships), counts, invalid)
 
 
 def parse_summary(item: Any) -> Membership | None:
@@ -117,41 +120,37 @@ def _responsible(payment: Any, key: str) -> bool | None:
     return found if isinstance(found, bool) else None
 
 
-def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
+COUNTS = gauge("cleanrooms_memberships", "Memberships of the account by status.", "status")
+INFO = Family(
+    "cleanrooms_membership",
+    "info",
+    "Each membership of the account, value 1.",
+    ("membership_id",),
+    info=("collaboration_id", "collaboration_name", "status", "query_compute_payer"),
+)
+PAYMENT = Family(
+    "cleanrooms_membership_payment",
+    "info",
+    "Who pays for what, per membership: each label true when this member pays, value 1.",
+    ("membership_id", "collaboration_id"),
+    info=("query_compute", "job_compute", "ml_training", "ml_inference"),
+)
+
+
+def samples(item: TargetData[MembershipsData], _: OutputSettings, out: Samples) -> None:
     """Counts by status and one info series per membership."""
-    counts = gauge(
-        "cleanrooms_memberships",
-        "Memberships of the account by status.",
-        (*TARGET_LABELS, "status"),
-        polled=COLLECTOR_POLLED,
-    )
-    info = InfoMetricFamily(
-        "cleanrooms_membership",
-        f"Each membership of the account, value 1. {COLLECTOR_POLLED}",
-        labels=[*TARGET_LABELS, "membership_id"],
-    )
-    payment = InfoMetricFamily(
-        "cleanrooms_membership_payment",
-        f"Who pays for what, per membership: each label true when this member pays, value 1. "
-        f"{COLLECTOR_POLLED}",
-        labels=[*TARGET_LABELS, "membership_id", "collaboration_id"],
-    )
-    for item in fresh:
-        data: MembershipsData = item.data
-        for status, count in data.counts.items():
-            counts.add_metric([*item.key, label(status)], count)
-        for m in sorted(data.memberships, key=lambda m: m.id):
-            info.add_metric(
-                [*item.key, label(m.id)],
-                {
-                    "collaboration_id": label(m.collaboration_id),
-                    "collaboration_name": label(m.collaboration_name),
-                    "status": label(m.status),
-                    "query_compute_payer": _word(m.query_compute_payer),
-                },
-            )
-            payment.add_metric([*item.key, label(m.id), label(m.collaboration_id)], _payers(m))
-    return [counts, info, payment]
+    data = item.data
+    for status, number in data.counts.items():
+        out.add(COUNTS, (label(status),), number)
+    for m in sorted(data.memberships, key=lambda m: m.id):
+        info = {
+            "collaboration_id": label(m.collaboration_id),
+            "collaboration_name": label(m.collaboration_name),
+            "status": label(m.status),
+            "query_compute_payer": _word(m.query_compute_payer),
+        }
+        out.add(INFO, (label(m.id),), info)
+        out.add(PAYMENT, (label(m.id), label(m.collaboration_id)), _payers(m))
 
 
 def _word(value: bool) -> str:
@@ -167,12 +166,15 @@ def _payers(m: Membership) -> dict[str, str]:
     }
 
 
-SPEC = CollectorSpec(
+SPEC: CollectorSpec[MembershipsData] = CollectorSpec(
     name="memberships",
     doc="Memberships of the account by status, with who pays for query compute.",
-    operations=(OPERATION,),
-    default_enabled=True,
-    default_interval=None,
-    poll=poll,
-    families=families,
+    order=20,
+    polling=Polling(
+        poll=poll,
+        operations=(OPERATION,),
+        calls=Calls("⌈M / 100⌉, at least 1 (M = memberships, every status)", per_target=1),
+        default_enabled=True,
+    ),
+    rendering=Rendering(families=(COUNTS, INFO, PAYMENT), samples=samples),
 )

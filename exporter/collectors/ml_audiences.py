@@ -12,21 +12,23 @@ week" is an alert. Sample output::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prometheus_client.core import Metric
-
-from exporter.collectors import resources
+from exporter.collectors import listings
 from exporter.collectors.base import (
     AgeSpec,
+    Calls,
     CollectorSpec,
-    Fresh,
-    OutputSettings,
     PollContext,
+    Polling,
+    Rendering,
+    Shown,
+    TargetData,
 )
-from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
+from exporter.collectors.listings import Listed, ListedKind
+from exporter.collectors.status_counts import StatusFamilies, StatusRules
 from exporter.core.model import RUNNING_LOW, Finding, TargetKey
+from exporter.core.series import OutputSettings, Samples, counter, gauge, label
 
 STATUSES = (
     "CREATE_PENDING",
@@ -37,34 +39,32 @@ STATUSES = (
     "DELETE_IN_PROGRESS",
     "DELETE_FAILED",
 )
-MODELS = resources.Kind(
+FAILED = StatusRules(STATUSES, once=("CREATE_FAILED",), in_progress=listings.IN_PROGRESS)
+MODELS = ListedKind(
     operation="ListAudienceModels",
     list_key="audienceModels",
     id_key="audienceModelArn",
     noun="audience models",
-    keep=("name",),
-    statuses=STATUSES,
-    failed=("CREATE_FAILED",),
+    kept_fields=("name",),
+    rules=FAILED,
     counts_name="cleanrooms_ml_audience_models",
     failed_name="cleanrooms_ml_audience_models_failed",
 )
-CONFIGURED = resources.Kind(
+CONFIGURED = ListedKind(
     operation="ListConfiguredAudienceModels",
     list_key="configuredAudienceModels",
     id_key="configuredAudienceModelArn",
     noun="configured audience models",
-    statuses=("ACTIVE",),
-    failed=(),
+    rules=StatusRules(("ACTIVE",)),
     counts_name="cleanrooms_ml_configured_audience_models",
     failed_name="",
 )
-JOBS = resources.Kind(
+JOBS = ListedKind(
     operation="ListAudienceGenerationJobs",
     list_key="audienceGenerationJobs",
     id_key="audienceGenerationJobArn",
     noun="audience generation jobs",
-    statuses=STATUSES,
-    failed=("CREATE_FAILED",),
+    rules=FAILED,
     counts_name="cleanrooms_ml_audience_generation_jobs",
     failed_name="cleanrooms_ml_audience_generation_jobs_failed",
 )
@@ -74,92 +74,97 @@ STALE_AFTER = 7 * 86400.0  # AWS recommends retraining regularly; the status pag
 
 @dataclass(frozen=True, slots=True)
 class AudiencesData:
-    """One target's tallies, in the order of ``KINDS``."""
+    """One target's listings, in the order of ``KINDS``."""
 
-    tallies: tuple[resources.Tally, ...]
+    listed: tuple[Listed, ...]
     invalid_items: int = 0
 
 
 def poll(context: PollContext) -> AudiencesData:
     """Each of the three listings, every page: ⌈n / 100⌉ calls each, at least one."""
     previous = context.previous if isinstance(context.previous, AudiencesData) else None
-    tallies, invalid = [], 0
+    listed, invalid = [], 0
     for index, kind in enumerate(KINDS):
-        old = previous.tallies[index] if previous is not None else None
-        found, bad = resources.list_tally(context, kind, {}, old, "")
-        tallies.append(found)
+        old = previous.listed[index] if previous is not None else None
+        found, bad = listings.list_tally(context, kind, {}, old, "")
+        listed.append(found)
         invalid += bad
-    return AudiencesData(tuple(tallies), invalid)
+    return AudiencesData(tuple(listed), invalid)
 
 
-def families(fresh: Sequence[Fresh], _: OutputSettings) -> list[Metric]:
+def _families(kind: ListedKind) -> StatusFamilies:
+    counts = gauge(
+        kind.counts_name, f"Clean Rooms ML {kind.noun} of the account by status.", "status"
+    )
+    if not kind.failed_name:
+        return StatusFamilies(counts)
+    failed = counter(
+        kind.failed_name,
+        f"Clean Rooms ML {kind.noun} seen failed, each counted once; from 0 when the "
+        "exporter starts watching the target.",
+    )
+    return StatusFamilies(counts, failed)
+
+
+FAMILIES = tuple(_families(kind) for kind in KINDS)
+
+
+def samples(item: TargetData[AudiencesData], _: OutputSettings, out: Samples) -> None:
     """Counts by status of each kind; failed counters of models and generation jobs."""
-    built: list[Metric] = []
-    for index, kind in enumerate(KINDS):
-        counts = gauge(
-            kind.counts_name,
-            f"Clean Rooms ML {kind.noun} of the account by status.",
-            (*TARGET_LABELS, "status"),
-            polled=COLLECTOR_POLLED,
-        )
-        failed = counter(
-            kind.failed_name or f"{kind.counts_name}_failed",
-            f"Clean Rooms ML {kind.noun} seen failed, each counted once; from 0 when the "
-            "exporter starts watching the target.",
-        )
-        for item in fresh:
-            found: resources.Tally = item.data.tallies[index]
-            for status, count in sorted(found.counts.items()):
-                counts.add_metric([*item.key, label(status)], count)
-            failed.add_metric(list(item.key), found.failed_total)
-        built += [counts, failed] if kind.failed else [counts]
-    return built
+    for families, found in zip(FAMILIES, item.data.listed, strict=True):
+        families.add(out, (), found.tally)
 
 
-def _active_models(item: Fresh) -> list[tuple[tuple[str, ...], float | None]]:
-    models: resources.Tally = item.data.tallies[0]
+def _active_models(item: TargetData[AudiencesData]) -> list[tuple[tuple[str, ...], float | None]]:
     return [
-        ((label(str(m.summary.get("name") or m.id)),), m.created)
-        for m in models.resources
+        ((label(str(m.fields.get("name") or m.id)),), m.created)
+        for m in item.data.listed[0].items
         if m.status == "ACTIVE"
     ]
 
 
 def findings(key: TargetKey, data: AudiencesData, now: float) -> list[Finding]:
     """Failed models or jobs; ACTIVE audience models not retrained for a week."""
-    out = [f for kind, t in zip(KINDS, data.tallies, strict=True) for f in _failed(kind, key, t)]
-    for model in data.tallies[0].resources:
+    out = [
+        f
+        for kind, found in zip(KINDS, data.listed, strict=True)
+        for f in listings.failed_findings(kind, key, "", found.tally, 0.0)
+    ]
+    for model in data.listed[0].items:
         if model.status == "ACTIVE" and now - model.created > STALE_AFTER:
             days = (now - model.created) / 86400
-            name = model.summary.get("name") or model.id
+            name = model.fields.get("name") or model.id
             what = f"audience model {name} trained {days:.0f} days ago: retrain it"
             out.append(Finding(key, "", RUNNING_LOW, what))
     return out
 
 
-def _failed(kind: resources.Kind, key: TargetKey, found: resources.Tally) -> list[Finding]:
-    return resources.tally_findings(kind, key, found, 0.0) if kind.failed else []
-
-
-SPEC = CollectorSpec(
+SPEC: CollectorSpec[AudiencesData] = CollectorSpec(
     name="ml_audiences",
     doc="Clean Rooms ML lookalike audiences of the account: models, configured models, "
     "generation jobs, and how old each ACTIVE audience model is.",
-    operations=(MODELS.operation, CONFIGURED.operation, JOBS.operation),
-    default_enabled=False,
-    default_interval=None,
-    poll=poll,
-    families=families,
-    ages=(
-        AgeSpec(
-            "cleanrooms_ml_audience_model_age_seconds",
-            "Age of each ACTIVE audience model since its creation: AWS never retrains one "
-            "by itself.",
-            ("audience_model",),
-            _active_models,
+    order=120,
+    polling=Polling(
+        poll=poll,
+        operations=(MODELS.operation, CONFIGURED.operation, JOBS.operation),
+        calls=Calls(
+            "⌈AM / 100⌉ + ⌈CAM / 100⌉ + ⌈AGJ / 100⌉, at least 3 (per target, no fan-out)",
+            per_target=3,
+        ),
+        service="cleanroomsml",
+    ),
+    rendering=Rendering(
+        families=tuple(f for families in FAMILIES for f in families.families),
+        samples=samples,
+        ages=(
+            AgeSpec(
+                "cleanrooms_ml_audience_model_age_seconds",
+                "Age of each ACTIVE audience model since its creation: AWS never retrains one "
+                "by itself.",
+                ("audience_model",),
+                _active_models,
+            ),
         ),
     ),
-    findings=findings,
-    service="cleanroomsml",
-    iam_prefix="cleanrooms-ml",
+    shown=Shown(findings=findings),
 )

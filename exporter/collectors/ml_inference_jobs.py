@@ -10,33 +10,38 @@ Sample output::
 
 from __future__ import annotations
 
-from exporter.collectors import resources
+from exporter.collectors import listings
+from exporter.collectors.status_counts import StatusRules
 
-KIND = resources.Kind(
+KIND = listings.ListedKind(
     operation="ListTrainedModelInferenceJobs",
     list_key="trainedModelInferenceJobs",
     id_key="trainedModelInferenceJobArn",
     noun="ML inference jobs",
-    statuses=(
-        "CREATE_PENDING",
-        "CREATE_IN_PROGRESS",
-        "CREATE_FAILED",
-        "ACTIVE",
-        "CANCEL_PENDING",
-        "CANCEL_IN_PROGRESS",
-        "CANCEL_FAILED",
-        "INACTIVE",
+    rules=StatusRules(
+        (
+            "CREATE_PENDING",
+            "CREATE_IN_PROGRESS",
+            "CREATE_FAILED",
+            "ACTIVE",
+            "CANCEL_PENDING",
+            "CANCEL_IN_PROGRESS",
+            "CANCEL_FAILED",
+            "INACTIVE",
+        ),
+        once=("CREATE_FAILED",),
+        in_progress=listings.IN_PROGRESS,
     ),
-    failed=("CREATE_FAILED",),
     counts_name="cleanrooms_ml_inference_jobs",
     failed_name="cleanrooms_ml_inference_jobs_failed",
     oldest_name="cleanrooms_ml_inference_job_oldest_in_progress_age_seconds",
 )
 
-SPEC = resources.spec(
+SPEC = listings.spec(
     KIND,
     "ml_inference_jobs",
     "Clean Rooms ML inference jobs of each ACTIVE membership: by status, failed, oldest running.",
+    order=100,
     service="cleanroomsml",
-    iam_prefix="cleanrooms-ml",
+    what="inference jobs",
 )

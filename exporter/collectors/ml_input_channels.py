@@ -8,33 +8,38 @@ Sample output::
 
 from __future__ import annotations
 
-from exporter.collectors import resources
+from exporter.collectors import listings
+from exporter.collectors.status_counts import StatusRules
 
-KIND = resources.Kind(
+KIND = listings.ListedKind(
     operation="ListMLInputChannels",
     list_key="mlInputChannelsList",
     id_key="mlInputChannelArn",
     noun="ML input channels",
-    statuses=(
-        "CREATE_PENDING",
-        "CREATE_IN_PROGRESS",
-        "CREATE_FAILED",
-        "ACTIVE",
-        "DELETE_PENDING",
-        "DELETE_IN_PROGRESS",
-        "DELETE_FAILED",
-        "INACTIVE",
+    rules=StatusRules(
+        (
+            "CREATE_PENDING",
+            "CREATE_IN_PROGRESS",
+            "CREATE_FAILED",
+            "ACTIVE",
+            "DELETE_PENDING",
+            "DELETE_IN_PROGRESS",
+            "DELETE_FAILED",
+            "INACTIVE",
+        ),
+        once=("CREATE_FAILED",),
+        in_progress=listings.IN_PROGRESS,
     ),
-    failed=("CREATE_FAILED",),
     counts_name="cleanrooms_ml_input_channels",
     failed_name="cleanrooms_ml_input_channels_failed",
     oldest_name="cleanrooms_ml_input_channel_oldest_in_progress_age_seconds",
 )
 
-SPEC = resources.spec(
+SPEC = listings.spec(
     KIND,
     "ml_input_channels",
     "Clean Rooms ML input channels of each ACTIVE membership: by status, failed, oldest pending.",
+    order=110,
     service="cleanroomsml",
-    iam_prefix="cleanrooms-ml",
+    what="input channels",
 )

@@ -10,36 +10,41 @@ Sample output::
 
 from __future__ import annotations
 
-from exporter.collectors import resources
+from exporter.collectors import listings
+from exporter.collectors.status_counts import StatusRules
 
-KIND = resources.Kind(
+KIND = listings.ListedKind(
     operation="ListTrainedModels",
     list_key="trainedModels",
     id_key="trainedModelArn",
     noun="trained models",
-    statuses=(
-        "CREATE_PENDING",
-        "CREATE_IN_PROGRESS",
-        "CREATE_FAILED",
-        "ACTIVE",
-        "DELETE_PENDING",
-        "DELETE_IN_PROGRESS",
-        "DELETE_FAILED",
-        "INACTIVE",
-        "CANCEL_PENDING",
-        "CANCEL_IN_PROGRESS",
-        "CANCEL_FAILED",
+    rules=StatusRules(
+        (
+            "CREATE_PENDING",
+            "CREATE_IN_PROGRESS",
+            "CREATE_FAILED",
+            "ACTIVE",
+            "DELETE_PENDING",
+            "DELETE_IN_PROGRESS",
+            "DELETE_FAILED",
+            "INACTIVE",
+            "CANCEL_PENDING",
+            "CANCEL_IN_PROGRESS",
+            "CANCEL_FAILED",
+        ),
+        once=("CREATE_FAILED",),
+        in_progress=listings.IN_PROGRESS,
     ),
-    failed=("CREATE_FAILED",),
     counts_name="cleanrooms_ml_trained_models",
     failed_name="cleanrooms_ml_trained_models_failed",
     oldest_name="cleanrooms_ml_trained_model_oldest_in_progress_age_seconds",
 )
 
-SPEC = resources.spec(
+SPEC = listings.spec(
     KIND,
     "ml_trained_models",
     "Clean Rooms ML trained models of each ACTIVE membership: by status, failed, training age.",
+    order=90,
     service="cleanroomsml",
-    iam_prefix="cleanrooms-ml",
+    what="trained models",
 )

@@ -14,33 +14,38 @@ A membership without a budget of a type has no series of that type; that is not 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from prometheus_client.core import Metric
-
 from exporter.collectors import collaborations
 from exporter.collectors.base import (
+    Calls,
     CollectorSpec,
-    Fresh,
-    OutputSettings,
     PollContext,
+    Polling,
     Probe,
+    Rendering,
+    Shown,
+    TargetData,
     epoch_seconds,
 )
-from exporter.collectors.collaborations import Collaboration, active_only, per_membership
+from exporter.collectors.collaborations import (
+    MEMBERSHIP_LABELS,
+    Collaboration,
+    active_only,
+    per_membership,
+)
 from exporter.collectors.paging import list_all
-from exporter.core.families import COLLECTOR_POLLED, gauge, label
 from exporter.core.model import EXHAUSTED, RUNNING_LOW, Finding, TargetKey
+from exporter.core.series import OutputSettings, Samples, gauge, label
 
 log = logging.getLogger(__name__)
 
 OPERATION = "ListPrivacyBudgets"
 DIFFERENTIAL_PRIVACY = "DIFFERENTIAL_PRIVACY"
 ACCESS_BUDGET = "ACCESS_BUDGET"
-MEMBERSHIP_LABELS = ("account_id", "region", "membership_id", "collaboration_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,70 +220,68 @@ def parse_access(item: Any) -> Access | None:
     return Access(arn, tuple(periods[t] for t in sorted(periods)), aggregate, updated)
 
 
-def families(fresh: Sequence[Fresh], settings: OutputSettings) -> list[Metric]:
-    per_aggregation = (*MEMBERSHIP_LABELS, "aggregation")
-    remaining = gauge(
-        "cleanrooms_privacy_budget_remaining_queries",
-        "Differential-privacy queries left of each aggregation type (remainingCount).",
-        per_aggregation,
-        polled=COLLECTOR_POLLED,
-    )
-    maximum = gauge(
-        "cleanrooms_privacy_budget_max_queries",
-        "Differential-privacy queries allowed of each aggregation type (maxCount).",
-        per_aggregation,
-        polled=COLLECTOR_POLLED,
-    )
-    epsilon = gauge(
-        "cleanrooms_privacy_budget_epsilon",
-        "Epsilon of the membership's differential-privacy budget.",
-        MEMBERSHIP_LABELS,
-        polled=COLLECTOR_POLLED,
-    )
-    for item in fresh:
-        data: BudgetsData = item.data
-        for collaboration_id, budgets in active_only(item, dict(data.memberships)):
-            key = [*item.key, label(budgets.membership_id), label(collaboration_id)]
-            if budgets.differential is None:
-                continue
-            epsilon.add_metric(key, budgets.differential.epsilon)
+REMAINING_QUERIES = gauge(
+    "cleanrooms_privacy_budget_remaining_queries",
+    "Differential-privacy queries left of each aggregation type (remainingCount).",
+    *MEMBERSHIP_LABELS,
+    "aggregation",
+)
+MAX_QUERIES = gauge(
+    "cleanrooms_privacy_budget_max_queries",
+    "Differential-privacy queries allowed of each aggregation type (maxCount).",
+    *MEMBERSHIP_LABELS,
+    "aggregation",
+)
+EPSILON = gauge(
+    "cleanrooms_privacy_budget_epsilon",
+    "Epsilon of the membership's differential-privacy budget.",
+    *MEMBERSHIP_LABELS,
+)
+ACCESS_REMAINING = gauge(
+    "cleanrooms_access_budget_remaining",
+    "Access budget left of each resource in the current period (remainingBudget).",
+    *MEMBERSHIP_LABELS,
+    "resource_arn",
+    "budget_type",
+)
+ACCESS_LIMIT = gauge(
+    "cleanrooms_access_budget_limit",
+    "Access budget of each resource per period (budget).",
+    *MEMBERSHIP_LABELS,
+    "resource_arn",
+    "budget_type",
+)
+ACCESS_AGGREGATE = gauge(
+    "cleanrooms_access_budget_aggregate_remaining",
+    "Access budget left of each resource over all its periods (aggregateRemainingBudget).",
+    *MEMBERSHIP_LABELS,
+    "resource_arn",
+)
+FAMILIES = (
+    REMAINING_QUERIES,
+    MAX_QUERIES,
+    EPSILON,
+    ACCESS_REMAINING,
+    ACCESS_LIMIT,
+    ACCESS_AGGREGATE,
+)
+
+
+def samples(item: TargetData[BudgetsData], _: OutputSettings, out: Samples) -> None:
+    for collaboration_id, budgets in active_only(item, item.data.memberships):
+        key = (label(budgets.membership_id), label(collaboration_id))
+        if budgets.differential is not None:
+            out.add(EPSILON, key, budgets.differential.epsilon)
             for aggregation in budgets.differential.aggregations:
-                remaining.add_metric([*key, label(aggregation.type)], aggregation.remaining)
-                maximum.add_metric([*key, label(aggregation.type)], aggregation.max_count)
-    return [remaining, maximum, epsilon, *access_families(fresh)]
-
-
-def access_families(fresh: Sequence[Fresh]) -> list[Metric]:
-    per_resource = (*MEMBERSHIP_LABELS, "resource_arn")
-    remaining = gauge(
-        "cleanrooms_access_budget_remaining",
-        "Access budget left of each resource in the current period (remainingBudget).",
-        (*per_resource, "budget_type"),
-        polled=COLLECTOR_POLLED,
-    )
-    limit = gauge(
-        "cleanrooms_access_budget_limit",
-        "Access budget of each resource per period (budget).",
-        (*per_resource, "budget_type"),
-        polled=COLLECTOR_POLLED,
-    )
-    aggregate = gauge(
-        "cleanrooms_access_budget_aggregate_remaining",
-        "Access budget left of each resource over all its periods (aggregateRemainingBudget).",
-        per_resource,
-        polled=COLLECTOR_POLLED,
-    )
-    for item in fresh:
-        data: BudgetsData = item.data
-        for collaboration_id, budgets in active_only(item, dict(data.memberships)):
-            key = [*item.key, label(budgets.membership_id), label(collaboration_id)]
-            for access in budgets.access:
-                resource = [*key, label(access.resource_arn)]
-                aggregate.add_metric(resource, access.aggregate_remaining)
-                for period in access.periods:
-                    remaining.add_metric([*resource, label(period.budget_type)], period.remaining)
-                    limit.add_metric([*resource, label(period.budget_type)], period.limit)
-    return [remaining, limit, aggregate]
+                kind = (*key, label(aggregation.type))
+                out.add(REMAINING_QUERIES, kind, aggregation.remaining)
+                out.add(MAX_QUERIES, kind, aggregation.max_count)
+        for access in budgets.access:
+            resource = (*key, label(access.resource_arn))
+            out.add(ACCESS_AGGREGATE, resource, access.aggregate_remaining)
+            for period in access.periods:
+                out.add(ACCESS_REMAINING, (*resource, label(period.budget_type)), period.remaining)
+                out.add(ACCESS_LIMIT, (*resource, label(period.budget_type)), period.limit)
 
 
 LOW = 0.10  # a budget with less than 10 % left is low, as CleanRoomsPrivacyBudgetLow says
@@ -327,20 +330,29 @@ def _urgency(remaining: int, limit: int) -> int | None:
     return RUNNING_LOW if remaining < LOW * limit else None
 
 
-SPEC = CollectorSpec(
+SPEC: CollectorSpec[BudgetsData] = CollectorSpec(
     name="privacy_budgets",
     doc="Differential-privacy and access budgets of each ACTIVE membership: what is left.",
-    operations=(OPERATION,),
-    default_enabled=False,
-    default_interval=300.0,
-    needs=collaborations.NAME,
-    probe=Probe(
-        lambda c: {
-            "membershipIdentifier": c.membership_id,
-            "privacyBudgetType": DIFFERENTIAL_PRIVACY,
-        }
+    order=70,
+    polling=Polling(
+        poll=poll,
+        operations=(OPERATION,),
+        calls=Calls(
+            "Σ over ACTIVE memberships of ⌈D / 100⌉ + ⌈A / 100⌉, at least 1 + 1 each "
+            "(D, A = differential-privacy and access budgets)",
+            per_active=2,
+        ),
+        default_interval=300.0,
+        fans_out_from=collaborations.NAME,
     ),
-    poll=poll,
-    families=families,
-    findings=findings,
+    rendering=Rendering(families=FAMILIES, samples=samples),
+    shown=Shown(
+        probe=Probe(
+            lambda c: {
+                "membershipIdentifier": c.membership_id,
+                "privacyBudgetType": DIFFERENTIAL_PRIVACY,
+            }
+        ),
+        findings=findings,
+    ),
 )

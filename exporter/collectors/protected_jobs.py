@@ -14,16 +14,20 @@ With ``details`` on (the default), one GetProtectedJob per job first seen finish
 
 from __future__ import annotations
 
-from exporter.collectors import analyses, details
+from exporter.collectors import details, protected_analyses
+from exporter.collectors.status_counts import StatusRules
 
-KIND = analyses.Kind(
+KIND = protected_analyses.AnalysisKind(
     name="protected_jobs",
     operation="ListProtectedJobs",
     list_key="protectedJobs",
     noun="jobs",
-    one="job",
-    statuses=("SUBMITTED", "STARTED", "CANCELLED", "CANCELLING", "FAILED", "SUCCESS"),
-    terminal=("SUCCESS", "FAILED", "CANCELLED"),
+    singular="job",
+    rules=StatusRules(
+        ("SUBMITTED", "STARTED", "CANCELLED", "CANCELLING", "FAILED", "SUCCESS"),
+        once=("SUCCESS", "FAILED", "CANCELLED"),
+        in_progress=protected_analyses.RUNNING,
+    ),
     counts_name="cleanrooms_protected_jobs",
     finished_name="cleanrooms_protected_jobs_finished",
     oldest_name="cleanrooms_protected_job_oldest_running_age_seconds",
@@ -32,7 +36,9 @@ KIND = analyses.Kind(
     membership_limit=1,  # AWS quota of jobs running at once per membership, fixed
 )
 
-SPEC = analyses.spec(
+SPEC = protected_analyses.spec(
     KIND,
     "Protected jobs of each ACTIVE membership: by status, finished, oldest running.",
+    order=60,
+    formula=("the same for jobs (Jₗ, B = jobs)"),
 )

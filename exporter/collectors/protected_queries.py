@@ -14,16 +14,20 @@ With ``details`` on (the default), one GetProtectedQuery per query first seen fi
 
 from __future__ import annotations
 
-from exporter.collectors import analyses, details
+from exporter.collectors import details, protected_analyses
+from exporter.collectors.status_counts import StatusRules
 
-KIND = analyses.Kind(
+KIND = protected_analyses.AnalysisKind(
     name="protected_queries",
     operation="ListProtectedQueries",
     list_key="protectedQueries",
     noun="queries",
-    one="query",
-    statuses=("SUBMITTED", "STARTED", "CANCELLED", "CANCELLING", "FAILED", "SUCCESS", "TIMED_OUT"),
-    terminal=("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"),
+    singular="query",
+    rules=StatusRules(
+        ("SUBMITTED", "STARTED", "CANCELLED", "CANCELLING", "FAILED", "SUCCESS", "TIMED_OUT"),
+        once=("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"),
+        in_progress=protected_analyses.RUNNING,
+    ),
     counts_name="cleanrooms_protected_queries",
     finished_name="cleanrooms_protected_queries_finished",
     oldest_name="cleanrooms_protected_query_oldest_running_age_seconds",
@@ -32,7 +36,13 @@ KIND = analyses.Kind(
     membership_limit=5,  # AWS quota of queries running at once per membership, fixed
 )
 
-SPEC = analyses.spec(
+SPEC = protected_analyses.spec(
     KIND,
     "Protected queries of each ACTIVE membership: by status, finished, oldest running.",
+    order=50,
+    formula=(
+        "Σ over ACTIVE memberships of ⌊Qₗ / 100⌋ + 1 at most, and at most "
+        "`max_pages_per_poll` each (Qₗ = queries created within `lookback`), plus "
+        "min(B, `details_per_poll`) Gets (B = finished queries waiting for their details)"
+    ),
 )

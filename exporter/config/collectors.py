@@ -66,12 +66,12 @@ def _entry(
     parser: SectionParser, name: str, raw: dict[str, Any], path: str, poll_interval: float
 ) -> CollectorConfig:
     spec = BY_NAME[name]
-    parser.unknown_keys(raw, _KEYS | {o.name for o in spec.options}, path)
+    parser.unknown_keys(raw, _KEYS | {o.name for o in spec.polling.options}, path)
     enabled = raw.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
         parser.problem(f"{path}.enabled", f"must be true or false, got {enabled!r}")
         enabled = None
-    if spec.primary:
+    if spec.polling.primary:
         if enabled is False:
             parser.problem(f"{path}.enabled", f"the {name} collector is always on")
         for key, top in (("interval", "poll_interval"), ("stale_after", "stale_after")):
@@ -85,10 +85,10 @@ def _entry(
 
 
 def _options(
-    parser: SectionParser, spec: CollectorSpec, raw: dict[str, Any], path: str
+    parser: SectionParser, spec: CollectorSpec[Any], raw: dict[str, Any], path: str
 ) -> tuple[tuple[str, float], ...]:
     found = []
-    for option in spec.options:
+    for option in spec.polling.options:
         if option.name not in raw:
             continue
         if option.kind == "duration":
@@ -119,15 +119,15 @@ def schedules(
     enabled = []
     for spec in REGISTRY:
         entry = by_name.get(spec.name, CollectorConfig(spec.name))
-        on = spec.default_enabled if entry.enabled is None else entry.enabled
-        if not (on or spec.primary):
+        on = spec.polling.default_enabled if entry.enabled is None else entry.enabled
+        if not (on or spec.polling.primary):
             continue
-        if spec.primary:
+        if spec.polling.primary:
             # Its schedule is the target's own: poll_interval and stale_after, unchanged.
             enabled.append(CollectorSchedule(spec.name, poll_interval, stale_after))
             continue
-        interval = entry.interval or spec.default_interval or poll_interval
+        interval = entry.interval or spec.polling.default_interval or poll_interval
         stale = entry.stale_after or max(stale_after, STALE_INTERVALS * interval)
-        options = {o.name: o.default for o in spec.options} | dict(entry.options)
+        options = {o.name: o.default for o in spec.polling.options} | dict(entry.options)
         enabled.append(CollectorSchedule(spec.name, interval, stale, tuple(options.items())))
     return tuple(enabled)

@@ -32,9 +32,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
 def _add_collector_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("collectors (flags override collectors.NAME.enabled)")
     for spec in REGISTRY:
-        if spec.primary:
+        if spec.polling.primary:
             continue  # always on
-        default = "on" if spec.default_enabled else "off"
+        default = "on" if spec.polling.default_enabled else "off"
         dest = f"collector_{spec.name}"
         group.add_argument(
             f"--collector.{spec.name}",

@@ -56,8 +56,6 @@ class CollectorState(Generic[D]):
     last_error: PollError | None = None
 
 
-# The primary collector's state is the target's own (``cleanrooms_target_*``).
-TargetState = CollectorState
 CollectorStates = Mapping[TargetKey, CollectorState[Any]]
 
 

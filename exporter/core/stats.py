@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
 
+from exporter.core.histogram import Histogram
 from exporter.core.model import TargetKey
 
 # Seconds; ListCollaborations normally answers in 50-500 ms, retries and
@@ -32,16 +33,6 @@ class TargetApiCounts:
     requests: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     errors: Mapping[tuple[str, str], int] = field(default_factory=lambda: MappingProxyType({}))
     throttles: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
-
-
-@dataclass(frozen=True)
-class Histogram:
-    """Per-bucket (not cumulative) counts, one slot per bound plus +Inf; sum and count."""
-
-    bounds: tuple[float, ...]
-    buckets: tuple[int, ...]
-    total: float
-    count: int
 
 
 @dataclass(frozen=True)
@@ -70,13 +61,8 @@ def merge_views(views: Iterable[ApiStatsView]) -> ApiStatsView:
         targets.update(view.targets)
         for op, h in view.durations.items():
             old = durations.get(op)
-            durations[op] = h if old is None else _add(old, h)
+            durations[op] = h if old is None else old.merged(h)
     return ApiStatsView(MappingProxyType(targets), MappingProxyType(durations))
-
-
-def _add(a: Histogram, b: Histogram) -> Histogram:
-    buckets = tuple(x + y for x, y in zip(a.buckets, b.buckets, strict=True))
-    return Histogram(a.bounds, buckets, a.total + b.total, a.count + b.count)
 
 
 class ApiStats:

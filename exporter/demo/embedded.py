@@ -88,8 +88,10 @@ def _every_collector(poll_interval: float) -> tuple[CollectorConfig, ...]:
     """
     collectors = []
     for spec in REGISTRY:
-        interval = None if spec.primary else poll_interval
-        options = tuple((o.name, DEMO_LOOKBACK) for o in spec.options if o.name == "lookback")
+        interval = None if spec.polling.primary else poll_interval
+        options = tuple(
+            (o.name, DEMO_LOOKBACK) for o in spec.polling.options if o.name == "lookback"
+        )
         collectors.append(CollectorConfig(spec.name, True, interval, options=options))
     return tuple(collectors)
 

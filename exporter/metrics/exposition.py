@@ -22,17 +22,24 @@ from prometheus_client.core import Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from exporter.collectors import BY_NAME, PRIMARY
-from exporter.collectors.base import AgeSpec, CollectorSpec, Fresh, OutputSettings
+from exporter.collectors.base import AgeSpec, CollectorSpec, TargetData
 from exporter.core.gate import ScrapeGate
 from exporter.core.model import CollectorState, Target, TargetKey
+from exporter.core.series import OutputSettings
 from exporter.core.stats import TargetApiCounts
-from exporter.metrics import families, health
-from exporter.metrics.collector import CleanRoomsCollector, ScrapeView
+from exporter.metrics import builtin, declared, health
 from exporter.metrics.lines import EOF as _EOF
-from exporter.metrics.lines import Encoder, Shape, go_float, reformat, split_lines, with_value
+from exporter.metrics.lines import (
+    Encoder,
+    LineTemplate,
+    go_float,
+    reformat,
+    split_lines,
+    with_value,
+)
 from exporter.metrics.lines import render as _render
 from exporter.metrics.lines import samples_by_family as _samples_by_family
+from exporter.metrics.scrape import ScrapeView, Sections, SnapshotMetrics
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,7 @@ class _ApiLines:
     counts: TargetApiCounts | None
     operations: tuple[str, ...]
     lines: list[bytes]
-    shape: Shape | None  # to re-format the next counts' lines when the series are the same
+    shape: LineTemplate | None  # to re-format the next counts' lines when the series are the same
 
 
 @dataclass(frozen=True)
@@ -58,11 +65,11 @@ class _DataLines:
     """One (collector, target)'s data lines, and its age lines cut before their values."""
 
     data: Any
-    needed: Any  # the data of the collector it needs, which shaped the lines
+    parent: Any  # the data of the collector it fans out from, which shaped the lines
     output: OutputSettings
     lines: list[bytes]  # one entry per data family
     ages: list[list[tuple[bytes, float | None]]]  # per age family: (line prefix, timestamp)
-    shape: Shape | None
+    shape: LineTemplate | None
 
     def age_lines(self, index: int, now: float) -> bytes:
         return b"".join(
@@ -88,7 +95,7 @@ class _FormatCache:
         cached = self.accounts.get(target.key)
         if cached is not None and cached[0] == target:
             return cached[1]
-        (line,) = _samples_by_family(self.encoder, [families.account_info([target])])
+        (line,) = _samples_by_family(self.encoder, [builtin.account_info([target])])
         self.accounts[target.key] = (target, line)  # a racing scrape may do the same work
         return line
 
@@ -97,7 +104,7 @@ class _FormatCache:
         cached = self.quotas.get(target.key)
         if cached is not None and cached[0] == target:
             return cached[1]
-        (lines,) = _samples_by_family(self.encoder, [families.quota_limits([target])])
+        (lines,) = _samples_by_family(self.encoder, [builtin.quota_limits([target])])
         self.quotas[target.key] = (target, lines)
         return lines
 
@@ -108,7 +115,7 @@ class _FormatCache:
         if cached is not None and cached.counts is counts and cached.operations == operations:
             return cached.lines
         present = {key: counts} if counts is not None else {}
-        built = families.api_families(present, [key], operations)
+        built = builtin.api_families(present, [key], operations)
         lines, shape = reformat(self.encoder, built, cached.shape if cached else None)
         self.api[key] = _ApiLines(counts, operations, lines, shape)
         return lines
@@ -122,7 +129,8 @@ class _FormatCache:
             return cached
         series = _health_series(kind, name, state)
         if cached is not None and cached.series == series:
-            built = _HealthLines(state, _revalued(kind, cached.lines, state), cached.stale, series)
+            lines = _with_new_values(kind, cached.lines, state)
+            built = _HealthLines(state, lines, cached.stale, series)
         else:
             *lines, fresh, stale = _samples_by_family(
                 self.encoder,
@@ -136,28 +144,33 @@ class _FormatCache:
         cache[job] = built
         return built
 
-    def data_lines(self, spec: CollectorSpec, fresh: Fresh, output: OutputSettings) -> _DataLines:
-        job = (spec.name, fresh.key)
+    def data_lines(
+        self, spec: CollectorSpec[Any], item: TargetData[Any], output: OutputSettings
+    ) -> _DataLines:
+        job = (spec.name, item.key)
         cached = self.data.get(job)
         if (
             cached is not None
-            and cached.data is fresh.data
-            and cached.needed is fresh.needed
+            and cached.data is item.data
+            and cached.parent is item.parent
             and cached.output == output  # equal after a reload that changed other settings
         ):
             return cached
         previous = cached.shape if cached is not None and cached.output == output else None
-        lines, shape = reformat(self.encoder, spec.families([fresh], output), previous)
-        ages = [self._age_prefixes(age, fresh) for age in spec.ages]
-        built = _DataLines(fresh.data, fresh.needed, output, lines, ages, shape)
+        built_families = declared.families(spec, [item], output)
+        lines, shape = reformat(self.encoder, built_families, previous)
+        ages = [self._age_prefixes(age, item) for age in spec.rendering.ages]
+        built = _DataLines(item.data, item.parent, output, lines, ages, shape)
         self.data[job] = built
         return built
 
-    def _age_prefixes(self, age: AgeSpec, fresh: Fresh) -> list[tuple[bytes, float | None]]:
+    def _age_prefixes(
+        self, age: AgeSpec[Any], item: TargetData[Any]
+    ) -> list[tuple[bytes, float | None]]:
         # Rendered at value 0 (now=0 clamps every age), then cut before each value.
-        (block,) = _samples_by_family(self.encoder, [health.age_family(age, [fresh], 0.0)])
+        (block,) = _samples_by_family(self.encoder, [declared.age_family(age, [item], 0.0)])
         prefixes = [line.rsplit(b" ", 1)[0] + b" " for line in split_lines(block)]
-        return list(zip(prefixes, (first for _, first in age.points(fresh)), strict=True))
+        return list(zip(prefixes, (first for _, first in age.points(item)), strict=True))
 
     def prune(self, keep: set[TargetKey]) -> None:
         for cache in (self.accounts, self.quotas, self.api):
@@ -174,15 +187,15 @@ class _FormatCache:
 
 
 class ExpositionRenderer:
-    """Renders the collector (plus small extra collectors) for one Accept header."""
+    """Renders the snapshot's metrics (plus small extra collectors) for one Accept header."""
 
     def __init__(
         self,
-        collector: CleanRoomsCollector,
+        metrics: SnapshotMetrics,
         extra: Sequence[Collector] = (),
         gate: ScrapeGate | None = None,
     ) -> None:
-        self._collector = collector
+        self._metrics = metrics
         self._extra = extra
         self._gate = gate or ScrapeGate()  # closed while this renders: polls step aside
         self._formats: dict[str, _FormatCache] = {}
@@ -195,77 +208,81 @@ class ExpositionRenderer:
             cache = self._formats.setdefault(content_type, _FormatCache(encoder))
         # The warm-up (hold_polls=False) has no scraper waiting: polls need not wait for it.
         with self._gate.scraping() if hold_polls else nullcontext():
-            body = self._assemble(cache, self._collector.view())
+            view = self._metrics.view()
+            body = b"".join(_CachedSections(cache, self._extra).sections(view))
+            _prune(cache, view)
         if content_type.startswith("application/openmetrics-text"):
             body += _EOF
         return body, content_type
 
-    def _assemble(self, cache: _FormatCache, view: ScrapeView) -> bytes:
-        keys = [s.target.key for s in view.states]
-        parts = _flat(self._collector_sections(cache, view, PRIMARY))
-        parts += _section(
-            cache.encoder, families.account_info([]), _first_of_each_account(cache, view)
-        )
-        quotas = [cache.quota(s.target) for s in view.states]
-        parts += _section(cache.encoder, families.quota_limits([]), quotas)
-        parts += self._health_sections(
-            cache, view, health.TARGET, view.health_rows(primary_only=True)
-        )
-        others = [BY_NAME[name] for name in view.collectors if name != PRIMARY.name]
-        parts += _flat(
-            _merged(s for spec in others for s in self._collector_sections(cache, view, spec))
-        )
-        parts += self._health_sections(cache, view, health.COLLECTOR, view.health_rows())
-        parts += self._api_sections(cache, view, keys)
-        tail = [families.duration_family(view.api), *families.exporter_families(len(keys))]
-        tail += [m for c in self._extra for m in c.collect()]
-        parts.append(_render(cache.encoder, tail))
-        cache.prune(set(keys) | set(view.api.targets))
-        cache.prune_jobs(
-            {(name, s.target.key) for name, states in view.collectors.items() for s in states}
-        )
-        return b"".join(parts)
 
-    def _collector_sections(
-        self, cache: _FormatCache, view: ScrapeView, spec: CollectorSpec
-    ) -> list[Section]:
+def _prune(cache: _FormatCache, view: ScrapeView) -> None:
+    cache.prune(set(view.keys) | set(view.api.targets))
+    cache.prune_jobs(
+        {(name, s.target.key) for name, states in view.collectors.items() for s in states}
+    )
+
+
+class _CachedSections(Sections[bytes]):
+    """The exposition's sections from cached lines: headers, then each job's lines."""
+
+    def __init__(self, cache: _FormatCache, extra: Sequence[Collector]) -> None:
+        self.cache = cache
+        self.extra = extra
+
+    def collector_data(self, view: ScrapeView, spec: CollectorSpec[Any]) -> list[bytes]:
+        return _flat(self._data_sections(view, spec))
+
+    def _data_sections(self, view: ScrapeView, spec: CollectorSpec[Any]) -> list[Section]:
         """(family name, header and sample lines) of each of the collector's families."""
         output = view.settings.output
-        lines = [cache.data_lines(spec, item, output) for item in view.fresh_inputs(spec)]
+        encoder = self.cache.encoder
+        lines = [self.cache.data_lines(spec, item, output) for item in view.fresh_inputs(spec)]
         sections = [
-            (metric.name, _section(cache.encoder, metric, [d.lines[i] for d in lines]))
-            for i, metric in enumerate(spec.families([], output))
+            (metric.name, _section(encoder, metric, [d.lines[i] for d in lines]))
+            for i, metric in enumerate(declared.families(spec, [], output))
         ]
-        for index, age in enumerate(spec.ages):
-            empty = health.age_family(age, [], 0.0)
+        for index, age in enumerate(spec.rendering.ages):
+            empty = declared.age_family(age, [], 0.0)
             ages = [d.age_lines(index, view.now) for d in lines]
-            sections.append((empty.name, _section(cache.encoder, empty, ages)))
+            sections.append((empty.name, _section(encoder, empty, ages)))
         return sections
 
-    def _health_sections(
-        self,
-        cache: _FormatCache,
-        view: ScrapeView,
-        kind: health.Health,
-        rows: list[health.HealthRow],
+    def accounts(self, view: ScrapeView) -> list[bytes]:
+        lines = _first_of_each_account(self.cache, view)
+        return _section(self.cache.encoder, builtin.account_info([]), lines)
+
+    def quotas(self, view: ScrapeView) -> list[bytes]:
+        quotas = [self.cache.quota(s.target) for s in view.states]
+        return _section(self.cache.encoder, builtin.quota_limits([]), quotas)
+
+    def health(
+        self, view: ScrapeView, kind: health.Health, rows: list[health.HealthRow]
     ) -> list[bytes]:
-        built = [cache.health_lines(kind, row) for row in rows]
+        encoder = self.cache.encoder
+        built = [self.cache.health_lines(kind, row) for row in rows]
         parts = _sections(
-            cache.encoder, health.health_families(kind, []), lambda i: [h.lines[i] for h in built]
+            encoder, health.health_families(kind, []), lambda i: [h.lines[i] for h in built]
         )
         stale = [h.stale[is_stale] for h, (_, _, is_stale) in zip(built, rows, strict=True)]
-        parts += _section(cache.encoder, health.stale_family(kind, []), stale)
+        parts += _section(encoder, health.stale_family(kind, []), stale)
         return parts
 
-    def _api_sections(
-        self, cache: _FormatCache, view: ScrapeView, keys: list[TargetKey]
-    ) -> list[bytes]:
-        api_keys = sorted({*keys, *view.api.targets})
+    def other_collectors(self, view: ScrapeView) -> list[bytes]:
+        return _flat(_merged(s for spec in view.others for s in self._data_sections(view, spec)))
+
+    def api(self, view: ScrapeView) -> list[bytes]:
+        api_keys = sorted({*view.keys, *view.api.targets})
         operations = view.settings.operations
-        per_key = [cache.api_lines(k, view.api.targets.get(k), operations) for k in api_keys]
+        per_key = [self.cache.api_lines(k, view.api.targets.get(k), operations) for k in api_keys]
         return _sections(
-            cache.encoder, families.api_families({}, []), lambda i: [p[i] for p in per_key]
+            self.cache.encoder, builtin.api_families({}, []), lambda i: [p[i] for p in per_key]
         )
+
+    def tail(self, view: ScrapeView) -> list[bytes]:
+        tail = [builtin.duration_family(view.api), *builtin.exporter_families(len(view.keys))]
+        tail += [m for c in self.extra for m in c.collect()]
+        return [_render(self.cache.encoder, tail)]
 
 
 def _first_of_each_account(cache: _FormatCache, view: ScrapeView) -> list[bytes]:
@@ -286,17 +303,18 @@ def _health_series(kind: health.Health, name: str, state: CollectorState[Any]) -
     return (tuple(kind.key(name, state)), shown)
 
 
-def _revalued(kind: health.Health, lines: list[bytes], state: CollectorState[Any]) -> list[bytes]:
+def _with_new_values(
+    kind: health.Health, lines: list[bytes], state: CollectorState[Any]
+) -> list[bytes]:
     """The same health series with the state's values: one line per column, as before.
 
     The error line (value 1) is the same line while the series are; each column's line
     keeps its bytes up to the value, as the library wrote them.
     """
-    new = list(lines)
-    for index, column in enumerate(kind.columns):
-        at = index if index < kind.error_at else index + 1  # the error family sits between
-        new[at] = with_value(lines[at], column.value(state))
-    return new
+    return [
+        line if column.is_error else with_value(line, column.value(state))
+        for line, column in zip(lines, kind.columns, strict=True)
+    ]
 
 
 Section = tuple[str, list[bytes]]  # a family's name, then its header and sample lines

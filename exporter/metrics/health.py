@@ -14,17 +14,9 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from exporter.collectors.base import AgeSpec, Fresh
-from exporter.core.families import (
-    COLLECTOR_POLLED,
-    POLLED,
-    SCRAPE_TIME,
-    TARGET_LABELS,
-    counter,
-    gauge,
-    label,
-)
 from exporter.core.model import CollectorState
+from exporter.core.series import COLLECTOR_POLLED, POLLED, SCRAPE_TIME, TARGET_LABELS, label
+from exporter.metrics.builtin import counter, gauge
 
 HealthRow = tuple[str, CollectorState[Any], bool]  # (collector, state, stale)
 COLLECTOR_LABELS = (*TARGET_LABELS, "collector")
@@ -33,12 +25,31 @@ State = CollectorState[Any]
 
 @dataclass(frozen=True)
 class Column:
-    """One health family: its name after the prefix, its help text and its value."""
+    """One health family: its name after the prefix, its help text and its value.
+
+    ``LAST_ERROR`` is the one column without a value: ``last_error_info``, present only
+    while the last poll failed, labelled with its operation and error code.
+    """
 
     suffix: str
     doc: str
     value: Callable[[State], float]
     counter: bool = False
+
+    @property
+    def is_error(self) -> bool:
+        return self.suffix == LAST_ERROR
+
+
+LAST_ERROR = "last_error_info"
+
+
+def _no_value(_: State) -> float:
+    return 1.0
+
+
+def error_column(doc: str) -> Column:
+    return Column(LAST_ERROR, doc, _no_value)
 
 
 def _up(state: State) -> float:
@@ -52,14 +63,12 @@ def _invalid(state: State) -> float:
 
 @dataclass(frozen=True)
 class Health:
-    """The health series of one kind, in exposition order; ``last_error_info`` after ``at``."""
+    """The health series of one kind, in exposition order (``last_error_info`` among them)."""
 
     prefix: str
     per_collector: bool  # labelled by collector (else one series per target)
     polled: str
     columns: tuple[Column, ...]
-    error_at: int  # the index last_error_info takes among the columns
-    error_doc: str
     stale_doc: str
 
     @property
@@ -106,11 +115,10 @@ TARGET = Health(
             "Polls failed in a row; the poll interval doubles with each (capped) as a back-off.",
             _streak,
         ),
+        error_column("Why the last poll failed, value 1; absent when it succeeded."),
         Column("polls", "Polls of the target, finished.", lambda s: s.polls, counter=True),
         Column("poll_failures", "Polls of the target that failed.", lambda s: s.failures, True),
     ),
-    error_at=5,
-    error_doc="Why the last poll failed, value 1; absent when it succeeded.",
     stale_doc="1 if the target has no data newer than stale_after; its collaboration series "
     "are hidden.",
 )
@@ -135,37 +143,35 @@ COLLECTOR = Health(
             "Polls of the collector failed in a row; its interval doubles with each (capped).",
             _streak,
         ),
+        error_column("Why the collector's last poll failed, value 1; absent when it succeeded."),
         Column("polls", "Polls of the collector, finished.", lambda s: s.polls, counter=True),
         Column("poll_failures", "Polls of the collector that failed.", lambda s: s.failures, True),
     ),
-    error_at=4,
-    error_doc="Why the collector's last poll failed, value 1; absent when it succeeded.",
     stale_doc="1 if the collector has no data newer than its stale_after; its series are hidden.",
 )
 
 
+def _family(kind: Health, column: Column) -> GaugeMetricFamily | CounterMetricFamily:
+    name = f"{kind.prefix}_{column.suffix}"
+    if column.counter:
+        return counter(name, column.doc, kind.labels)
+    labels = (*kind.labels, "operation", "error_code") if column.is_error else kind.labels
+    return gauge(name, column.doc, labels, polled=kind.polled)
+
+
 def health_families(kind: Health, rows: Iterable[HealthRow]) -> list[Metric]:
     """The health of each row's collector and target; these depend on the state alone."""
-    built: list[GaugeMetricFamily | CounterMetricFamily] = [
-        counter(f"{kind.prefix}_{c.suffix}", c.doc, kind.labels)
-        if c.counter
-        else gauge(f"{kind.prefix}_{c.suffix}", c.doc, kind.labels, polled=kind.polled)
-        for c in kind.columns
-    ]
-    last_error = gauge(
-        f"{kind.prefix}_last_error_info",
-        kind.error_doc,
-        (*kind.labels, "operation", "error_code"),
-        polled=kind.polled,
-    )
+    built = [(_family(kind, c), c) for c in kind.columns]
     for name, state, _ in rows:
         key = kind.key(name, state)
-        for family, column in zip(built, kind.columns, strict=True):
-            family.add_metric(key, column.value(state))
-        error = state.last_error
-        if error is not None and not state.up:
-            last_error.add_metric([*key, label(error.operation), label(error.code)], 1)
-    return [*built[: kind.error_at], last_error, *built[kind.error_at :]]
+        for family, column in built:
+            if not column.is_error:
+                family.add_metric(key, column.value(state))
+                continue
+            error = state.last_error
+            if error is not None and not state.up:
+                family.add_metric([*key, label(error.operation), label(error.code)], 1)
+    return [family for family, _ in built]
 
 
 def stale_family(kind: Health, rows: Iterable[HealthRow]) -> Metric:
@@ -173,14 +179,4 @@ def stale_family(kind: Health, rows: Iterable[HealthRow]) -> Metric:
     family = gauge(f"{kind.prefix}_stale", kind.stale_doc, kind.labels, polled=SCRAPE_TIME)
     for name, state, stale in rows:
         family.add_metric(kind.key(name, state), 1.0 if stale else 0.0)
-    return family
-
-
-def age_family(spec: AgeSpec, fresh: Iterable[Fresh], now: float) -> Metric:
-    """``now - timestamp`` per point, clamped at 0; 0 where there is no timestamp."""
-    family = gauge(spec.name, spec.doc, (*TARGET_LABELS, *spec.labels), polled=spec.polled)
-    for item in fresh:
-        for labels, first in spec.points(item):
-            value = max(0.0, now - first) if first else 0.0
-            family.add_metric([*item.key, *labels], value)
     return family

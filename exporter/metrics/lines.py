@@ -2,7 +2,7 @@
 
 Most polls change a job's values, not its series: a counter ticks, a timestamp moves,
 but the same label sets come back. The library's encoder escapes and validates every
-label of every sample each time; ``Shape`` remembers each line's bytes up to its value,
+label of every sample each time; ``LineTemplate`` remembers each line's bytes up to its value,
 so the next rendering of the same series formats values only (``floatToGoString``, as
 the library does). Anything the shortcut cannot reproduce exactly (timestamps,
 exemplars, native histograms, a line count that does not match the samples) goes to
@@ -60,7 +60,7 @@ def split_lines(text: bytes) -> list[bytes]:
 
 
 @dataclass(frozen=True)
-class Shape:
+class LineTemplate:
     """Which series some families had (a hash of names and labels), and their lines.
 
     The lines are the cache's own (no copy); each one's bytes up to its value are the
@@ -94,8 +94,8 @@ def _plain(metrics: Sequence[Metric]) -> bool:
 
 
 def reformat(
-    encoder: Encoder, metrics: Sequence[Metric], shape: Shape | None
-) -> tuple[list[bytes], Shape | None]:
+    encoder: Encoder, metrics: Sequence[Metric], shape: LineTemplate | None
+) -> tuple[list[bytes], LineTemplate | None]:
     """Each family's sample lines, and the shape to pass next time (None: no shortcut)."""
     series = series_of(metrics)
     if shape is not None and shape.series == series and _plain(metrics):
@@ -104,7 +104,7 @@ def reformat(
         blocks = samples_by_family(encoder, metrics)
         if not _plain(metrics) or not _one_line_each(blocks, metrics):
             return blocks, None  # the encoder wrote lines of its own: render through it
-    return blocks, Shape(series, tuple(blocks))
+    return blocks, LineTemplate(series, tuple(blocks))
 
 
 def _one_line_each(blocks: list[bytes], metrics: Sequence[Metric]) -> bool:

@@ -27,7 +27,7 @@ class Wiring:
     targets: Targets
 
     def poll_function(
-        self, spec: CollectorSpec, options: tuple[tuple[str, float], ...] = ()
+        self, spec: CollectorSpec[Any], options: tuple[tuple[str, float], ...] = ()
     ) -> TargetPoller:
         accounts = {key: account for key, (_, account) in self.targets.items()}
         return TargetPoller(
@@ -50,9 +50,9 @@ class Wiring:
                     spec.name,
                     poll,
                     schedule.interval,
-                    spec.operations[0],
-                    needs=spec.needs,
-                    primary=spec.primary,
+                    spec.polling.operations[0],
+                    fans_out_from=spec.polling.fans_out_from,
+                    primary=spec.polling.primary,
                 )
             )
         return jobs
@@ -63,7 +63,7 @@ class Wiring:
         poller.set_targets(t for t, _ in self.targets.values())
         return poller
 
-    def point(self, poller: Poller, concurrency: int, keep: Iterable[TargetKey] = ()) -> None:
+    def aim(self, poller: Poller, concurrency: int, keep: Iterable[TargetKey] = ()) -> None:
         """Point ``poller`` at the targets; drop the tallies and clients of the others."""
         poller.reconfigure(self.collector_jobs(), concurrency)
         poller.set_targets(t for t, _ in self.targets.values())

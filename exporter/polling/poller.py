@@ -3,10 +3,10 @@
 Each (collector, target) job has its own next-due time on the monotonic clock (so
 wall-clock jumps do not bunch or skip polls), its own back-off, and is never run
 twice at once. Workers build a new ``CollectorState`` outside the lock and swap the
-snapshot reference. A collector that needs another's data (fan-out) waits for that
+snapshot reference. A collector that fans out from another's data waits for that
 collector's first poll of the target; after that, no collector waits for another.
 The poller knows collectors only by their jobs: which one is the primary (the
-target's own state) and which one each needs.
+target's own state) and which one each fans out from.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from exporter.polling.failures import PollFailed, backoff_delay
 log = logging.getLogger(__name__)
 
 
-# A collector's poll: the target, the last good data of the collector it needs (None
-# when it needs none or that one has none), and its own last good data for the target
+# A collector's poll: the target, the last good data of the collector it fans out from
+# (None when it fans out from none or that one has none), and its own last good data for the target
 # (None before its first success).
 CollectorPoll = Callable[[Target, Any, Any], Any]
 JobKey = tuple[str, TargetKey]  # (collector name, target)
@@ -43,7 +43,7 @@ class CollectorJob:
     poll: CollectorPoll
     interval: float
     operation: str  # named in the error of a poll that failed on a bug
-    needs: str | None = None  # waits for that collector's first poll of each target
+    fans_out_from: str | None = None  # waits for that collector's first poll of each target
     primary: bool = False  # its state is the target's own (Snapshot.states)
 
 
@@ -236,9 +236,9 @@ class Poller:
             if job in self._in_flight:
                 continue
             name, key = job
-            needs = self._jobs[name].needs
-            if needs is not None and not _polled(self._states.get(needs, {}).get(key)):
-                continue  # the needed collector's first poll wakes the scheduler again
+            parent = self._jobs[name].fans_out_from
+            if parent is not None and not _polled(self._states.get(parent, {}).get(key)):
+                continue  # the parent collector's first poll wakes the scheduler again
             if at <= now:
                 due.append(job)
             else:
@@ -285,7 +285,7 @@ class Poller:
             if self._on_publish is not None:
                 self._on_publish((name, key))
             # Fan-out collectors wait for the first poll of the collector they need.
-            waited_for = first and any(j.needs == name for j in self._jobs.values())
+            waited_for = first and any(j.fans_out_from == name for j in self._jobs.values())
             return waited_for or due < self._sleep_until
 
     def _poll_one(self, name: str, target: Target, started: float) -> CollectorState[Any]:
@@ -325,8 +325,9 @@ class Poller:
 
     def _run(self, name: str, target: Target, previous: Any) -> Any:
         job = self._jobs[name]  # read once: a reload may swap it mid-poll
-        needed = self._states.get(job.needs, {}).get(target.key) if job.needs else None
-        return job.poll(target, needed.data if needed is not None else None, previous)
+        source = job.fans_out_from
+        parent = self._states.get(source, {}).get(target.key) if source else None
+        return job.poll(target, parent.data if parent is not None else None, previous)
 
     def _operation(self, name: str) -> str:
         job = self._jobs.get(name)

@@ -27,9 +27,10 @@ from typing import Any
 
 from exporter.collectors import PRIMARY
 from exporter.config import Config
+from exporter.core.histogram import Histogram
 from exporter.core.logs import JsonFormatter, format_tb
 from exporter.core.model import CollectorState, Snapshot, TargetKey, WorkerStatus
-from exporter.core.stats import ApiStatsView, Histogram, TargetApiCounts, merge_views
+from exporter.core.stats import ApiStatsView, TargetApiCounts, merge_views
 from exporter.polling import worker
 from exporter.polling.sharding import split_targets, worker_concurrency
 from exporter.polling.targets import Targets

@@ -120,7 +120,7 @@ class PollSettings:
 class TargetPoller:
     """A collector's poll function for ``Poller``: client, context, and errors as ``PollError``.
 
-    Called with the target, the last good data of the collector ``spec.needs`` names
+    Called with the target, the last good data of the collector ``spec.polling.fans_out_from`` names
     (None when it needs none), and the collector's own last good data.
     """
 
@@ -129,7 +129,7 @@ class TargetPoller:
         clients: ClientSource,
         accounts: dict[TargetKey, AccountConfig],
         stats: ApiStats,
-        spec: CollectorSpec,
+        spec: CollectorSpec[Any],
         settings: PollSettings = PollSettings(),
         *,
         options: Mapping[str, float] | None = None,
@@ -143,18 +143,18 @@ class TargetPoller:
         self._options = dict(options or {})
         self._clock = clock
 
-    def __call__(self, target: Target, needed: Any = None, previous: Any = None) -> Any:
-        operation = self._spec.operations[0]
+    def __call__(self, target: Target, parent: Any = None, previous: Any = None) -> Any:
+        operation = self._spec.polling.operations[0]
         account = self._accounts.get(target.key)
         if account is None:  # removed by a reload after the poll was scheduled
             raise PollFailed(PollError(operation, "TargetRemoved", "no longer configured"))
-        needs = self._spec.needs
-        if needs is not None and needed is None:
+        source = self._spec.polling.fans_out_from
+        if source is not None and parent is None:
             # Nothing to fan out from: say so rather than report an empty, healthy result.
-            message = f"the {needs} collector has no data for this target"
-            raise PollFailed(PollError(operation, BY_NAME[needs].missing_code, message))
+            message = f"the {source} collector has no data for this target"
+            raise PollFailed(PollError(operation, BY_NAME[source].polling.no_data_code, message))
         try:
-            return self._spec.poll(self._context(account, target, needed, previous))
+            return self._spec.polling.poll(self._context(account, target, parent, previous))
         except ApiError as err:
             raise PollFailed(PollError(err.operation, err.code, _short(err.message))) from err
         except ClientError as err:
@@ -168,23 +168,23 @@ class TargetPoller:
             raise PollFailed(error) from err
         except BotoCoreError as err:
             code, message = transport_code(err), _short(str(err))
-            if code == "ConnectionError" and self._spec.service != "cleanrooms":
+            if code == "ConnectionError" and self._spec.polling.service != "cleanrooms":
                 # No endpoint answers: most often the service is not offered in the region.
                 message = _short(
-                    f"{self._spec.service} is not offered in {target.region}? {message}"
+                    f"{self._spec.polling.service} is not offered in {target.region}? {message}"
                 )
             raise PollFailed(PollError(operation, code, message)) from err
 
     def _context(
-        self, account: AccountConfig, target: Target, needed: Any, previous: Any
+        self, account: AccountConfig, target: Target, parent: Any, previous: Any
     ) -> PollContext:
         client = self._clients.cleanrooms(
-            account, target.account_id, target.region, self._spec.service
+            account, target.account_id, target.region, self._spec.polling.service
         )
         settings = self._settings
         return PollContext(
             client,
-            needed,
+            parent,
             settings.member_status,
             settings.max_pages,
             self._clock(),

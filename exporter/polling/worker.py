@@ -25,9 +25,10 @@ from typing import Any
 
 from exporter.aws.clients import AwsClients
 from exporter.config import Config
+from exporter.core.histogram import Histogram
 from exporter.core.logs import setup_logging
 from exporter.core.model import CollectorState, Snapshot, TargetKey
-from exporter.core.stats import ApiStats, ApiStatsView, Histogram, TargetApiCounts
+from exporter.core.stats import ApiStats, ApiStatsView, TargetApiCounts
 from exporter.polling.jobs import Wiring, clients_change, new_clients
 from exporter.polling.poller import Poller
 from exporter.polling.targets import Targets
@@ -185,7 +186,7 @@ class Worker:
         else:
             if clients_change(self._config, config) or concurrency != self._concurrency:
                 self.clients = new_clients(config, self.stats, concurrency)
-            Wiring(self.clients, self.stats, config, targets).point(self.poller, concurrency)
+            Wiring(self.clients, self.stats, config, targets).aim(self.poller, concurrency)
         self._config, self._concurrency = config, concurrency
         self._generation = generation
         log.info("polling %d targets with %d threads", len(targets), concurrency)

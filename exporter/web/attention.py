@@ -23,11 +23,11 @@ def findings(snapshot: Snapshot, now: float | None = None) -> list[Finding]:
     now = time.time() if now is None else now
     found: list[Finding] = []
     for spec in REGISTRY:
-        if spec.findings is None:
+        if spec.shown.findings is None:
             continue
         for key, state in snapshot.collectors.get(spec.name, {}).items():
             if state.data is not None:
-                found += spec.findings(key, state.data, now)
+                found += spec.shown.findings(key, state.data, now)
     return sorted(found, key=lambda f: (f.urgency, f.key, f.membership_id, f.what))
 
 

@@ -20,12 +20,12 @@ def spending(snapshot: Snapshot) -> list[Spend]:
     """Per (target, collaboration): summed over the collectors, most expensive first."""
     total: dict[tuple[TargetKey, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for spec in REGISTRY:
-        if spec.spend is None:
+        if spec.shown.spend is None:
             continue
         for key, state in snapshot.collectors.get(spec.name, {}).items():
             if state.data is None:
                 continue
-            for item in spec.spend(key, state.data):
+            for item in spec.shown.spend(key, state.data):
                 row = total[(key, item.collaboration_id)]
                 row[0] += item.crpu_hours
                 row[1] += item.failed

@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from exporter import __version__
-from exporter.collectors.collaborations import Collaboration, TargetState
+from exporter.collectors.collaborations import Collaboration, PollData
 from exporter.core.model import CollectorState, Snapshot, Target
 from exporter.web.attention import attention_section
 from exporter.web.spend import spend_section
+
+PrimaryState = CollectorState[PollData]  # the primary collector's state of one target
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,7 @@ def render_status_page(
     )
 
 
-def _pending(states: Iterable[TargetState]) -> list[_Invitation]:
+def _pending(states: Iterable[PrimaryState]) -> list[_Invitation]:
     found = [
         _Invitation(state.target, c, state.up)
         for state in states
@@ -140,7 +142,7 @@ def _pending(states: Iterable[TargetState]) -> list[_Invitation]:
     return sorted(found, key=lambda i: (i.collaboration.create_time, i.target.key))
 
 
-def _summary(states: list[TargetState], invitations: list[_Invitation]) -> str:
+def _summary(states: list[PrimaryState], invitations: list[_Invitation]) -> str:
     up = sum(1 for s in states if s.up)
     failing = sum(1 for s in states if s.polled and not s.up)
     waiting = sum(1 for s in states if not s.polled)
@@ -258,7 +260,7 @@ def _reload_section(state: ReloadState | None) -> str:
     return '<p id="reload">' + "<br>".join(lines) + "</p>"
 
 
-def _row(state: TargetState) -> str:
+def _row(state: PrimaryState) -> str:
     target = state.target
     if not state.polled:
         up_class, up_text = "pending", "pending"
@@ -309,7 +311,7 @@ def _age(seconds: float) -> str:
     return f"{mins}m"
 
 
-def _collaborations(state: TargetState) -> str:
+def _collaborations(state: PrimaryState) -> str:
     if state.data is None:
         return ""
     counts = state.data.counts

@@ -8,7 +8,7 @@ import re
 from exporter.collectors import REGISTRY
 from tests.paths import ROOT
 
-ACTIONS = sorted({f"{s.iam_prefix}:{op}" for s in REGISTRY for op in s.operations})
+ACTIONS = sorted({f"{s.iam_prefix}:{op}" for s in REGISTRY for op in s.polling.operations})
 
 
 def readme_policy_actions() -> set[str]:

@@ -73,7 +73,7 @@ def test_percall_smoke() -> None:
     rows = [line for line in out.splitlines() if line.startswith("| List")]
     operations = {row.split("|")[1].strip() for row in rows}
     # One row per collector, Clean Rooms ML's through their own service's client.
-    assert operations == {spec.operations[0] for spec in REGISTRY}
+    assert operations == {spec.polling.operations[0] for spec in REGISTRY}
     for row in rows:
         assert float(row.strip("|").split("|")[-1]) > 0  # exporter / stock, measured
     budgets = next(row for row in rows if row.startswith("| ListPrivacyBudgets |"))

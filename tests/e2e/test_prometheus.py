@@ -721,7 +721,7 @@ ML_COLLECTORS = (
 # Every status each family exports, from the collectors themselves (their unit tests
 # check them against botocore's model): here, that the demo's series carry them all.
 ML_STATUSES = {
-    kind.counts_name: frozenset(kind.statuses)
+    kind.counts_name: frozenset(kind.rules.statuses)
     for kind in (ml_trained_models.KIND, intermediate_tables.KIND)
 }
 

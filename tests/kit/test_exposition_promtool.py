@@ -19,10 +19,10 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.core.model import Snapshot, Target, TargetState
+from exporter.core.model import CollectorState, Snapshot, Target
 from exporter.core.stats import ApiStats
-from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 from exporter.metrics.exposition import ExpositionRenderer
+from exporter.metrics.scrape import ScrapeSettings, SnapshotMetrics
 from tests.conftest import require_tool
 from tests.unit.metrics.test_collector import build_poll_data  # wherever the collector keeps it
 
@@ -53,7 +53,7 @@ def info_labels(families: Iterable[Metric]) -> set[tuple[str, str]]:
 def render(collaborations: list[dict[str, Any]], account_name: str) -> tuple[str, str]:
     target = Target("111111111111", "us-east-1", account_name)
     data = build_poll_data(collaborations, pages=1, member_status=None)
-    state = TargetState(
+    state = CollectorState(
         target=target,
         data=data,
         up=True,
@@ -63,8 +63,8 @@ def render(collaborations: list[dict[str, Any]], account_name: str) -> tuple[str
         last_success_monotonic=time.monotonic(),
     )
     snapshot = Snapshot(MappingProxyType({target.key: state}))
-    collector = CleanRoomsCollector(
-        lambda: snapshot, ApiStats(), lambda: CollectorSettings(1e12, True, ())
+    collector = SnapshotMetrics(
+        lambda: snapshot, ApiStats(), lambda: ScrapeSettings(1e12, True, ())
     )
     CollectorRegistry().register(collector)
     renderer = ExpositionRenderer(collector)

@@ -59,9 +59,9 @@ def test_trained_models_by_status_oldest_in_progress_and_each_failure_counted_on
     where = where_of(a, collaboration)
     counts = {
         s: value(exporter, "cleanrooms_ml_trained_models", **where, status=s)
-        for s in ml_trained_models.KIND.statuses
+        for s in ml_trained_models.KIND.rules.statuses
     }
-    assert counts == dict.fromkeys(ml_trained_models.KIND.statuses, 0) | {
+    assert counts == dict.fromkeys(ml_trained_models.KIND.rules.statuses, 0) | {
         "CREATE_FAILED": 1,
         "CREATE_IN_PROGRESS": 1,
         "CREATE_PENDING": 1,

@@ -28,7 +28,9 @@ MODELS = {
     for service in ("cleanrooms", "cleanroomsml")
 }
 # The collectors' operations (Clean Rooms and Clean Rooms ML), whatever collectors exist.
-CALLED = sorted({f"{spec.service}:{op}" for spec in REGISTRY for op in spec.operations})
+CALLED = sorted(
+    {f"{spec.polling.service}:{op}" for spec in REGISTRY for op in spec.polling.operations}
+)
 
 
 def shape_of(called: str) -> Any:

@@ -13,7 +13,7 @@ from exporter.collectors import REGISTRY
 from tests.paths import ROOT
 
 FIRST_WITH_ALL = (1, 43, 38)  # ListIntermediateTables arrived in botocore 1.43.38
-CALLED = sorted({(spec.service, op) for spec in REGISTRY for op in spec.operations})
+CALLED = sorted({(spec.polling.service, op) for spec in REGISTRY for op in spec.polling.operations})
 
 
 @pytest.mark.parametrize(("service", "operation"), CALLED)

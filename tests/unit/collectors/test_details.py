@@ -12,13 +12,15 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors import details
-from exporter.collectors.analyses import AnalysesData, MembershipAnalyses
-from exporter.collectors.details import Details, Histogram, Waiting
+from exporter.collectors.details import Details, Waiting
+from exporter.collectors.protected_analyses import AnalysesData, MembershipAnalyses
+from exporter.collectors.status_counts import Tally
 from exporter.config.collectors import CollectorSchedule
 from exporter.core.errors import ApiError
+from exporter.core.histogram import Histogram
 from exporter.core.model import CollectorState, Snapshot
-from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 from exporter.metrics.exposition import ExpositionRenderer
+from exporter.metrics.scrape import ScrapeSettings, SnapshotMetrics
 from tests.unit.metrics.test_collector import NOW, snapshot, stats
 
 GET = details.Get("GetProtectedQuery", "protectedQueryIdentifier", "protectedQuery")
@@ -128,8 +130,8 @@ def test_malformed_statistics_are_not_numbers() -> None:
 
 def analyses(backlog: int, dropped: dict[str, int]) -> AnalysesData:
     found = Details(tuple(Waiting(f"x{i}") for i in range(backlog)), {"SUCCESS": 2.5}, {}, dropped)
-    membership = MembershipAnalyses("m1", {}, None, {}, {}, 0.0, details=found)
-    histogram = Histogram().add(45.0)
+    membership = MembershipAnalyses("m1", Tally({}, None, 0, {}, {}, 0.0), details=found)
+    histogram = Histogram.empty(details.DURATION_BUCKETS).add(45.0)
     return AnalysesData(
         MappingProxyType({"c1": membership}), 0, MappingProxyType({"SUCCESS": histogram})
     )
@@ -148,7 +150,7 @@ def test_both_collectors_share_one_backlog_family_in_the_renderer_and_the_librar
         "protected_jobs": {key: CollectorState(target, analyses(1, {"not_found": 1}), **healthy)},
     }
     view = Snapshot(base.states, MappingProxyType(states))
-    settings = CollectorSettings(
+    settings = ScrapeSettings(
         900.0,
         True,
         (),
@@ -157,9 +159,7 @@ def test_both_collectors_share_one_backlog_family_in_the_renderer_and_the_librar
             CollectorSchedule("protected_jobs", 60, 900),
         ),
     )
-    collector = CleanRoomsCollector(
-        lambda: view, stats(), lambda: settings, lambda: NOW, lambda: NOW
-    )
+    collector = SnapshotMetrics(lambda: view, stats(), lambda: settings, lambda: NOW, lambda: NOW)
     registry = CollectorRegistry()
     registry.register(collector)
     body, _ = ExpositionRenderer(collector).render(accept)

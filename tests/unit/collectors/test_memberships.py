@@ -84,8 +84,10 @@ def test_parse_summary_agrees_with_the_plain_rules(item: Any) -> None:
 
 
 def test_who_pays_for_what_is_one_info_series_per_membership() -> None:
-    from exporter.collectors.base import Fresh, OutputSettings
-    from exporter.collectors.memberships import families
+    from exporter.collectors.base import TargetData
+    from exporter.collectors.memberships import SPEC
+    from exporter.core.series import OutputSettings
+    from exporter.metrics.declared import families
 
     payment = {
         "queryCompute": {"isResponsible": False},
@@ -103,9 +105,11 @@ def test_who_pays_for_what_is_one_info_series_per_membership() -> None:
     (membership,) = data.memberships
     assert (membership.job_compute_payer, membership.ml_training_payer) == (True, True)
     assert membership.ml_inference_payer is False  # absent: this member does not pay
-    fresh = [Fresh(("111111111111", "us-east-1"), data)]
+    fresh = [TargetData(("111111111111", "us-east-1"), data)]
     (info,) = [
-        f for f in families(fresh, OutputSettings()) if f.name == "cleanrooms_membership_payment"
+        f
+        for f in families(SPEC, fresh, OutputSettings())
+        if f.name == "cleanrooms_membership_payment"
     ]
     (sample,) = info.samples
     assert sample.name == "cleanrooms_membership_payment_info"

@@ -7,17 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 from exporter.app import App
-from exporter.collectors.analyses import (
-    AnalysesData,
-    Analysis,
-    MembershipAnalyses,
-    build,
-    parse_summary,
-)
-from exporter.collectors.analyses import poll as analyses_poll
 from exporter.collectors.base import PollContext
 from exporter.collectors.collaborations import build_poll_data
+from exporter.collectors.protected_analyses import AnalysesData, parse_summary
+from exporter.collectors.protected_analyses import poll as analyses_poll
 from exporter.collectors.protected_queries import KIND
+from exporter.collectors.status_counts import Item, Tally, tally
 from exporter.config import ConfigError, parse_config
 from tests.helpers import role, value
 
@@ -44,9 +39,14 @@ def finished(exporter: App, where: dict[str, str], status: str) -> float | None:
 DAY = 86400.0
 
 
+def build(found: list[Item], cutoff: float, old: Tally | None) -> Tally:
+    """One membership's tally of a listing down to ``cutoff``, as a poll makes it."""
+    return tally(KIND.rules, found, old, window_start=cutoff)
+
+
 def listing(
     queries: dict[str, tuple[str, float]], now: float, lookback: float
-) -> list[Analysis | None]:
+) -> list[Item | None]:
     """What one poll lists: the queries created within lookback."""
     found = []
     for query_id, (status, created) in queries.items():
@@ -63,7 +63,7 @@ def test_remembered_ids_stay_within_lookback_under_a_stream_of_queries() -> None
     """Two days of polls every 5 minutes, a query submitted each time and done by the next."""
     start, lookback, step = 1_700_000_000.0, DAY, 300.0
     queries: dict[str, tuple[str, float]] = {}
-    state: MembershipAnalyses | None = None
+    state: Tally | None = None
     sizes = []
     polls = int(2 * DAY / step)
     for poll in range(polls):
@@ -73,18 +73,18 @@ def test_remembered_ids_stay_within_lookback_under_a_stream_of_queries() -> None
                 queries[query_id] = ("FAILED" if poll % 10 == 0 else "SUCCESS", created)
         queries[f"q{poll}"] = ("STARTED", now)
         found = [f for f in listing(queries, now, lookback) if f is not None]
-        state = build(KIND, "m1", found, now - lookback, state)
-        sizes.append(len(state.remembered))
+        state = build(found, now - lookback, state)
+        sizes.append(len(state.seen))
     assert state is not None
     # Every query but the last (still running) finished and was counted exactly once.
-    assert state.finished["SUCCESS"] + state.finished["FAILED"] == polls - 1
-    assert state.finished["FAILED"] == (polls - 1) // 10  # those done at poll 10, 20, ...
+    assert state.once["SUCCESS"] + state.once["FAILED"] == polls - 1
+    assert state.once["FAILED"] == (polls - 1) // 10  # those done at poll 10, 20, ...
     per_lookback = int(lookback / step)
     assert max(sizes) <= per_lookback + 1  # one lookback's worth, never more
     assert sizes[-1] == sizes[per_lookback + 5]  # flat after the first day
 
 
-def parsed(summaries: list[dict[str, object]]) -> list[Analysis]:
+def parsed(summaries: list[dict[str, object]]) -> list[Item]:
     found = [parse_summary(s) for s in summaries]
     return [f for f in found if f is not None]
 
@@ -95,15 +95,15 @@ def test_a_wider_lookback_or_a_clock_stepping_back_counts_nothing_twice() -> Non
         summary("a", "SUCCESS", now - 2 * HOUR),
         summary("b", "FAILED", now - 30 * HOUR),  # finished, counted, then forgotten
     ]
-    first = build(KIND, "m1", parsed([old[1]]), now - 31 * HOUR, None)
+    first = build(parsed([old[1]]), now - 31 * HOUR, None)
     later = now + 2 * DAY
-    narrow = build(KIND, "m1", [], later - HOUR, first)
-    assert narrow.remembered == {}  # "b" left the 1h window: forgotten
+    narrow = build([], later - HOUR, first)
+    assert narrow.seen == {}  # "b" left the 1h window: forgotten
     # Lookback widened to 4 days: "b" is listed again, but it lies before the window the
     # last poll covered, so it is remembered and not counted; "a" likewise.
-    wide = build(KIND, "m1", parsed(old), later - 4 * DAY, narrow)
-    assert dict(wide.finished) == {"SUCCESS": 0, "FAILED": 0, "CANCELLED": 0, "TIMED_OUT": 0}
-    assert set(wide.remembered) == {"a", "b"}
+    wide = build(parsed(old), later - 4 * DAY, narrow)
+    assert dict(wide.once) == {"SUCCESS": 0, "FAILED": 0, "CANCELLED": 0, "TIMED_OUT": 0}
+    assert set(wide.seen) == {"a", "b"}
 
 
 def test_malformed_summaries_are_skipped_and_counted() -> None:
@@ -112,7 +112,7 @@ def test_malformed_summaries_are_skipped_and_counted() -> None:
     assert parse_summary(["not", "a", "summary"]) is None
     good = parse_summary({"id": "q", "status": "NEW_STATUS", "createTime": datetime.now(UTC)})
     assert good is not None
-    state = build(KIND, "m1", [good], 0.0, None)
+    state = build([good], 0.0, None)
     assert state.counts["NEW_STATUS"] == 1  # a status AWS adds later is kept as received
 
 
@@ -172,7 +172,7 @@ def test_an_unchanged_poll_keeps_its_data_and_a_wider_lookback_counts_what_finis
     client.queries["long"] = ("FAILED", now - DAY + HOUR / 2)
     wide = poll(now + HOUR / 2, first, 2 * DAY)
     (membership,) = wide.memberships.values()
-    assert membership.finished["FAILED"] == 1
+    assert membership.tally.once["FAILED"] == 1
     again = poll(now + HOUR, wide, 2 * DAY)
     (membership,) = again.memberships.values()
-    assert membership.finished["FAILED"] == 1  # and never again
+    assert membership.tally.once["FAILED"] == 1  # and never again

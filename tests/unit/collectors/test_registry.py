@@ -20,8 +20,8 @@ from exporter.collectors.memberships import Membership, MembershipsData
 from exporter.config import ConfigError, parse_config
 from exporter.config.collectors import CollectorSchedule
 from exporter.core.model import CollectorState, PollError, Snapshot, Target
-from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 from exporter.metrics.exposition import ExpositionRenderer
+from exporter.metrics.scrape import ScrapeSettings, SnapshotMetrics
 from exporter.polling.failures import PollFailed
 from exporter.polling.poller import CollectorJob, Poller
 from tests.faultproxy import wait_for
@@ -99,7 +99,7 @@ class Calls:
             return f"{name} data"
 
         return CollectorJob(
-            name, poll, interval, "ListMembers", needs="collaborations" if fan_out else None
+            name, poll, interval, "ListMembers", fans_out_from="collaborations" if fan_out else None
         )
 
 
@@ -215,7 +215,7 @@ def collector_snapshot() -> Snapshot:
     )
 
 
-SETTINGS = CollectorSettings(
+SETTINGS = ScrapeSettings(
     900.0,
     True,
     ("444444444444",),
@@ -232,7 +232,7 @@ class World:
         self.snapshot = collector_snapshot()
         self.settings = SETTINGS
         self.now = NOW
-        self.collector = CleanRoomsCollector(
+        self.collector = SnapshotMetrics(
             lambda: self.snapshot,
             stats(),
             lambda: self.settings,

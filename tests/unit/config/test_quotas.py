@@ -6,7 +6,7 @@ import pytest
 
 from exporter.config import ConfigError, parse_config
 from exporter.config.quotas import limits
-from exporter.metrics.families import quota_limits
+from exporter.metrics.builtin import quota_limits
 from exporter.polling.targets import build_targets
 
 ROLE = "arn:aws:iam::{}:role/CleanRoomsReadOnly"

@@ -15,9 +15,9 @@ from prometheus_client.exposition import generate_latest
 
 from exporter.collectors.base import epoch_seconds
 from exporter.collectors.collaborations import Collaboration, build_poll_data, parse_summary
-from exporter.core.model import PollError, Snapshot, Target, TargetState
+from exporter.core.model import CollectorState, PollError, Snapshot, Target
 from exporter.core.stats import ApiStats
-from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
+from exporter.metrics.scrape import ScrapeSettings, SnapshotMetrics
 from tests.paths import GOLDEN as GOLDEN_DIR
 
 GOLDEN = GOLDEN_DIR / "exposition.txt"
@@ -52,7 +52,7 @@ def snapshot() -> Snapshot:
         pages=1,
         member_status=None,
     )
-    good = TargetState(
+    good = CollectorState(
         target=prod,
         data=data,
         up=True,
@@ -63,7 +63,7 @@ def snapshot() -> Snapshot:
         last_success_monotonic=NOW - 60,
         last_duration=0.25,
     )
-    failing = TargetState(
+    failing = CollectorState(
         target=Target("222222222222", "eu-west-2"),
         up=False,
         polled=True,
@@ -97,8 +97,8 @@ def registry(snap: Snapshot, now: float = NOW, **settings) -> CollectorRegistry:
     }
     reg = CollectorRegistry()
     reg.register(
-        CleanRoomsCollector(
-            lambda: snap, stats(), lambda: CollectorSettings(**merged), lambda: now, lambda: now
+        SnapshotMetrics(
+            lambda: snap, stats(), lambda: ScrapeSettings(**merged), lambda: now, lambda: now
         )
     )
     return reg
@@ -144,7 +144,7 @@ def test_untrusted_series_only_when_list_set() -> None:
 
 def test_never_polled_target_has_health_series() -> None:
     target = Target("333333333333", "us-east-1")
-    snap = Snapshot(MappingProxyType({target.key: TargetState(target=target)}))
+    snap = Snapshot(MappingProxyType({target.key: CollectorState(target=target)}))
     reg = registry(snap)
     labels = {"account_id": "333333333333", "region": "us-east-1"}
     assert reg.get_sample_value("cleanrooms_target_up", labels) == 0

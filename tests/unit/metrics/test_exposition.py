@@ -10,11 +10,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 
-from exporter.core.model import PollError, Snapshot, Target, TargetState
+from exporter.core.model import CollectorState, PollError, Snapshot, Target
 from exporter.core.stats import ApiStats
 from exporter.metrics import exposition, health, lines
-from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 from exporter.metrics.exposition import ExpositionRenderer
+from exporter.metrics.scrape import ScrapeSettings, SnapshotMetrics
 from tests.unit.metrics.test_collector import NOW, snapshot, stats
 
 TEXT = "text/plain"
@@ -27,9 +27,9 @@ class World:
     def __init__(self) -> None:
         self.snapshot = snapshot()
         self.stats = stats()
-        self.settings = CollectorSettings(900.0, True, ("444444444444",))
+        self.settings = ScrapeSettings(900.0, True, ("444444444444",))
         self.now = NOW
-        self.collector = CleanRoomsCollector(
+        self.collector = SnapshotMetrics(
             lambda: self.snapshot,
             self.stats,
             lambda: self.settings,
@@ -64,12 +64,12 @@ def test_same_bytes_as_the_library_through_changes(accept: str) -> None:
     states = dict(world.snapshot.states)
     states[key] = replace(states[key], polls=99, data=None)  # a new state for one target
     added = Target("333333333333", "ap-northeast-1", "new")
-    states[added.key] = TargetState(target=added)
+    states[added.key] = CollectorState(target=added)
     world.snapshot = Snapshot(MappingProxyType(states))
     world.stats.request(("333333333333", "ap-northeast-1", "ListCollaborations"))
     world.stats.outcome(("333333333333", "ap-northeast-1", "ListCollaborations"), 0.1, 'X"y', False)
     world.assert_same(accept)
-    world.settings = CollectorSettings(900.0, False, ())
+    world.settings = ScrapeSettings(900.0, False, ())
     world.assert_same(accept)
     del states[key]  # a target removed by a reload
     world.snapshot = Snapshot(MappingProxyType(states))
@@ -152,7 +152,7 @@ def test_empty_exporter_renders_headers_only() -> None:
     world = World()
     world.snapshot = Snapshot()
     world.stats = ApiStats()
-    world.collector = CleanRoomsCollector(
+    world.collector = SnapshotMetrics(
         lambda: world.snapshot, world.stats, lambda: world.settings, lambda: NOW, lambda: NOW
     )
     world.registry = CollectorRegistry()

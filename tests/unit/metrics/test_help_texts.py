@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from exporter.collectors import REGISTRY
-from exporter.collectors.base import OutputSettings
-from exporter.core.families import COLLECTOR_POLLED, POLLED, SCRAPE_TIME
-from exporter.metrics import health
+from exporter.core.series import COLLECTOR_POLLED, POLLED, SCRAPE_TIME, OutputSettings
+from exporter.metrics import declared, health
 
 EVERYTHING = OutputSettings(trusted_creator_accounts=("444444444444",))
 COUNTED = "Counted by the background poller."
 
 
 def test_families_that_change_with_the_clock_say_they_are_computed_at_scrape_time() -> None:
-    scrape_time = [health.age_family(age, [], 0.0) for spec in REGISTRY for age in spec.ages]
+    scrape_time = [
+        declared.age_family(age, [], 0.0) for spec in REGISTRY for age in spec.rendering.ages
+    ]
     scrape_time += [health.stale_family(kind, []) for kind in (health.TARGET, health.COLLECTOR)]
     assert len(scrape_time) >= 6
     for family in scrape_time:
@@ -20,7 +21,7 @@ def test_families_that_change_with_the_clock_say_they_are_computed_at_scrape_tim
 
 
 def test_families_of_poll_data_say_they_are_polled_in_the_background() -> None:
-    polled = [f for spec in REGISTRY for f in spec.families([], EVERYTHING)]
+    polled = [f for spec in REGISTRY for f in declared.families(spec, [], EVERYTHING)]
     polled += [
         f for kind in (health.TARGET, health.COLLECTOR) for f in health.health_families(kind, [])
     ]

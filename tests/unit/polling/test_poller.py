@@ -176,7 +176,7 @@ def test_wall_clock_jumps_change_neither_schedule_nor_freshness(started: list[Po
     from prometheus_client import CollectorRegistry
 
     from exporter.core.stats import ApiStats
-    from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
+    from exporter.metrics.scrape import ScrapeSettings, SnapshotMetrics
     from tests.unit.metrics.test_collector import summary
 
     offset = [0.0]
@@ -197,12 +197,10 @@ def test_wall_clock_jumps_change_neither_schedule_nor_freshness(started: list[Po
         started,
     )
     registry = CollectorRegistry()
-    settings = CollectorSettings(
+    settings = ScrapeSettings(
         stale_after=1.0, per_collaboration_metrics=False, trusted_creator_accounts=()
     )
-    registry.register(
-        CleanRoomsCollector(lambda: poller.snapshot, ApiStats(), lambda: settings, wall)
-    )
+    registry.register(SnapshotMetrics(lambda: poller.snapshot, ApiStats(), lambda: settings, wall))
     labels = {"account_id": "000000000000", "region": "us-east-1"}
     assert poller.wait_ready(5)
     for jump in (86400.0, -86400.0):  # a day forward, then a day back
@@ -276,7 +274,7 @@ def test_a_first_collaborations_poll_starts_waiting_fan_out_polls_at_once(starte
         fanned[target.account_id] = time.monotonic()
         return collaborations
 
-    members = CollectorJob("members", fan_out, 3600, "ListMembers", needs="collaborations")
+    members = CollectorJob("members", fan_out, 3600, "ListMembers", fans_out_from="collaborations")
     poller = Poller([primary_job(Recorder(delay=0.01), 3600), members], 2)
     began = time.monotonic()
     start(poller, targets(4), started)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from exporter.collectors.analyses import AnalysesData, MembershipAnalyses
 from exporter.collectors.privacy_budgets import (
     Access,
     Aggregation,
@@ -13,6 +12,8 @@ from exporter.collectors.privacy_budgets import (
     MembershipBudgets,
     Period,
 )
+from exporter.collectors.protected_analyses import AnalysesData, MembershipAnalyses
+from exporter.collectors.status_counts import Tally
 from exporter.core.model import (
     EXHAUSTED,
     FAILING,
@@ -29,7 +30,7 @@ TARGET = Target("111111111111", "us-east-1", "prod")
 
 
 def analyses(membership: str, **counts: int) -> MembershipAnalyses:
-    return MembershipAnalyses(membership, counts, None, {}, {}, 0.0)
+    return MembershipAnalyses(membership, Tally(counts, None, 0, {}, {}, 0.0))
 
 
 def world() -> Snapshot:

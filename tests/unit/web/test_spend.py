@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
-from exporter.collectors.analyses import AnalysesData, MembershipAnalyses
 from exporter.collectors.details import Details
+from exporter.collectors.protected_analyses import AnalysesData, MembershipAnalyses
+from exporter.collectors.status_counts import Tally
 from exporter.core.model import CollectorState, Snapshot, Target
 from exporter.web.attention import findings
 from exporter.web.spend import spend_section, spending
@@ -18,9 +19,8 @@ def membership(
     mid: str, units: tuple[float, ...], failed: int, running: int = 0
 ) -> MembershipAnalyses:
     recent = tuple((1000.0 + i, u) for i, u in enumerate(units))
-    return MembershipAnalyses(
-        mid, {"FAILED": failed}, None, {}, {}, 0.0, details=Details(recent=recent), running=running
-    )
+    found = Tally({"FAILED": failed}, None, running, {}, {}, 0.0)
+    return MembershipAnalyses(mid, found, details=Details(recent=recent))
 
 
 def world() -> Snapshot:

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from types import MappingProxyType
 
 from exporter.collectors.collaborations import Collaboration, PollData
-from exporter.core.model import CollectorState, PollError, Snapshot, Target, TargetState
+from exporter.core.model import CollectorState, PollError, Snapshot, Target
 from exporter.web.statuspage import PageContext, ReloadRecorder, ReloadState, render_status_page
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -29,11 +29,11 @@ def collab(cid: str, status: str, created: float, creator: str = "444444444444",
     )
 
 
-def state(account: str, region: str, collaborations=(), up=True, error=None) -> TargetState:
+def state(account: str, region: str, collaborations=(), up=True, error=None) -> CollectorState:
     counts: dict[str, int] = {}
     for c in collaborations:
         counts[c.member_status] = counts.get(c.member_status, 0) + 1
-    return TargetState(
+    return CollectorState(
         target=Target(account, region, "prod" if account == "111111111111" else ""),
         data=PollData(tuple(collaborations), counts, None),
         up=up,
@@ -44,7 +44,7 @@ def state(account: str, region: str, collaborations=(), up=True, error=None) -> 
     )
 
 
-def snapshot(*states: TargetState) -> Snapshot:
+def snapshot(*states: CollectorState) -> Snapshot:
     return Snapshot(MappingProxyType({s.target.key: s for s in states}), primary="collaborations")
 
 

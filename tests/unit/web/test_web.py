@@ -12,10 +12,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from exporter.collectors.collaborations import build_poll_data
-from exporter.core.model import PollError, Snapshot, Target, TargetState
+from exporter.core.model import CollectorState, PollError, Snapshot, Target
 from exporter.core.stats import ApiStats
-from exporter.metrics.collector import CleanRoomsCollector, CollectorSettings
 from exporter.metrics.exposition import ExpositionRenderer
+from exporter.metrics.scrape import ScrapeSettings, SnapshotMetrics
 from exporter.web.handlers import ExporterServer, WebApp
 from tests.unit.metrics.test_collector import NOW, summary
 
@@ -32,7 +32,7 @@ def ready_snapshot() -> Snapshot:
         pages=1,
         member_status=None,
     )
-    good = TargetState(
+    good = CollectorState(
         target=target,
         data=data,
         up=True,
@@ -42,7 +42,7 @@ def ready_snapshot() -> Snapshot:
         last_success_monotonic=NOW,
     )
     bad_target = Target("222222222222", "eu-west-2")
-    bad = TargetState(
+    bad = CollectorState(
         target=bad_target,
         polled=True,
         polls=1,
@@ -55,10 +55,10 @@ def ready_snapshot() -> Snapshot:
 @pytest.fixture
 def served() -> Iterator[tuple[ExporterServer, Holder]]:
     target = Target("333333333333", "us-east-1")
-    holder = Holder(Snapshot(MappingProxyType({target.key: TargetState(target=target)})))
+    holder = Holder(Snapshot(MappingProxyType({target.key: CollectorState(target=target)})))
     registry = CollectorRegistry()
-    settings = CollectorSettings(900, True, ())
-    collector = CleanRoomsCollector(lambda: holder.snapshot, ApiStats(), lambda: settings)
+    settings = ScrapeSettings(900, True, ())
+    collector = SnapshotMetrics(lambda: holder.snapshot, ApiStats(), lambda: settings)
     registry.register(collector)
     metrics = ExpositionRenderer(collector).render
     server = ExporterServer(("127.0.0.1", 0), WebApp(metrics, lambda: holder.snapshot))

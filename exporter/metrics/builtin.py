@@ -1,4 +1,4 @@
-"""The exporter's families besides collectors' data and health: accounts, API tallies, build.
+"""The exporter's own families, besides collectors' data: accounts, quotas, API tallies, build.
 
 Pure functions, no clocks. Each per-target builder works on any list of targets, so
 the collector can build a family from every target at once and the scrape renderer
@@ -13,6 +13,7 @@ from functools import cache
 from importlib import metadata
 
 from prometheus_client.core import (
+    CounterMetricFamily,
     GaugeMetricFamily,
     HistogramMetricFamily,
     InfoMetricFamily,
@@ -21,9 +22,19 @@ from prometheus_client.core import (
 
 from exporter import __version__
 from exporter.config.quotas import limits
-from exporter.core.families import TARGET_LABELS, counter, label
 from exporter.core.model import Target, TargetKey
+from exporter.core.series import COUNTED, POLLED, TARGET_LABELS, label
 from exporter.core.stats import ApiStatsView, TargetApiCounts
+
+
+def gauge(
+    name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS, polled: str = POLLED
+) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, f"{doc} {polled}", labels=list(labels))
+
+
+def counter(name: str, doc: str, labels: tuple[str, ...] = TARGET_LABELS) -> CounterMetricFamily:
+    return CounterMetricFamily(name, f"{doc} {COUNTED}", labels=list(labels))
 
 
 def account_info(targets: Iterable[Target]) -> Metric:
@@ -93,16 +104,8 @@ def duration_family(view: ApiStatsView) -> Metric:
         labels=["operation"],
     )
     for operation, hist in sorted(view.durations.items()):
-        cumulative, buckets = 0, []
-        for bound, count in zip((*hist.bounds, float("inf")), hist.buckets, strict=True):
-            cumulative += count
-            buckets.append((_bound(bound), cumulative))
-        family.add_metric([operation], buckets, hist.total)
+        family.add_metric([operation], hist.cumulative(), hist.total)
     return family
-
-
-def _bound(value: float) -> str:
-    return "+Inf" if value == float("inf") else repr(value)
 
 
 @cache

@@ -1,6 +1,8 @@
-"""Turn the current poll snapshot and API tallies into Prometheus metric families.
+"""One scrape's families from the current snapshot, in the exposition order written once.
 
-``collect()`` reads one snapshot reference and never calls AWS. Sample output::
+``SnapshotMetrics`` (a prometheus_client collector of the whole exporter) reads one snapshot
+reference and never calls AWS. ``Sections`` lists the exposition's parts in order; the
+library-rendered path here and the cached renderer (``exposition``) both fill it. Sample::
 
     # HELP cleanrooms_collaborations Collaborations of this member by member status. Polled ...
     # TYPE cleanrooms_collaborations gauge
@@ -10,27 +12,28 @@
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from exporter.collectors import BY_NAME, PRIMARY
-from exporter.collectors.base import CollectorSpec, Fresh, OutputSettings
+from exporter.collectors.base import CollectorSpec, TargetData
 from exporter.config.collectors import CollectorSchedule
-from exporter.core.families import label
 from exporter.core.model import CollectorState, Snapshot, TargetKey
+from exporter.core.series import OutputSettings
 from exporter.core.stats import ApiStatsView, StatsSource
-from exporter.metrics import families, health
+from exporter.metrics import builtin, declared, health
 
-__all__ = ["CleanRoomsCollector", "CollectorSettings", "ScrapeView", "label"]
+__all__ = ["ScrapeSettings", "ScrapeView", "Sections", "SnapshotMetrics"]
 
 
 @dataclass(frozen=True)
-class CollectorSettings:
+class ScrapeSettings:
     """The parts of the configuration that shape the output."""
 
     stale_after: float  # the primary collector's, the top-level stale_after
@@ -52,14 +55,14 @@ class CollectorSettings:
     @property
     def operations(self) -> tuple[str, ...]:
         """AWS operations of the enabled collectors: their API counters start at 0."""
-        return tuple(op for s in self.schedules for op in BY_NAME[s.name].operations)
+        return tuple(op for s in self.schedules for op in BY_NAME[s.name].polling.operations)
 
 
 @dataclass(frozen=True)
 class ScrapeView:
     """Everything one scrape renders, read once at its start."""
 
-    settings: CollectorSettings
+    settings: ScrapeSettings
     now: float
     api: ApiStatsView
     # Per enabled collector, the primary first: states sorted by target, and the fresh keys.
@@ -71,16 +74,26 @@ class ScrapeView:
         """The primary collector's states: one per target, sorted by target key."""
         return self.collectors[PRIMARY.name]
 
+    @property
+    def keys(self) -> list[TargetKey]:
+        return [s.target.key for s in self.states]
+
+    @property
+    def others(self) -> list[CollectorSpec[Any]]:
+        """The enabled collectors besides the primary, in registry order."""
+        return [BY_NAME[name] for name in self.collectors if name != PRIMARY.name]
+
     def data(self, name: str) -> dict[TargetKey, Any]:
         """One collector's last good data by target, fresh or not."""
         return {s.target.key: s.data for s in self.collectors.get(name, ())}
 
-    def fresh_inputs(self, spec: CollectorSpec) -> list[Fresh]:
+    def fresh_inputs(self, spec: CollectorSpec[Any]) -> list[TargetData[Any]]:
         """One collector's fresh targets, ready for its family builders."""
-        needed = self.data(spec.needs) if spec.needs else {}
+        source = spec.polling.fans_out_from
+        parents = self.data(source) if source else {}
         fresh = self.fresh[spec.name]
         return [
-            Fresh(s.target.key, s.data, needed.get(s.target.key))
+            TargetData(s.target.key, s.data, parents.get(s.target.key))
             for s in self.collectors[spec.name]
             if s.target.key in fresh
         ]
@@ -95,6 +108,52 @@ class ScrapeView:
         ]
 
 
+P = TypeVar("P")
+
+
+class Sections(ABC, Generic[P]):
+    """The exposition's sections in order, each a list of parts (families, or bytes)."""
+
+    def sections(self, view: ScrapeView) -> list[P]:
+        return [
+            *self.collector_data(view, PRIMARY),
+            *self.accounts(view),
+            *self.quotas(view),
+            *self.health(view, health.TARGET, view.health_rows(primary_only=True)),
+            *self.other_collectors(view),
+            *self.health(view, health.COLLECTOR, view.health_rows()),
+            *self.api(view),
+            *self.tail(view),
+        ]
+
+    @abstractmethod
+    def collector_data(self, view: ScrapeView, spec: CollectorSpec[Any]) -> list[P]:
+        """One collector's families from its fresh targets: data, then ages at ``view.now``."""
+
+    @abstractmethod
+    def accounts(self, view: ScrapeView) -> list[P]: ...
+
+    @abstractmethod
+    def quotas(self, view: ScrapeView) -> list[P]: ...
+
+    @abstractmethod
+    def health(
+        self, view: ScrapeView, kind: health.Health, rows: list[health.HealthRow]
+    ) -> list[P]:
+        """The health families of ``rows``, then their staleness."""
+
+    @abstractmethod
+    def other_collectors(self, view: ScrapeView) -> list[P]:
+        """Every other collector's data; families several share (the details backlog) once."""
+
+    @abstractmethod
+    def api(self, view: ScrapeView) -> list[P]: ...
+
+    @abstractmethod
+    def tail(self, view: ScrapeView) -> list[P]:
+        """The API durations, the build and target count, and any extra collector's."""
+
+
 def is_fresh(state: CollectorState[Any], monotonic_now: float, stale_after: float) -> bool:
     """Whether the target has data from a poll younger than ``stale_after``."""
     return (
@@ -104,14 +163,14 @@ def is_fresh(state: CollectorState[Any], monotonic_now: float, stale_after: floa
     )
 
 
-class CleanRoomsCollector(Collector):
-    """Yields every cleanrooms_* family from the latest snapshot."""
+class SnapshotMetrics(Collector, Sections[Metric]):
+    """Yields every cleanrooms_* family from the latest snapshot, rendered by the library."""
 
     def __init__(
         self,
         snapshot: Callable[[], Snapshot],
         stats: StatsSource,
-        settings: Callable[[], CollectorSettings],
+        settings: Callable[[], ScrapeSettings],
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -143,29 +202,34 @@ class CleanRoomsCollector(Collector):
         return ScrapeView(settings, self._clock(), self._stats.view(), collectors, fresh)
 
     def collect(self) -> Iterator[Metric]:
-        yield from all_families(self.view())
+        yield from self.sections(self.view())
 
-
-def all_families(view: ScrapeView) -> list[Metric]:
-    """Every family of one scrape, in exposition order."""
-    primary = view.health_rows(primary_only=True)
-    rows = view.health_rows()
-    keys = [s.target.key for s in view.states]
-    return merge_shared(
-        [
-            *collector_data(PRIMARY, view),
-            families.account_info(s.target for s in view.states),
-            families.quota_limits(s.target for s in view.states),
-            *health.health_families(health.TARGET, primary),
-            health.stale_family(health.TARGET, primary),
-            *(m for spec in _others(view) for m in collector_data(spec, view)),
-            *health.health_families(health.COLLECTOR, rows),
-            health.stale_family(health.COLLECTOR, rows),
-            *families.api_families(view.api.targets, keys, view.settings.operations),
-            families.duration_family(view.api),
-            *families.exporter_families(len(keys)),
+    def collector_data(self, view: ScrapeView, spec: CollectorSpec[Any]) -> list[Metric]:
+        fresh = view.fresh_inputs(spec)
+        return [
+            *declared.families(spec, fresh, view.settings.output),
+            *(declared.age_family(age, fresh, view.now) for age in spec.rendering.ages),
         ]
-    )
+
+    def accounts(self, view: ScrapeView) -> list[Metric]:
+        return [builtin.account_info(s.target for s in view.states)]
+
+    def quotas(self, view: ScrapeView) -> list[Metric]:
+        return [builtin.quota_limits(s.target for s in view.states)]
+
+    def health(
+        self, view: ScrapeView, kind: health.Health, rows: list[health.HealthRow]
+    ) -> list[Metric]:
+        return [*health.health_families(kind, rows), health.stale_family(kind, rows)]
+
+    def other_collectors(self, view: ScrapeView) -> list[Metric]:
+        return merge_shared([m for spec in view.others for m in self.collector_data(view, spec)])
+
+    def api(self, view: ScrapeView) -> list[Metric]:
+        return builtin.api_families(view.api.targets, view.keys, view.settings.operations)
+
+    def tail(self, view: ScrapeView) -> list[Metric]:
+        return [builtin.duration_family(view.api), *builtin.exporter_families(len(view.keys))]
 
 
 def merge_shared(metrics: list[Metric]) -> list[Metric]:
@@ -179,16 +243,3 @@ def merge_shared(metrics: list[Metric]) -> list[Metric]:
             first[metric.name] = metric
             merged.append(metric)
     return merged
-
-
-def _others(view: ScrapeView) -> list[CollectorSpec]:
-    return [BY_NAME[name] for name in view.collectors if name != PRIMARY.name]
-
-
-def collector_data(spec: CollectorSpec, view: ScrapeView) -> list[Metric]:
-    """One collector's families from its fresh targets: data, then ages at ``view.now``."""
-    fresh = view.fresh_inputs(spec)
-    return [
-        *spec.families(fresh, view.settings.output),
-        *(health.age_family(age, fresh, view.now) for age in spec.ages),
-    ]

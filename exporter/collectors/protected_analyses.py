@@ -22,35 +22,49 @@ in its own last good data (``PollContext.previous``), so:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import partial
 from types import MappingProxyType
 from typing import Any
 
-from prometheus_client.core import Metric
-
 from exporter.collectors import collaborations, details
 from exporter.collectors.base import (
     AgeSpec,
+    Calls,
     CollectorSpec,
-    Fresh,
     Option,
-    OutputSettings,
     PollContext,
+    Polling,
     Probe,
+    Rendering,
+    Shown,
+    TargetData,
     epoch_seconds,
 )
-from exporter.collectors.collaborations import Collaboration, active_only, per_membership
+from exporter.collectors.collaborations import (
+    MEMBERSHIP_LABELS,
+    Collaboration,
+    active_only,
+    each_membership,
+)
 from exporter.collectors.paging import list_recent
-from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
+from exporter.collectors.status_counts import (
+    Item,
+    StatusFamilies,
+    StatusRules,
+    Tally,
+    oldest_age,
+    tally,
+)
+from exporter.core.histogram import Histogram
 from exporter.core.model import EXHAUSTED, FAILING, Finding, Spend, TargetKey
+from exporter.core.series import Family, OutputSettings, Samples, counter, gauge, label
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LOOKBACK = 86400.0
 RUNNING = ("SUBMITTED", "STARTED")
-MEMBERSHIP_LABELS = (*TARGET_LABELS, "membership_id", "collaboration_id")
 LOOKBACK = Option(
     "lookback",
     "duration",
@@ -60,16 +74,15 @@ LOOKBACK = Option(
 
 
 @dataclass(frozen=True)
-class Kind:
+class AnalysisKind:
     """One kind of analysis: the operation that lists it, its statuses and metric names."""
 
     name: str  # the collector's
     operation: str
     list_key: str
     noun: str  # "queries" or "jobs", for logs and help texts
-    one: str  # "query" or "job"
-    statuses: tuple[str, ...]  # every status the API documents, always exported
-    terminal: tuple[str, ...]
+    singular: str  # "query" or "job"
+    rules: StatusRules  # once: the terminal statuses; in progress: SUBMITTED, STARTED
     counts_name: str
     finished_name: str  # without _total
     oldest_name: str
@@ -79,35 +92,26 @@ class Kind:
 
 
 @dataclass(frozen=True, slots=True)
-class Analysis:
-    """The fields of one summary that the exporter uses."""
-
-    id: str
-    status: str
-    created: float  # createTime, Unix seconds
-
-
-@dataclass(frozen=True, slots=True)
 class MembershipAnalyses:
-    """One membership's analyses within the lookback, and what it carries to the next poll."""
+    """One membership's analyses within the lookback, and what it carries to the next poll.
+
+    ``tally.window_start`` is where the listing stopped (the lookback's cutoff).
+    """
 
     membership_id: str
-    counts: Mapping[str, int]  # created within lookback, by status
-    oldest_running: float | None  # createTime of the oldest SUBMITTED or STARTED one
-    finished: Mapping[str, int]  # counted since this membership was first polled
-    remembered: Mapping[str, float]  # ids seen finished -> createTime, all within lookback
-    # The oldest createTime this poll covered. Not compared: it moves with every poll, and
-    # a poll that found nothing new keeps the previous (equal) data object, so that the
-    # renderer's cache and the workers' messages see "unchanged" by identity. The older
-    # cutoff it keeps is as good: an analysis created between it and the newer one was
-    # listed by the older poll (it existed and was within its window), so the polls since
-    # would have found it terminal (remembered) or found it leave the window (new data).
-    # Only one that AWS listed late, within one poll interval, just as lookback is
-    # widened, could be counted where the newer cutoff would have taken it as baseline.
-    cutoff: float = field(compare=False)
+    tally: Tally
     truncated: bool = False  # max_pages was reached before the cutoff
     details: details.Details = field(default_factory=details.Details)
-    running: int = 0  # SUBMITTED or STARTED within lookback
+
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """Created within lookback, by status."""
+        return self.tally.counts
+
+    @property
+    def running(self) -> int:
+        """SUBMITTED or STARTED within lookback."""
+        return self.tally.in_progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +122,7 @@ class AnalysesData:
     invalid_items: int = 0
     # Durations of the analyses fetched, by status, since the target was first polled:
     # kept per target so a membership that goes does not make the histogram fall.
-    durations: Mapping[str, details.Histogram] = field(default_factory=lambda: MappingProxyType({}))
+    durations: Mapping[str, Histogram] = field(default_factory=lambda: MappingProxyType({}))
     lookback: float = DEFAULT_LOOKBACK  # seconds this poll listed back
 
 
@@ -126,7 +130,7 @@ def created_at(item: Any) -> float | None:
     return epoch_seconds(item.get("createTime")) if isinstance(item, Mapping) else None
 
 
-def parse_summary(item: Any) -> Analysis | None:
+def parse_summary(item: Any) -> Item | None:
     """One summary, or None when its id, status or createTime is missing or malformed."""
     created = created_at(item)
     if created is None:
@@ -134,21 +138,19 @@ def parse_summary(item: Any) -> Analysis | None:
     analysis_id, status = item.get("id"), item.get("status")
     if not (isinstance(analysis_id, str) and analysis_id and isinstance(status, str) and status):
         return None
-    return Analysis(analysis_id, status, created)
+    return Item(analysis_id, status, created)
 
 
-def poll(kind: Kind, context: PollContext) -> AnalysesData:
+def poll(kind: AnalysisKind, context: PollContext) -> AnalysesData:
     """One newest-first listing per ACTIVE membership, down to ``lookback``."""
     lookback = float(context.options.get("lookback", DEFAULT_LOOKBACK))
     cutoff = context.now - lookback
     previous = context.previous if isinstance(context.previous, AnalysesData) else None
-    earlier = previous.memberships if previous is not None else {}
     durations = dict(previous.durations) if previous is not None else {}
-    per_poll = int(context.options.get("details_per_poll", details.DETAILS_PER_POLL.default))
-    fetching = bool(context.options.get("details", details.DETAILS.default))
+    fetch_details = _details_fetcher(kind, context, durations)
     invalid = 0
 
-    def fetch(collaboration: Collaboration) -> MembershipAnalyses:
+    def fetch(collaboration: Collaboration, old: MembershipAnalyses | None) -> MembershipAnalyses:
         nonlocal invalid
         listing = list_recent(
             context.client,
@@ -161,15 +163,39 @@ def poll(kind: Kind, context: PollContext) -> AnalysesData:
         )
         parsed = [parse_summary(item) for item in listing.items]
         invalid += sum(1 for p in parsed if p is None)
-        old = earlier.get(collaboration.id)
-        if old is not None and old.membership_id != collaboration.membership_id:
-            old = None  # a new membership of the same collaboration starts afresh
-        found = [p for p in parsed if p is not None]
-        built = build(
-            kind, collaboration.membership_id, found, cutoff, old, truncated=listing.truncated
+        found = tally(
+            kind.rules, (p for p in parsed if p is not None), _tally(old), window_start=cutoff
         )
-        if not fetching:
-            return built
+        built = MembershipAnalyses(collaboration.membership_id, found, listing.truncated)
+        return fetch_details(old, built, cutoff)
+
+    earlier = previous.memberships if previous is not None else {}
+    memberships = each_membership(context, kind.operation, earlier, fetch)
+    if invalid:
+        log.warning("skipped %d malformed protected %s summaries", invalid, kind.noun)
+    _warn_truncated(kind, memberships.values())
+    durations_view = MappingProxyType(durations)
+    return AnalysesData(MappingProxyType(memberships), invalid, durations_view, lookback)
+
+
+def _tally(old: MembershipAnalyses | None) -> Tally | None:
+    return old.tally if old is not None else None
+
+
+Fetcher = Callable[[MembershipAnalyses | None, MembershipAnalyses, float], MembershipAnalyses]
+
+
+def _details_fetcher(
+    kind: AnalysisKind, context: PollContext, durations: details.Durations
+) -> Fetcher:
+    """What a membership's poll does for its details: the Gets of what newly finished."""
+    per_poll = int(context.options.get("details_per_poll", details.DETAILS_PER_POLL.default))
+    if not bool(context.options.get("details", details.DETAILS.default)):
+        return lambda old, built, cutoff: built
+
+    def fetch(
+        old: MembershipAnalyses | None, built: MembershipAnalyses, cutoff: float
+    ) -> MembershipAnalyses:
         before = old.details if old else details.Details()
         waiting = details.queue(before, newly_finished(old, built), cutoff)
         got = details.fetch(
@@ -182,10 +208,11 @@ def poll(kind: Kind, context: PollContext) -> AnalysesData:
         )
         return replace(built, details=got)
 
-    memberships = per_membership(context, kind.operation, fetch)
-    if invalid:
-        log.warning("skipped %d malformed protected %s summaries", invalid, kind.noun)
-    truncated = sorted(m.membership_id for m in memberships.values() if m.truncated)
+    return fetch
+
+
+def _warn_truncated(kind: AnalysisKind, memberships: Iterable[MembershipAnalyses]) -> None:
+    truncated = sorted(m.membership_id for m in memberships if m.truncated)
     if truncated:
         log.warning(
             "%s: max_pages_per_poll reached before lookback for memberships %s; counts are "
@@ -193,8 +220,6 @@ def poll(kind: Kind, context: PollContext) -> AnalysesData:
             kind.operation,
             ", ".join(truncated),
         )
-    durations_view = MappingProxyType(durations)
-    return AnalysesData(MappingProxyType(memberships), invalid, durations_view, lookback)
 
 
 def newly_finished(
@@ -203,115 +228,102 @@ def newly_finished(
     """(id, createTime) of what this poll counted in the finished counters, oldest first."""
     if old is None:
         return []  # the baseline poll counts nothing, so fetches nothing
-    fresh = [
-        (c, i) for i, c in new.remembered.items() if i not in old.remembered and c >= old.cutoff
-    ]
+    since = old.tally.window_start or 0.0
+    fresh = [(c, i) for i, c in new.tally.seen.items() if i not in old.tally.seen and c >= since]
     return [(i, c) for c, i in sorted(fresh)]
 
 
-def build(
-    kind: Kind,
-    membership_id: str,
-    analyses: Iterable[Analysis],
-    cutoff: float,
-    old: MembershipAnalyses | None,
-    *,
-    truncated: bool = False,
-) -> MembershipAnalyses:
-    """Counts, the oldest running one, and the finished counters carried on from ``old``."""
-    by_id = {a.id: a for a in analyses}  # an id listed twice (paging race) counts once
-    counts = dict.fromkeys(kind.statuses, 0)
-    for analysis in by_id.values():
-        counts[analysis.status] = counts.get(analysis.status, 0) + 1
-    running = [a.created for a in by_id.values() if a.status in RUNNING]
-    finished = dict(old.finished) if old is not None else dict.fromkeys(kind.terminal, 0)
-    kept = old.remembered if old is not None else {}
-    remembered = {i: created for i, created in kept.items() if created >= cutoff}
-    for analysis in by_id.values():
-        if analysis.status not in kind.terminal or analysis.id in remembered:
-            continue
-        remembered[analysis.id] = analysis.created
-        # Only the window the last poll covered can hold news; older ones may have been
-        # counted and forgotten already, and the first poll is a baseline.
-        if old is not None and analysis.created >= old.cutoff:
-            finished[analysis.status] += 1
-    return MembershipAnalyses(
-        membership_id,
-        MappingProxyType(counts),
-        min(running, default=None),
-        MappingProxyType(finished),
-        MappingProxyType(remembered),
-        cutoff,
-        truncated,
-        running=len(running),
-    )
+@dataclass(frozen=True)
+class AnalysisFamilies:
+    """One kind of analysis' families: counted by status, and its details'."""
+
+    statuses: StatusFamilies
+    details: details.DetailFamilies
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        return (*self.statuses.families, *self.details.families)
 
 
-def families(kind: Kind, fresh: Sequence[Fresh], _: OutputSettings) -> list[Metric]:
+def analysis_families(kind: AnalysisKind) -> AnalysisFamilies:
     counts = gauge(
         kind.counts_name,
         f"Protected {kind.noun} of each ACTIVE membership created within lookback, by status.",
-        (*MEMBERSHIP_LABELS, "status"),
-        polled=COLLECTOR_POLLED,
+        *MEMBERSHIP_LABELS,
+        "status",
     )
     finished = counter(
         kind.finished_name,
         f"Protected {kind.noun} seen finished, each counted once, by terminal status; "
         "from 0 when the exporter starts watching a membership.",
-        (*MEMBERSHIP_LABELS, "status"),
+        *MEMBERSHIP_LABELS,
+        "status",
     )
-    for item in fresh:
-        data: AnalysesData = item.data
-        for collaboration_id, found in active_only(item, dict(data.memberships)):
-            key = [*item.key, label(found.membership_id), label(collaboration_id)]
-            for status, count in sorted(found.counts.items()):
-                counts.add_metric([*key, label(status)], count)
-            for status, count in sorted(found.finished.items()):
-                finished.add_metric([*key, label(status)], count)
-    names = details.Names(kind.name, kind.prefix, kind.noun, kind.terminal)
-    return [counts, finished, *details.families(names, fresh)]
+    names = details.DetailFamilies.named(kind.name, kind.prefix, kind.noun, kind.rules.once)
+    return AnalysisFamilies(StatusFamilies(counts, finished), names)
 
 
-def oldest_running(kind: Kind) -> AgeSpec:
-    def points(item: Fresh) -> list[tuple[tuple[str, ...], float | None]]:
-        data: AnalysesData = item.data
+def samples(
+    families: AnalysisFamilies, item: TargetData[AnalysesData], _: OutputSettings, out: Samples
+) -> None:
+    data = item.data
+    for collaboration_id, found in active_only(item, data.memberships):
+        key = (label(found.membership_id), label(collaboration_id))
+        families.statuses.add(out, key, found.tally)
+        families.details.add(out, key, found.details)
+    families.details.add_durations(out, data.durations)
+
+
+def oldest_running(kind: AnalysisKind) -> AgeSpec[Any]:
+    def tallies(item: TargetData[AnalysesData]) -> list[tuple[tuple[str, ...], Tally]]:
         return [
-            ((label(m.membership_id), label(cid)), m.oldest_running)
-            for cid, m in active_only(item, dict(data.memberships))
+            ((label(m.membership_id), label(cid)), m.tally)
+            for cid, m in active_only(item, item.data.memberships)
         ]
 
-    return AgeSpec(
+    return oldest_age(
         kind.oldest_name,
-        f"Age of the oldest SUBMITTED or STARTED protected {kind.one} of each ACTIVE "
+        f"Age of the oldest SUBMITTED or STARTED protected {kind.singular} of each ACTIVE "
         "membership (within lookback); 0 when none.",
-        ("membership_id", "collaboration_id"),
-        points,
+        MEMBERSHIP_LABELS,
+        tallies,
     )
 
 
-def spec(kind: Kind, doc: str) -> CollectorSpec:
+def spec(kind: AnalysisKind, doc: str, *, order: int, formula: str) -> CollectorSpec[AnalysesData]:
     """The collector of one kind of analysis: a fan-out over ACTIVE memberships."""
+    families = analysis_families(kind)
     return CollectorSpec(
         name=kind.name,
         doc=doc,
-        operations=(kind.operation, kind.get.operation),
-        default_enabled=False,
-        default_interval=60.0,
-        poll=partial(poll, kind),
-        families=partial(families, kind),
-        ages=(oldest_running(kind),),
-        options=(LOOKBACK, details.DETAILS, details.DETAILS_PER_POLL),
-        needs=collaborations.NAME,
-        probe=Probe(lambda c: {"membershipIdentifier": c.membership_id}),
-        findings=partial(findings, kind),
-        spend=spend,
+        order=order,
+        polling=Polling(
+            poll=partial(poll, kind),
+            operations=(kind.operation, kind.get.operation),
+            calls=Calls(formula, per_active=1),
+            default_interval=60.0,
+            options=(LOOKBACK, details.DETAILS, details.DETAILS_PER_POLL),
+            fans_out_from=collaborations.NAME,
+        ),
+        rendering=Rendering(
+            families=families.families,
+            samples=partial(samples, families),
+            ages=(oldest_running(kind),),
+        ),
+        shown=Shown(
+            probe=Probe(lambda c: {"membershipIdentifier": c.membership_id}),
+            findings=partial(findings, kind),
+            spend=spend,
+        ),
     )
 
 
 FAILED = ("FAILED", "TIMED_OUT")
 
 
-def findings(kind: Kind, key: TargetKey, data: AnalysesData, _: float = 0.0) -> list[Finding]:
+def findings(
+    kind: AnalysisKind, key: TargetKey, data: AnalysesData, _: float = 0.0
+) -> list[Finding]:
     """Per membership: one row if it runs as many as its quota allows, one if some failed."""
     out = []
     for membership in data.memberships.values():

@@ -353,9 +353,9 @@ def phases(chaos: Chaos, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def report(chaos: Chaos, args: argparse.Namespace, result: dict[str, Any]) -> int:
-    checker, scrapes, hostile, world = chaos.checker, chaos.scrapes, chaos.hostile, chaos.world
-    idle, after, final = result["idle"], result["after"], result["final"]
+def _log_violations(chaos: Chaos, result: dict[str, Any]) -> tuple[int, int]:
+    """Tracebacks and secrets in the log, a bad exit, failed scrapes, wrong answers."""
+    checker, scrapes, hostile = chaos.checker, chaos.scrapes, chaos.hostile
     log_text: str = result["log"]
     tracebacks = log_text.count("Traceback") + log_text.count('  File "')
     leaked = sum(secret in log_text for secret in result["secrets"])
@@ -370,6 +370,14 @@ def report(chaos: Chaos, args: argparse.Namespace, result: dict[str, Any]) -> in
     if hostile.wrong:
         checker.violation(f"{len(hostile.wrong)} wrong answers to malformed requests")
         checker.violation(f"for example: {hostile.wrong[:3]}")
+    return tracebacks, leaked
+
+
+def report(chaos: Chaos, args: argparse.Namespace, result: dict[str, Any]) -> int:
+    checker, scrapes, hostile, world = chaos.checker, chaos.scrapes, chaos.hostile, chaos.world
+    idle, after, final = result["idle"], result["after"], result["final"]
+    log_text: str = result["log"]
+    tracebacks, leaked = _log_violations(chaos, result)
     resources = resource_rows(chaos.samples, idle, after, checker.violation)
     chaos_p50, chaos_p99 = percentile(scrapes.latencies, 0.5), percentile(scrapes.latencies, 0.99)
     base_p50, base_p99 = percentile(result["baseline"], 0.5), percentile(result["baseline"], 0.99)
@@ -415,6 +423,10 @@ def report(chaos: Chaos, args: argparse.Namespace, result: dict[str, Any]) -> in
         ("secrets in the log (in /metrics and /-/reload answers: a violation each)", leaked),
         ("exit code on SIGTERM", result["exit"]),
     ]
+    return _print(checker, rows, log_text)
+
+
+def _print(checker: Checker, rows: list[tuple[str, Any]], log_text: str) -> int:
     print("| measure | value |")
     print("|---|---|")
     for name, value in rows:

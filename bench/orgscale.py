@@ -30,26 +30,11 @@ from bench.calls import (
     worker_pids,
 )
 
+
 # Calls of one round per collector, as (per target, per ACTIVE membership), for the
 # stand-in's answers: one page each, no analysis finishing (so no Get calls). These are
 # docs/collectors.md's formulas with every ceil(n / 100) equal to 1; privacy_budgets
 # lists each of its two budget types, ml_audiences three kinds of resource.
-FORMULA: dict[str, tuple[int, int]] = {
-    "collaborations": (1, 0),
-    "memberships": (1, 0),
-    "members": (0, 1),
-    "change_requests": (0, 1),
-    "protected_queries": (0, 1),
-    "protected_jobs": (0, 1),
-    "privacy_budgets": (0, 2),
-    "intermediate_tables": (0, 1),
-    "ml_trained_models": (0, 1),
-    "ml_inference_jobs": (0, 1),
-    "ml_input_channels": (0, 1),
-    "ml_audiences": (3, 0),
-}
-
-
 @dataclass
 class OrgResult:
     targets: int
@@ -179,11 +164,25 @@ def cpu(workers: list[int | str]) -> float:
 
 
 def formula(targets: int, memberships: int, names: tuple[str, ...]) -> dict[str, int]:
-    return {
-        name: per_target * targets + per_membership * targets * memberships
-        for name, (per_target, per_membership) in FORMULA.items()
-        if name in names
-    }
+    """Calls of one round of each collector, by its spec's formula (every listing one page)."""
+    from exporter.collectors import BY_NAME
+
+    return {name: BY_NAME[name].polling.calls.minimum(memberships) * targets for name in names}
+
+
+def first_round(app: Any, endpoint: str) -> dict[str, int]:
+    """Start, count the calls of one round, then reload to the load's interval."""
+    from bench.scale import counts
+
+    app.start()
+    app.wait_ready()
+    wait_warm(app)
+    round_calls = one_round(app, endpoint, counts)
+    ok, why = app.reload()
+    if not ok:
+        raise RuntimeError(f"reload to the load's interval failed: {why}")
+    counts(endpoint, reset=True)
+    return round_calls
 
 
 def measure_all(
@@ -210,14 +209,7 @@ def measure_all(
         texts.append(config_text(endpoint, "1h", concurrency, workers, names, stale="2h"))
         app = App(parse_config(texts[-1], {}), config_source=lambda: parse_config(texts[0], {}))
         server, base = serve(app)
-        app.start()
-        app.wait_ready()
-        wait_warm(app)
-        round_calls = one_round(app, endpoint, counts)
-        ok, why = app.reload()
-        if not ok:
-            raise RuntimeError(f"reload to the load's interval failed: {why}")
-        counts(endpoint, reset=True)
+        round_calls = first_round(app, endpoint)
         app.poller.poll_all_now()  # the load starts as after a start: every poll due
         workers_pids: list[int | str] = [p for p in worker_pids(app) if p]
         cpu_before = cpu(workers_pids)

@@ -23,7 +23,7 @@ import threading
 import time
 
 from bench.common import exporter, use_fake_credentials
-from exporter.demo.fake.server import FakeCleanRooms
+from exporter.demo.fake.service import FakeCleanRooms
 from tests.faultproxy import FaultProxy, wait_for
 from tests.helpers import Seeder
 

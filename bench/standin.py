@@ -23,7 +23,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.bodies import page
-from exporter.demo.fake.server import SERVICES, operation_for
+from exporter.demo.fake.service import SERVICES, operation_for
 
 MANAGEMENT = "999999999999"
 _AKID = re.compile(r"Credential=AKIA(\d{12})")

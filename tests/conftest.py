@@ -12,7 +12,7 @@ from moto.server import ThreadedMotoServer
 
 from exporter.app import App
 from exporter.config import parse_config
-from exporter.demo.fake.server import FakeCleanRooms
+from exporter.demo.fake.service import FakeCleanRooms
 from tests.faultproxy import FaultProxy
 from tests.helpers import Seeder
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from exporter.demo.fake.server import SERVICES, forward, operation_for, send
+from exporter.demo.fake.service import SERVICES, forward, operation_for, send
 
 _AKID = re.compile(r"Credential=([A-Z0-9]+)/")
 _SCOPE = re.compile(r"Credential=[A-Z0-9]+/\d{8}/[a-z0-9-]+/([a-z0-9-]+)/")  # signing name

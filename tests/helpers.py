@@ -9,6 +9,7 @@ from moto.cleanrooms.models import cleanrooms_backends
 
 from exporter.app import App
 from exporter.collectors.collaborations import Collaboration
+from tests.faultproxy import wait_for
 
 
 class Seeder:
@@ -129,3 +130,26 @@ def active_collaboration(collaboration_id: str, membership_id: str) -> Collabora
     return Collaboration(
         collaboration_id, "name", "999999999999", "Partner", "ACTIVE", membership_id, 0.0, 0.0
     )
+
+
+def config(account: str, collectors: str = "", regions: str = "[us-east-1]") -> str:
+    """A configuration of one role account in ``regions``, then ``collectors`` (YAML)."""
+    return f"accounts: [{{role_arn: '{role(account)}', regions: {regions}}}]\n{collectors}"
+
+
+def where_of(account: str, collaboration: Any, region: str = "us-east-1") -> dict[str, str]:
+    """The labels of a membership's series: target, membership and collaboration."""
+    return {
+        "account_id": account,
+        "region": region,
+        "membership_id": collaboration.membership_id,
+        "collaboration_id": collaboration.id,
+    }
+
+
+def poll_again(exporter: App, account: str, collector: str, region: str = "us-east-1") -> None:
+    """Make every collector due now; wait for one more poll of ``collector``."""
+    health = {"account_id": account, "region": region, "collector": collector}
+    before = value(exporter, "cleanrooms_collector_polls_total", **health) or 0
+    exporter.poller.poll_all_now()
+    wait_for(lambda: (value(exporter, "cleanrooms_collector_polls_total", **health) or 0) > before)

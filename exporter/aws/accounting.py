@@ -12,7 +12,7 @@ from functools import partial
 from typing import Any
 
 from exporter.aws.credentials import CallContext
-from exporter.aws.errors import classify_attempt
+from exporter.aws.error_codes import classify_attempt
 from exporter.core.model import TargetKey
 from exporter.core.stats import ApiStats
 

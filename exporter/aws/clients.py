@@ -22,7 +22,7 @@ from botocore.utils import parse_timestamp
 from exporter import __version__
 from exporter.aws.accounting import ApiAccounting
 from exporter.aws.credentials import CallContext, CurrentCredentials, StaticProvider
-from exporter.aws.errors import AssumeRoleFailed, as_api_error, transport_code
+from exporter.aws.error_codes import AssumeRoleFailed, as_api_error, transport_code
 from exporter.aws.fastparse import FastParserFactory
 from exporter.aws.ratelimit import TargetLimits
 from exporter.config import AccountConfig, AwsSettings

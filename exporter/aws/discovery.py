@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exporter.aws.errors import AssumeRoleFailed, client_error_code, transport_code
+from exporter.aws.error_codes import AssumeRoleFailed, client_error_code, transport_code
 from exporter.config import AccountConfig
 from exporter.config.scale import OrganizationsDiscovery
 from exporter.core.model import DiscoveryStatus

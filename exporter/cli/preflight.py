@@ -17,7 +17,12 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exporter.aws.clients import AwsClients
-from exporter.aws.errors import THROTTLING_CODES, AssumeRoleFailed, as_api_error, transport_code
+from exporter.aws.error_codes import (
+    THROTTLING_CODES,
+    AssumeRoleFailed,
+    as_api_error,
+    transport_code,
+)
 from exporter.collectors import BY_NAME, CollectorSpec
 from exporter.config import AccountConfig, Config
 from exporter.config.scale import RateLimit

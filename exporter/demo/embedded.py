@@ -19,8 +19,8 @@ from exporter.collectors import REGISTRY
 from exporter.config import AccountConfig, AwsSettings, Config
 from exporter.config.collectors import CollectorConfig
 from exporter.config.scale import RateLimit
-from exporter.demo.analyses import HISTORY as DEMO_LOOKBACK
-from exporter.demo.fake.server import FakeCleanRooms
+from exporter.demo.analyses_sim import HISTORY as DEMO_LOOKBACK
+from exporter.demo.fake.service import FakeCleanRooms
 from exporter.demo.world import DEMO_ACCOUNTS, TRUSTED, Simulation
 
 log = logging.getLogger(__name__)

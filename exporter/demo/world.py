@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from exporter.demo.analyses import AnalysesActivity
-from exporter.demo.fake.server import FakeCleanRooms
-from exporter.demo.ml import MlActivity
+from exporter.demo.analyses_sim import AnalysesActivity
+from exporter.demo.fake.service import FakeCleanRooms
+from exporter.demo.ml_sim import MlActivity
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,9 @@ class Simulation:
         collaboration.update_time = self._clock()
         if self._fake is not None and self._rng.random() < 0.4:
             age = self._rng.choice((2 * HOUR, 30 * HOUR))
-            self._fake.add_change_request(account_id, region, collaboration.id, self._clock() - age)
+            self._fake.change_requests.add(
+                (account_id, region, collaboration.id), self._clock() - age
+            )
         return membership
 
     def end_membership(self, account_id: str, region: str, collaboration: Any, status: str) -> None:
@@ -245,16 +247,17 @@ class Simulation:
         if self._fake is None:
             return "no change"
         if kind == "file":
-            self._fake.add_change_request(account_id, region, collaboration.id, self._clock())
+            self._fake.change_requests.add((account_id, region, collaboration.id), self._clock())
             return f"change request filed in {collaboration.name}"
         # Approve somewhere, this target first: the demo shows an approval every rotation.
         targets = [(account_id, region), *self.targets()]
         for account, where in targets:
             for candidate in _backend(account, where).collaborations.values():
-                pending = self._fake.pending_change_requests(account, where, candidate.id)
+                key = (account, where, candidate.id)
+                pending = self._fake.change_requests.pending(key)
                 if pending and candidate.member_status == "ACTIVE":
-                    self._fake.set_change_request_status(
-                        account, where, pending[0], "APPROVED", self._clock()
+                    self._fake.change_requests.set_status(
+                        key, pending[0], "APPROVED", self._clock()
                     )
                     return f"change request approved in {candidate.name}"
         return "no change"

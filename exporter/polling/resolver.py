@@ -20,7 +20,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exporter.aws.errors import client_error_code, client_error_message, transport_code
+from exporter.aws.error_codes import client_error_code, client_error_message, transport_code
 from exporter.config import AccountConfig
 from exporter.core.model import CollectorState, PollError, Target, TargetKey
 from exporter.polling.failures import backoff_delay

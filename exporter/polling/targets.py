@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exporter.aws.errors import (
+from exporter.aws.error_codes import (
     AssumeRoleFailed,
     client_error_code,
     client_error_message,

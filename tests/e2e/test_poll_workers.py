@@ -16,8 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from bench.common import child_pids
 from exporter.app import App
 from exporter.config import parse_config
-from exporter.demo.fake.analyses import QUERIES
-from exporter.demo.fake.server import FakeCleanRooms
+from exporter.demo.fake.analyses_store import QUERIES
+from exporter.demo.fake.service import FakeCleanRooms
 from exporter.polling.sharding import worker_of
 from tests.e2e.test_cli import free_port
 from tests.e2e.test_signal_bursts import healthy

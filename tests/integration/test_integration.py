@@ -48,21 +48,7 @@ accounts:
         (b, "eu-west-2"): {"INVITED": 0, "ACTIVE": 0, "LEFT": 0, "REMOVED": 0},
     }
     for (account, region), counts in expected.items():
-        labels = {"account_id": account, "region": region}
-        for status, count in counts.items():
-            assert (
-                value(exporter, "cleanrooms_collaborations", **labels, member_status=status)
-                == count
-            )
-        assert value(exporter, "cleanrooms_target_up", **labels) == 1
-        assert value(exporter, "cleanrooms_target_polls_total", **labels) == 1
-        pages = 3 if count_total(counts) == 250 else 1
-        assert (
-            value(
-                exporter, "cleanrooms_api_requests_total", **labels, operation="ListCollaborations"
-            )
-            == pages
-        )
+        check_target(exporter, {"account_id": account, "region": region}, counts)
     # The minimum: ceil(n/100) ListCollaborations calls per target, every page at maxResults=100.
     listing = proxy.calls("ListCollaborations")
     assert len(listing) == 3 + 1 + 1 + 1
@@ -84,8 +70,16 @@ accounts:
     assert len(info) == 7 + 250 + 5
 
 
-def count_total(counts: dict[str, int]) -> int:
-    return sum(counts.values())
+def check_target(exporter: App, labels: dict[str, str], counts: dict[str, int]) -> None:
+    """One target's counts, health, and ceil(n/100) listing calls."""
+    for status, count in counts.items():
+        found = value(exporter, "cleanrooms_collaborations", **labels, member_status=status)
+        assert found == count
+    assert value(exporter, "cleanrooms_target_up", **labels) == 1
+    assert value(exporter, "cleanrooms_target_polls_total", **labels) == 1
+    pages = 3 if sum(counts.values()) == 250 else 1
+    requests = "cleanrooms_api_requests_total"
+    assert value(exporter, requests, **labels, operation="ListCollaborations") == pages
 
 
 def test_invitation_age_and_untrusted_creators(

@@ -2,7 +2,8 @@
 
 The fake Clean Rooms validates every response it sends with this, so it cannot
 drift from the real API: required members, no unknown members, enums, types,
-lengths, ranges and patterns, all read from botocore's own model.
+lengths, ranges, patterns and each timestamp's wire format, all read from botocore's
+own model.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from functools import cache
 from typing import Any
 
 import botocore.session
+
+from exporter.demo.fake.wire import ISO8601, timestamp_format
 
 Problems = list[str]
 
@@ -102,8 +105,15 @@ def _boolean(shape: Any, value: Any, path: str, problems: Problems) -> None:
         problems.append(f"{path}: expected true or false, got {value!r}")
 
 
+_ISO8601 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)")
+
+
 def _timestamp(shape: Any, value: Any, path: str, problems: Problems) -> None:
-    # rest-json sends timestamps as epoch seconds.
+    # Each timestamp in its model's format: rest-json's epoch seconds unless it says iso8601.
+    if timestamp_format(shape) == ISO8601:
+        if not isinstance(value, str) or not _ISO8601.fullmatch(value):
+            problems.append(f"{path}: expected an ISO 8601 time, got {value!r}")
+        return
     if not isinstance(value, int | float) or isinstance(value, bool):
         problems.append(f"{path}: expected epoch seconds, got {value!r}")
 

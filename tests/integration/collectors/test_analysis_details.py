@@ -9,32 +9,12 @@ import pytest
 
 from exporter.app import App
 from exporter.collectors.details import DURATION_BUCKETS
-from exporter.demo.fake.analyses import JOBS, QUERIES
-from exporter.demo.fake.server import FakeCleanRooms
-from tests.faultproxy import FaultProxy, Reply, Seen, wait_for
-from tests.helpers import Seeder, role, value
+from exporter.demo.fake.analyses_store import JOBS, QUERIES
+from exporter.demo.fake.service import FakeCleanRooms
+from tests.faultproxy import FaultProxy, Reply, Seen
+from tests.helpers import Seeder, config, poll_again, value, where_of
 
 HOUR = 3600.0
-
-
-def config(account: str, collectors: str) -> str:
-    return f"accounts: [{{role_arn: '{role(account)}', regions: [us-east-1]}}]\n{collectors}"
-
-
-def where_of(account: str, collaboration: object) -> dict[str, str]:
-    return {
-        "account_id": account,
-        "region": "us-east-1",
-        "membership_id": collaboration.membership_id,  # type: ignore[attr-defined]
-        "collaboration_id": collaboration.id,  # type: ignore[attr-defined]
-    }
-
-
-def poll_again(exporter: App, account: str, collector: str = "protected_queries") -> None:
-    health = {"account_id": account, "region": "us-east-1", "collector": collector}
-    before = value(exporter, "cleanrooms_collector_polls_total", **health) or 0
-    exporter.poller.poll_all_now()
-    wait_for(lambda: (value(exporter, "cleanrooms_collector_polls_total", **health) or 0) > before)
 
 
 def billed(exporter: App, where: dict[str, str], status: str, kind: str = "query") -> float:
@@ -73,7 +53,7 @@ def test_cost_and_durations_equal_the_seeded_statistics_one_get_each_none_for_th
         fake.analyses.set_status(
             QUERIES, key, query, status, units=units, duration_ms=millis, error=error
         )
-    poll_again(exporter, a)
+    poll_again(exporter, a, "protected_queries")
     assert billed(exporter, where, "SUCCESS") == 1.75
     assert billed(exporter, where, "FAILED") == 0.125
     assert billed(exporter, where, "TIMED_OUT") == 2.0
@@ -88,7 +68,9 @@ def test_cost_and_durations_equal_the_seeded_statistics_one_get_each_none_for_th
         assert value(exporter, f"{histogram}_bucket", **target, status="SUCCESS", le=le) == expected
     assert value(exporter, f"{histogram}_bucket", **target, status="TIMED_OUT", le="+Inf") == 1
     assert value(exporter, f"{histogram}_bucket", **target, status="TIMED_OUT", le="7200.0") == 0
-    poll_again(exporter, a)  # nothing new: nothing fetched twice, nothing billed twice
+    poll_again(
+        exporter, a, "protected_queries"
+    )  # nothing new: nothing fetched twice, nothing billed twice
     assert [fake.analyses.gets[q] for q, *_ in outcomes] == [1, 1, 1, 1]
     assert billed(exporter, where, "SUCCESS") == 1.75
     assert len(proxy.calls("GetProtectedQuery", a)) == 4
@@ -116,7 +98,7 @@ def test_a_burst_drains_at_details_per_poll_with_the_backlog_falling_to_zero(
     for _ in range(10):
         gets = len(proxy.calls("GetProtectedQuery", a))
         lists = len(proxy.calls("ListProtectedQueries", a))
-        poll_again(exporter, a)
+        poll_again(exporter, a, "protected_queries")
         # The documented cost of a poll: ⌈500 within lookback / 100⌉ list pages (at most
         # ⌊500 / 100⌋ + 1, should the API end on an empty page), plus
         # min(backlog, details_per_poll) Gets.
@@ -153,7 +135,7 @@ def test_thirty_error_codes_become_twenty_and_other(
     )
     for number, query in enumerate(queries):
         fake.analyses.set_status(QUERIES, key, query, "FAILED", error=f"Code{number:02d}")
-    poll_again(exporter, a)
+    poll_again(exporter, a, "protected_queries")
     where = where_of(a, collaboration)
     codes = {
         s.labels["error_code"]: s.value
@@ -217,7 +199,7 @@ def test_details_off_makes_no_get(
     collectors = "collectors: {protected_queries: {enabled: true, details: false}}"
     exporter = run_exporter(proxy.url, config(a, collectors))
     fake.analyses.set_status(QUERIES, key, query, "SUCCESS", units=1.0)
-    poll_again(exporter, a)
+    poll_again(exporter, a, "protected_queries")
     finished = "cleanrooms_protected_queries_finished_total"
     assert value(exporter, finished, **where_of(a, collaboration), status="SUCCESS") == 1
     assert proxy.calls("GetProtectedQuery", a) == []

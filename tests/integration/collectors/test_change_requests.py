@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from exporter.app import App
-from exporter.demo.fake.server import FakeCleanRooms
+from exporter.demo.fake.service import FakeCleanRooms
 from tests.faultproxy import FaultProxy
 from tests.helpers import Seeder, one_target, value
 
@@ -25,11 +25,11 @@ def test_pending_requests_and_oldest_age_per_active_collaboration(
     waiting = seeder.add(a, "us-east-1", "ACTIVE")
     quiet = seeder.add(a, "us-east-1", "ACTIVE")
     invited = seeder.add(a, "us-east-1", "INVITED")
-    fake.add_change_request(a, "us-east-1", waiting.id, now - 30 * HOUR)
-    fake.add_change_request(a, "us-east-1", waiting.id, now - HOUR)
-    done = fake.add_change_request(a, "us-east-1", waiting.id, now - 50 * HOUR)
-    fake.set_change_request_status(a, "us-east-1", done, "APPROVED", now - 49 * HOUR)
-    fake.add_change_request(a, "us-east-1", invited.id, now - HOUR)
+    fake.change_requests.add((a, "us-east-1", waiting.id), now - 30 * HOUR)
+    fake.change_requests.add((a, "us-east-1", waiting.id), now - HOUR)
+    done = fake.change_requests.add((a, "us-east-1", waiting.id), now - 50 * HOUR)
+    fake.change_requests.set_status((a, "us-east-1", waiting.id), done, "APPROVED", now - 49 * HOUR)
+    fake.change_requests.add((a, "us-east-1", invited.id), now - HOUR)
     exporter = run_exporter(
         proxy.url,
         one_target(a, "collectors: {change_requests: {enabled: true}}\n"),
@@ -59,7 +59,7 @@ def test_pages_of_pending_requests_cost_one_call_per_hundred(
     a = new_account()
     busy = seeder.add(a, "us-east-1", "ACTIVE")
     for index in range(230):
-        fake.add_change_request(a, "us-east-1", busy.id, time.time() - index)
+        fake.change_requests.add((a, "us-east-1", busy.id), time.time() - index)
     exporter = run_exporter(
         proxy.url,
         one_target(a, "collectors: {change_requests: {enabled: true}}\n"),

@@ -9,31 +9,11 @@ import pytest
 
 from exporter.app import App
 from exporter.collectors import ml_trained_models
-from exporter.demo.fake.server import FakeCleanRooms
-from tests.faultproxy import FaultProxy, Reply, Seen, wait_for
-from tests.helpers import Seeder, role, value
+from exporter.demo.fake.service import FakeCleanRooms
+from tests.faultproxy import FaultProxy, Reply, Seen
+from tests.helpers import Seeder, config, poll_again, value, where_of
 
 DAY = 86400.0
-
-
-def config(account: str, collectors: str, regions: str = "[us-east-1]") -> str:
-    return f"accounts: [{{role_arn: '{role(account)}', regions: {regions}}}]\n{collectors}"
-
-
-def where_of(account: str, collaboration: object) -> dict[str, str]:
-    return {
-        "account_id": account,
-        "region": "us-east-1",
-        "membership_id": collaboration.membership_id,  # type: ignore[attr-defined]
-        "collaboration_id": collaboration.id,  # type: ignore[attr-defined]
-    }
-
-
-def poll_again(exporter: App, account: str, collector: str) -> None:
-    health = {"account_id": account, "region": "us-east-1", "collector": collector}
-    before = value(exporter, "cleanrooms_collector_polls_total", **health) or 0
-    exporter.poller.poll_all_now()
-    wait_for(lambda: (value(exporter, "cleanrooms_collector_polls_total", **health) or 0) > before)
 
 
 def test_trained_models_by_status_oldest_in_progress_and_each_failure_counted_once(

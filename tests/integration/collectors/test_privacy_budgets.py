@@ -4,14 +4,48 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from exporter.app import App
-from exporter.demo.fake.analyses import table_arn
-from exporter.demo.fake.server import FakeCleanRooms
+from exporter.demo.fake.analyses_store import table_arn
+from exporter.demo.fake.service import FakeCleanRooms
 from tests.faultproxy import FaultProxy
 from tests.helpers import Seeder, role, value
 
 ON = "collectors: {privacy_budgets: {enabled: true}}\n"
+
+
+def seed_both(fake: FakeCleanRooms, a: str, region: str, both: Any) -> str:
+    """A differential-privacy budget and an access budget; the access budget's resource."""
+    now = time.time()
+    key = (a, region, both.membership_id)
+    fake.analyses.add_differential_budget(
+        key, both.id, {"COUNT": (300, 12), "SUM": (200, 0), "AVG": (100, 99)}, epsilon=3, when=now
+    )
+    orders = table_arn(a, region, both.membership_id, "0f0f0f0f-0000-4000-8000-000000000001")
+    fake.analyses.add_access_budget(
+        key, both.id, orders, [("CALENDAR_DAY", 1000, 40), ("LIFETIME", 50000, 30000)], when=now
+    )
+    return orders
+
+
+def seed_many_access_budgets(
+    fake: FakeCleanRooms, a: str, region: str, access_only: Any
+) -> list[str]:
+    """150 access budgets: two pages."""
+    many = [
+        table_arn(a, region, access_only.membership_id, f"0f0f0f0f-0000-4000-8000-{i:012d}")
+        for i in range(150)
+    ]
+    for index, arn in enumerate(many):
+        fake.analyses.add_access_budget(
+            (a, region, access_only.membership_id),
+            access_only.id,
+            arn,
+            [("CALENDAR_WEEK", 500, index)],
+            when=time.time(),
+        )
+    return many
 
 
 def test_budget_gauges_equal_the_summaries_and_two_calls_per_membership(
@@ -22,27 +56,9 @@ def test_budget_gauges_equal_the_summaries_and_two_calls_per_membership(
     new_account: Callable[[], str],
 ) -> None:
     a, region = new_account(), "us-east-1"
-    now = time.time()
-    both = seeder.add(a, region, "ACTIVE")
-    access_only = seeder.add(a, region, "ACTIVE")
-    none = seeder.add(a, region, "ACTIVE")
-    key = (a, region, both.membership_id)
-    fake.analyses.add_differential_budget(
-        key, both.id, {"COUNT": (300, 12), "SUM": (200, 0), "AVG": (100, 99)}, epsilon=3, when=now
-    )
-    orders = table_arn(a, region, both.membership_id, "0f0f0f0f-0000-4000-8000-000000000001")
-    fake.analyses.add_access_budget(
-        key, both.id, orders, [("CALENDAR_DAY", 1000, 40), ("LIFETIME", 50000, 30000)], when=now
-    )
-    other_key = (a, region, access_only.membership_id)
-    many = [
-        table_arn(a, region, access_only.membership_id, f"0f0f0f0f-0000-4000-8000-{i:012d}")
-        for i in range(150)  # two pages of access budgets
-    ]
-    for index, arn in enumerate(many):
-        fake.analyses.add_access_budget(
-            other_key, access_only.id, arn, [("CALENDAR_WEEK", 500, index)], when=now
-        )
+    both, access_only, none = (seeder.add(a, region, "ACTIVE") for _ in range(3))
+    orders = seed_both(fake, a, region, both)
+    many = seed_many_access_budgets(fake, a, region, access_only)
     exporter = run_exporter(
         proxy.url, f"accounts: [{{role_arn: '{role(a)}', regions: [us-east-1]}}]\n{ON}"
     )

@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable
 
 from exporter.app import App
-from exporter.demo.fake.analyses import JOBS
-from exporter.demo.fake.server import FakeCleanRooms
-from tests.faultproxy import FaultProxy, wait_for
-from tests.helpers import Seeder, role, value
+from exporter.demo.fake.analyses_store import JOBS
+from exporter.demo.fake.service import FakeCleanRooms
+from tests.faultproxy import FaultProxy
+from tests.helpers import Seeder, config, poll_again, value, where_of
 
 HOUR = 3600.0
 
@@ -21,6 +21,18 @@ def age_of(exporter: App, where: dict[str, str]) -> float | None:
     return value(exporter, "cleanrooms_protected_job_oldest_running_age_seconds", **where)
 
 
+def seed_jobs(fake: FakeCleanRooms, key: tuple[str, str, str]) -> str:
+    """130 jobs within a 6h lookback (two pages), 300 older; the id of the one running."""
+    now = time.time()
+    for index in range(130):
+        fake.analyses.add_job(key, now - 60 * index - 30, "SUCCESS")
+    running = fake.analyses.add_job(key, now - 2 * HOUR, "STARTED")
+    fake.analyses.add_job(key, now - 3 * HOUR, "CANCELLING")
+    for index in range(300):  # older than the lookback: never asked for
+        fake.analyses.add_job(key, now - 7 * HOUR - index, "FAILED")
+    return running
+
+
 def test_job_counts_finished_once_oldest_running_and_calls_per_poll(
     proxy: FaultProxy,
     fake: FakeCleanRooms,
@@ -29,26 +41,12 @@ def test_job_counts_finished_once_oldest_running_and_calls_per_poll(
     new_account: Callable[[], str],
 ) -> None:
     a = new_account()
-    now = time.time()
     collaboration = seeder.add(a, "us-east-1", "ACTIVE")
     key = (a, "us-east-1", collaboration.membership_id)
-    for index in range(130):  # two pages within the 6h lookback
-        fake.analyses.add_job(key, now - 60 * index - 30, "SUCCESS")
-    running = fake.analyses.add_job(key, now - 2 * HOUR, "STARTED")
-    fake.analyses.add_job(key, now - 3 * HOUR, "CANCELLING")
-    for index in range(300):  # older than the lookback: never asked for
-        fake.analyses.add_job(key, now - 7 * HOUR - index, "FAILED")
-    exporter = run_exporter(
-        proxy.url,
-        f"accounts: [{{role_arn: '{role(a)}', regions: [us-east-1]}}]\n"
-        "collectors: {protected_jobs: {enabled: true, lookback: 6h}}\n",
-    )
-    where = {
-        "account_id": a,
-        "region": "us-east-1",
-        "membership_id": collaboration.membership_id,
-        "collaboration_id": collaboration.id,
-    }
+    running = seed_jobs(fake, key)
+    collectors = "collectors: {protected_jobs: {enabled: true, lookback: 6h}}\n"
+    exporter = run_exporter(proxy.url, config(a, collectors))
+    where = where_of(a, collaboration)
 
     def jobs(status: str) -> float | None:
         return value(exporter, "cleanrooms_protected_jobs", **where, status=status)
@@ -73,14 +71,8 @@ def test_job_counts_finished_once_oldest_running_and_calls_per_poll(
     assert len(proxy.calls("ListProtectedJobs", a)) == 2
 
     fake.analyses.set_status(JOBS, key, running, "FAILED")
-    health = {"account_id": a, "region": "us-east-1", "collector": "protected_jobs"}
-
-    def polled(times: int) -> Callable[[], bool]:
-        return lambda: value(exporter, "cleanrooms_collector_polls_total", **health) == times
-
-    for polls in (2, 3):  # the third poll sees nothing new
-        exporter.poller.poll_all_now()
-        wait_for(polled(polls))
+    for _ in (2, 3):  # the third poll sees nothing new
+        poll_again(exporter, a, "protected_jobs")
         assert done("FAILED") == 1
         assert jobs("STARTED") == 0
         assert age_of(exporter, where) == 0

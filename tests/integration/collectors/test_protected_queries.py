@@ -6,29 +6,16 @@ import time
 from collections.abc import Callable
 
 from exporter.app import App
-from exporter.demo.fake.analyses import QUERIES
-from exporter.demo.fake.server import FakeCleanRooms
-from tests.faultproxy import FaultProxy, Reply, always, wait_for
-from tests.helpers import Seeder, role, value
+from exporter.demo.fake.analyses_store import QUERIES
+from exporter.demo.fake.service import FakeCleanRooms
+from tests.faultproxy import FaultProxy, Reply, always
+from tests.helpers import Seeder, config, poll_again, value, where_of
 
 HOUR = 3600.0
 ON = "collectors: {protected_queries: {enabled: true}}\n"
 
 
 STATUSES = ("SUBMITTED", "STARTED", "CANCELLED", "CANCELLING", "FAILED", "SUCCESS", "TIMED_OUT")
-
-
-def config(account: str, collectors: str = ON) -> str:
-    return f"accounts: [{{role_arn: '{role(account)}', regions: [us-east-1]}}]\n{collectors}"
-
-
-def labels(account: str, collaboration: object) -> dict[str, str]:
-    return {
-        "account_id": account,
-        "region": "us-east-1",
-        "membership_id": collaboration.membership_id,  # type: ignore[attr-defined]
-        "collaboration_id": collaboration.id,  # type: ignore[attr-defined]
-    }
 
 
 def counts(exporter: App, where: dict[str, str]) -> dict[str, float | None]:
@@ -38,15 +25,6 @@ def counts(exporter: App, where: dict[str, str]) -> dict[str, float | None]:
 def finished(exporter: App, where: dict[str, str], status: str) -> float | None:
     name = "cleanrooms_protected_queries_finished_total"
     return value(exporter, name, **where, status=status)
-
-
-def poll_again(exporter: App, where: dict[str, str]) -> None:
-    """Make every collector due now; wait for one more protected_queries poll."""
-    health = {"account_id": where["account_id"], "region": "us-east-1"}
-    health["collector"] = "protected_queries"
-    before = value(exporter, "cleanrooms_collector_polls_total", **health) or 0
-    exporter.poller.poll_all_now()
-    wait_for(lambda: (value(exporter, "cleanrooms_collector_polls_total", **health) or 0) > before)
 
 
 def test_statuses_within_lookback_oldest_running_age_and_one_call_per_membership(
@@ -76,8 +54,8 @@ def test_statuses_within_lookback_oldest_running_age_and_one_call_per_membership
     ]
     for status, age in plan:
         fake.analyses.add_query(key, now - age, status)
-    exporter = run_exporter(proxy.url, config(a))
-    where = labels(a, busy)
+    exporter = run_exporter(proxy.url, config(a, ON))
+    where = where_of(a, busy)
     assert counts(exporter, where) == {
         "SUBMITTED": 1,
         "STARTED": 1,
@@ -87,7 +65,7 @@ def test_statuses_within_lookback_oldest_running_age_and_one_call_per_membership
         "SUCCESS": 3,
         "TIMED_OUT": 1,
     }
-    assert counts(exporter, labels(a, quiet)) == dict.fromkeys(STATUSES, 0)
+    assert counts(exporter, where_of(a, quiet)) == dict.fromkeys(STATUSES, 0)
     # The first poll is the baseline: what had finished before is not news.
     for status in ("SUCCESS", "FAILED", "CANCELLED", "TIMED_OUT"):
         assert finished(exporter, where, status) == 0
@@ -95,7 +73,7 @@ def test_statuses_within_lookback_oldest_running_age_and_one_call_per_membership
     assert oldest is not None
     assert 3 * HOUR <= oldest < 3 * HOUR + 60
     quiet_age = "cleanrooms_protected_query_oldest_running_age_seconds"
-    assert value(exporter, quiet_age, **labels(a, quiet)) == 0
+    assert value(exporter, quiet_age, **where_of(a, quiet)) == 0
     calls = proxy.calls("ListProtectedQueries", a)
     assert len(calls) == 2  # one per ACTIVE membership: the first page reached past lookback
     assert {c.path.split("/")[2] for c in calls} == {busy.membership_id, quiet.membership_id}
@@ -121,7 +99,7 @@ def test_lookback_stops_paging_and_max_pages_caps_it(
     exporter = run_exporter(
         proxy.url, config(a, "collectors: {protected_queries: {enabled: true, lookback: 2h}}\n")
     )
-    where = labels(a, busy)
+    where = where_of(a, busy)
     assert counts(exporter, where)["SUCCESS"] == 120
     assert counts(exporter, where)["FAILED"] == 0
     # 520 queries would be 6 pages; the first older than 2h is on page 2, so 2 calls.
@@ -131,8 +109,8 @@ def test_lookback_stops_paging_and_max_pages_caps_it(
     other = seeder.add(b, "us-east-1", "ACTIVE")
     for minute in range(250):
         fake.analyses.add_query((b, "us-east-1", other.membership_id), now - 60 * minute, "SUCCESS")
-    capped = run_exporter(proxy.url, "max_pages_per_poll: 2\n" + config(b))
-    assert counts(capped, labels(b, other))["SUCCESS"] == 200  # the newest two pages
+    capped = run_exporter(proxy.url, "max_pages_per_poll: 2\n" + config(b, ON))
+    assert counts(capped, where_of(b, other))["SUCCESS"] == 200  # the newest two pages
     assert len(proxy.calls("ListProtectedQueries", b)) == 2
     health = {"account_id": b, "region": "us-east-1", "collector": "protected_queries"}
     assert value(capped, "cleanrooms_collector_up", **health) == 1
@@ -151,17 +129,19 @@ def test_each_query_counted_once_when_it_finishes_even_across_a_failed_poll(
     key = (a, "us-east-1", collaboration.membership_id)
     running = fake.analyses.add_query(key, now - HOUR, "STARTED")
     fake.analyses.add_query(key, now - 2 * HOUR, "SUCCESS")
-    exporter = run_exporter(proxy.url, config(a))
-    where = labels(a, collaboration)
+    exporter = run_exporter(proxy.url, config(a, ON))
+    where = where_of(a, collaboration)
     assert finished(exporter, where, "FAILED") == 0
     assert finished(exporter, where, "SUCCESS") == 0
 
     fake.analyses.set_status(QUERIES, key, running, "FAILED")  # STARTED -> FAILED
     fake.analyses.add_query(key, time.time(), "SUCCESS")  # submitted and done between polls
-    poll_again(exporter, where)
+    poll_again(exporter, where["account_id"], "protected_queries")
     assert finished(exporter, where, "FAILED") == 1
     assert finished(exporter, where, "SUCCESS") == 1
-    poll_again(exporter, where)  # nothing new: nothing counted again
+    poll_again(
+        exporter, where["account_id"], "protected_queries"
+    )  # nothing new: nothing counted again
     assert finished(exporter, where, "FAILED") == 1
     assert finished(exporter, where, "SUCCESS") == 1
 
@@ -169,12 +149,12 @@ def test_each_query_counted_once_when_it_finishes_even_across_a_failed_poll(
     denied = Reply.aws_error(500, "InternalServerException", "injected")
     proxy.rules.append(always(denied, "ListProtectedQueries"))
     fake.analyses.add_query(key, time.time(), "TIMED_OUT")
-    poll_again(exporter, where)
+    poll_again(exporter, where["account_id"], "protected_queries")
     health = {"account_id": a, "region": "us-east-1", "collector": "protected_queries"}
     assert value(exporter, "cleanrooms_collector_up", **health) == 0
     assert finished(exporter, where, "TIMED_OUT") == 0  # last good data still served
     proxy.rules.clear()
-    poll_again(exporter, where)
+    poll_again(exporter, where["account_id"], "protected_queries")
     assert value(exporter, "cleanrooms_collector_up", **health) == 1
     assert finished(exporter, where, "TIMED_OUT") == 1
     assert finished(exporter, where, "FAILED") == 1
@@ -214,7 +194,7 @@ def test_access_denied_on_list_protected_queries_leaves_the_other_collectors_alo
         "privacy_budgets": 1,
     }
     assert value(exporter, "cleanrooms_target_up", **target) == 1
-    where = labels(a, collaboration)
+    where = where_of(a, collaboration)
     assert value(exporter, "cleanrooms_protected_jobs", **where, status="SUCCESS") == 1
     assert counts(exporter, where)["SUCCESS"] is None
     error = {"operation": "ListProtectedQueries", "error_code": "AccessDeniedException"}
@@ -238,9 +218,9 @@ def test_a_membership_gone_since_the_collaborations_poll_is_skipped(
     fake.analyses.add_query((a, "us-east-1", kept.membership_id), time.time(), "STARTED")
     # The collaboration still lists its membership id; the membership itself is gone.
     del cleanrooms_backends[a]["us-east-1"].memberships[gone.membership_id]
-    exporter = run_exporter(proxy.url, config(a))
+    exporter = run_exporter(proxy.url, config(a, ON))
     health = {"account_id": a, "region": "us-east-1", "collector": "protected_queries"}
     assert value(exporter, "cleanrooms_collector_up", **health) == 1
-    assert counts(exporter, labels(a, kept))["STARTED"] == 1
-    assert counts(exporter, labels(a, gone))["STARTED"] is None
+    assert counts(exporter, where_of(a, kept))["STARTED"] == 1
+    assert counts(exporter, where_of(a, gone))["STARTED"] is None
     assert len(proxy.calls("ListProtectedQueries", a)) == 2  # asked, answered 404, skipped

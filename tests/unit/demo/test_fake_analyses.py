@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from exporter.demo.fake.analyses import QUERIES, table_arn
-from exporter.demo.fake.server import FakeCleanRooms
+from exporter.demo.fake.analyses_store import QUERIES, table_arn
+from exporter.demo.fake.service import FakeCleanRooms
 from tests.helpers import Seeder
 
 ACCOUNT = "123456789012"  # moto's default: the account of unknown access keys

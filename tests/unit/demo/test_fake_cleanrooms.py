@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from exporter.demo.fake.server import FakeCleanRooms, Request, operation_for
+from exporter.demo.fake.service import FakeCleanRooms, Request, operation_for
 from exporter.demo.fake.validate import validate_output
 from tests.helpers import Seeder
 
@@ -91,7 +91,9 @@ def test_botocore_reads_every_page_the_fake_sends(fake: FakeCleanRooms, seeder: 
     collaboration = seeder.add(account, "us-east-1", "ACTIVE")
     for index in range(230):
         status = "PENDING" if index % 2 else "APPROVED"
-        fake.add_change_request(account, "us-east-1", collaboration.id, time.time() - index, status)
+        fake.change_requests.add(
+            (account, "us-east-1", collaboration.id), time.time() - index, status
+        )
     pages = (
         client(fake.url)
         .get_paginator("list_collaboration_change_requests")
@@ -114,13 +116,13 @@ def test_a_response_off_the_model_is_never_sent(fake: FakeCleanRooms) -> None:
     def broken(request: Request) -> dict[str, Any]:
         return {KEY: [{**GOOD, "status": "X"}]}
 
-    saved = fake.handlers["ListCollaborationChangeRequests"]
-    fake.handlers["ListCollaborationChangeRequests"] = broken
+    saved = fake.routes[("cleanrooms", "ListCollaborationChangeRequests")]
+    fake.routes[("cleanrooms", "ListCollaborationChangeRequests")] = broken
     try:
         with pytest.raises(ClientError) as caught:
             client(fake.url).list_collaboration_change_requests(collaborationIdentifier="c" * 36)
     finally:
-        fake.handlers["ListCollaborationChangeRequests"] = saved
+        fake.routes[("cleanrooms", "ListCollaborationChangeRequests")] = saved
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     assert any("is not one of" in v for v in fake.violations)
     fake.violations.clear()  # seen and asserted: the fixture's own check must not fail

@@ -16,8 +16,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from exporter.demo.fake.ml import Key, MlStore, Target, ml_arn
-from exporter.demo.fake.server import FakeCleanRooms, operation_for
+from exporter.demo.fake.ml_store import Key, MlStore, Target, ml_arn
+from exporter.demo.fake.service import FakeCleanRooms, operation_for
 from tests.helpers import Seeder
 
 REGION = "us-east-1"
@@ -327,3 +327,45 @@ def test_an_ml_answer_off_the_model_is_never_sent(
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     assert any("'RUNNING' is not one of" in v for v in fake.violations), fake.violations
     fake.violations.clear()  # seen and asserted: the fixture's own check must not fail
+
+
+def test_timestamps_go_out_in_each_models_format(
+    fake: FakeCleanRooms, seeder: Seeder, caller: Caller
+) -> None:
+    import json
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    from exporter.demo.fake.validate import validate_output
+
+    collaboration = seeder.add(caller.account, REGION, "ACTIVE")
+    key = (caller.account, REGION, collaboration.membership_id)
+    fake.ml.add_trained_model(key, collaboration.id, "model", "ACTIVE", BASE, BASE + 1.5)
+
+    def raw(signing: str, path: str) -> dict[str, Any]:
+        request = AWSRequest("GET", f"{fake.url}{path}")
+        credentials = caller.session.get_credentials()
+        SigV4Auth(credentials, signing, REGION).add_auth(request)
+        sent = urllib.request.Request(request.url, headers=dict(request.headers.items()))
+        with urllib.request.urlopen(sent, timeout=10) as answer:
+            return dict(json.loads(answer.read()))
+
+    body = raw("cleanrooms-ml", f"/memberships/{key[2]}/trained-models")
+    (model,) = body["trainedModels"]
+    assert model["createTime"] == "2023-11-14T22:13:20.000Z"  # as AWS sends Clean Rooms ML's
+    assert model["updateTime"] == "2023-11-14T22:13:21.500Z"
+    # The validator holds each service to its model's format.
+    epoch = {**model, "createTime": BASE}
+    problems = validate_output("ListTrainedModels", {"trainedModels": [epoch]}, "cleanroomsml")
+    assert problems == [
+        f"ListTrainedModels.trainedModels[0].createTime: expected an ISO 8601 time, got {BASE}"
+    ]
+    iso = {"collaborationList": [], "nextToken": None}
+    assert validate_output("ListCollaborations", iso) == []
+    wrong = {"collaborationList": [{"createTime": "2023-11-14T22:13:20.000Z"}]}
+    assert any(
+        "createTime: expected epoch seconds" in p
+        for p in validate_output("ListCollaborations", wrong)
+    )

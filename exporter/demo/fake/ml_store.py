@@ -4,17 +4,26 @@ moto has no Clean Rooms ML at all. Answers ListTrainedModels, ListTrainedModelIn
 and ListMLInputChannels per membership (an unknown membership is ResourceNotFound, as in
 moto's memberships), and ListAudienceModels, ListConfiguredAudienceModels and
 ListAudienceGenerationJobs per account and region; newest first, paged like the API. The
-server (``server``) checks every answer against botocore's ``cleanroomsml`` model.
+server (``service``) sends timestamps as ISO 8601, as the ``cleanroomsml`` model says, and
+checks every answer against it.
 """
 
 from __future__ import annotations
 
 import copy
-import threading
 import uuid
+from functools import partial
 from typing import Any
 
-from exporter.demo.fake.api import Handler, Request, known_membership, paginate
+from exporter.demo.fake.api import (
+    Handler,
+    Request,
+    Route,
+    Store,
+    known_membership,
+    paginate,
+    register,
+)
 
 Key = tuple[str, str, str]  # (account_id, region, membership_id)
 Target = tuple[str, str]  # (account_id, region)
@@ -54,28 +63,42 @@ def membership_ml_arn(key: Key, resource: str) -> str:
     return ml_arn(key[:2], f"membership/{key[2]}/{resource}")
 
 
-class MlStore:
+@register
+class MlStore(Store):
     """Clean Rooms ML summaries as the API sends them, per membership or per account/region."""
 
+    name = "ml"
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         # kind -> Key (per membership) or Target (per account) -> summaries, oldest added first
         self.items: dict[str, dict[tuple[str, ...], list[dict[str, Any]]]] = {
             kind: {} for kind in KINDS
         }
         self.by_arn: dict[str, dict[str, Any]] = {}  # the same summaries, for set_status
 
-    def handlers(self) -> dict[str, Handler]:
-        return {
-            "ListTrainedModels": lambda r: self._list_per_membership(r, TRAINED_MODELS),
-            "ListTrainedModelInferenceJobs": lambda r: self._list_per_membership(r, INFERENCE_JOBS),
-            "ListMLInputChannels": lambda r: self._list_per_membership(r, INPUT_CHANNELS),
-            "ListAudienceModels": lambda r: self._list_per_account(r, AUDIENCE_MODELS),
-            "ListConfiguredAudienceModels": lambda r: self._list_per_account(
-                r, CONFIGURED_AUDIENCE_MODELS
-            ),
-            "ListAudienceGenerationJobs": lambda r: self._list_per_account(r, GENERATION_JOBS),
+    def routes(self) -> dict[Route, Handler]:
+        per_membership = {
+            "ListTrainedModels": TRAINED_MODELS,
+            "ListTrainedModelInferenceJobs": INFERENCE_JOBS,
+            "ListMLInputChannels": INPUT_CHANNELS,
         }
+        per_account = {
+            "ListAudienceModels": AUDIENCE_MODELS,
+            "ListConfiguredAudienceModels": CONFIGURED_AUDIENCE_MODELS,
+            "ListAudienceGenerationJobs": GENERATION_JOBS,
+        }
+        routes: dict[Route, Handler] = {
+            ("cleanroomsml", op): partial(self._list_per_membership, kind=kind)
+            for op, kind in per_membership.items()
+        }
+        routes.update(
+            {
+                ("cleanroomsml", op): partial(self._list_per_account, kind=kind)
+                for op, kind in per_account.items()
+            }
+        )
+        return routes
 
     # --- per membership --------------------------------------------------------------
 

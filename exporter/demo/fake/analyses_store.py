@@ -9,13 +9,21 @@ memberships. The server checks every answer against botocore's model.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from exporter.demo.fake.api import ApiError, Handler, Request, known_membership, paginate
+from exporter.demo.fake.api import (
+    ErrorAnswer,
+    Handler,
+    Request,
+    Route,
+    Store,
+    known_membership,
+    paginate,
+    register,
+)
 
 Key = tuple[str, str, str]  # (account_id, region, membership_id)
 QUERIES, JOBS, BUDGETS = "protectedQueries", "protectedJobs", "privacyBudgetSummaries"
@@ -31,11 +39,14 @@ def table_arn(account_id: str, region: str, membership_id: str, association_id: 
     return f"{base}/configuredtableassociation/{association_id}"
 
 
-class AnalysesStore:
+@register
+class AnalysesStore(Store):
     """Summaries as the API sends them, per (account, region, membership)."""
 
+    name = "analyses"
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.items: dict[str, dict[Key, list[dict[str, Any]]]] = {
             QUERIES: {},
             JOBS: {},
@@ -45,13 +56,13 @@ class AnalysesStore:
         self.outcomes: dict[str, dict[str, Any]] = {}
         self.gets: Counter[str] = Counter()  # Gets answered, by analysis id
 
-    def handlers(self) -> dict[str, Handler]:
+    def routes(self) -> dict[Route, Handler]:
         return {
-            "ListProtectedQueries": lambda r: self._list_analyses(r, QUERIES),
-            "ListProtectedJobs": lambda r: self._list_analyses(r, JOBS),
-            "GetProtectedQuery": lambda r: self._get(r, QUERIES, "protectedQuery"),
-            "GetProtectedJob": lambda r: self._get(r, JOBS, "protectedJob"),
-            "ListPrivacyBudgets": self._list_budgets,
+            ("cleanrooms", "ListProtectedQueries"): lambda r: self._list_analyses(r, QUERIES),
+            ("cleanrooms", "ListProtectedJobs"): lambda r: self._list_analyses(r, JOBS),
+            ("cleanrooms", "GetProtectedQuery"): lambda r: self._get(r, QUERIES, "protectedQuery"),
+            ("cleanrooms", "GetProtectedJob"): lambda r: self._get(r, JOBS, "protectedJob"),
+            ("cleanrooms", "ListPrivacyBudgets"): self._list_budgets,
         }
 
     # --- protected queries and jobs --------------------------------------------------
@@ -112,7 +123,7 @@ class AnalysesStore:
         with self.lock:
             found = next((s for s in self.items[kind].get(key, []) if s["id"] == wanted), None)
             if found is None:
-                raise ApiError(404, "ResourceNotFoundException", f"{answer_key} {wanted}")
+                raise ErrorAnswer(404, "ResourceNotFoundException", f"{answer_key} {wanted}")
             self.gets[wanted] += 1
             analysis = {k: found[k] for k in ("id", "membershipId", "membershipArn", "status")}
             analysis["createTime"] = found["createTime"]
@@ -227,7 +238,7 @@ class AnalysesStore:
         known_membership(request, membership_id)
         kind = request.query.get("privacyBudgetType")
         if kind not in {"DIFFERENTIAL_PRIVACY", "ACCESS_BUDGET"}:
-            raise ApiError(400, "ValidationException", "privacyBudgetType is required")
+            raise ErrorAnswer(400, "ValidationException", "privacyBudgetType is required")
         resource = request.query.get("accessBudgetResourceArn")
         key = (request.account_id, request.region, membership_id)
         with self.lock:

@@ -14,8 +14,8 @@ import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from exporter.demo.fake.ml import MlStore
-from exporter.demo.fake.tables import IntermediateTablesStore
+from exporter.demo.fake.ml_store import MlStore
+from exporter.demo.fake.tables_store import IntermediateTablesStore
 
 DAY, HOUR = 86400.0, 3600.0
 Key = tuple[str, str, str]

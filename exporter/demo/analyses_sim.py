@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from exporter.demo.fake.analyses import JOBS, QUERIES, AnalysesStore, Key, table_arn
+from exporter.demo.fake.analyses_store import JOBS, QUERIES, AnalysesStore, Key, table_arn
 
 HOUR = 3600.0
 HISTORY = 2 * HOUR  # as far back as the demo's lookback

@@ -2,31 +2,41 @@
 
 moto lacks ListIntermediateTables; this answers it newest first, paged like the API,
 and an unknown membership is ResourceNotFound, as in moto's memberships. The server
-(``server``) checks every answer against botocore's ``cleanrooms`` model.
+(``service``) checks every answer against botocore's ``cleanrooms`` model.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
-from exporter.demo.fake.analyses import membership_arn
-from exporter.demo.fake.api import Handler, Request, known_membership, paginate
+from exporter.demo.fake.analyses_store import membership_arn
+from exporter.demo.fake.api import (
+    Handler,
+    Request,
+    Route,
+    Store,
+    known_membership,
+    paginate,
+    register,
+)
 
 Key = tuple[str, str, str]  # (account_id, region, membership_id)
 TABLES = "intermediateTableSummaries"
 
 
-class IntermediateTablesStore:
+@register
+class IntermediateTablesStore(Store):
     """Intermediate table summaries as the API sends them, per (account, region, membership)."""
 
+    name = "tables"
+
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        super().__init__()
         self.items: dict[Key, list[dict[str, Any]]] = {}
 
-    def handlers(self) -> dict[str, Handler]:
-        return {"ListIntermediateTables": self._list}
+    def routes(self) -> dict[Route, Handler]:
+        return {("cleanrooms", "ListIntermediateTables"): self._list}
 
     def add_table(  # noqa: PLR0917 (the agreed seeding signature)
         self,

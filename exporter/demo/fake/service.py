@@ -1,12 +1,13 @@
 """A small fake of the Clean Rooms operations moto lacks, in front of moto, on loopback.
 
-Requests for operations the fake implements are answered from its own stores; all
-others go to moto unchanged, except those of Clean Rooms ML (which moto lacks
-entirely): they are refused with 404. The service is the one the signature's scope
-names, the region the scope's, and the account the signing key's, looked up in moto
-(which issued it). Every response the fake sends is checked against botocore's
-service model first (``validate``): a response that does not fit is never sent, but
-recorded in ``violations`` and answered with HTTP 500, so a test fails loudly.
+Requests for operations a store implements (``*_store`` modules, found by name and
+registered with ``api.register``) are answered from that store; all others go to moto
+unchanged, except those of Clean Rooms ML (which moto lacks entirely): they are refused
+with 404. The service is the one the signature's scope names, the region the scope's, and
+the account the signing key's, looked up in moto (which issued it). Every answer is first
+written as the wire carries it (``wire``: each timestamp in its model's format), then
+checked against botocore's service model (``validate``): one that does not fit is never
+sent, but recorded in ``violations`` and answered with HTTP 500, so a test fails loudly.
 
 Used by the tests and by ``--demo``; needs moto (the demo extra).
 """
@@ -14,34 +15,26 @@ Used by the tests and by ``--demo``; needs moto (the demo extra).
 from __future__ import annotations
 
 import http.client
+import importlib
 import json
+import pkgutil
 import re
 import threading
 import urllib.parse
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from exporter.demo.fake.analyses import AnalysesStore
-from exporter.demo.fake.api import ApiError, Handler, Request, known_collaboration, paginate
-from exporter.demo.fake.ml import MlStore
-from exporter.demo.fake.tables import IntermediateTablesStore
+from exporter.demo import fake
+from exporter.demo.fake.api import STORES, ErrorAnswer, Handler, Request, Route, Store
 from exporter.demo.fake.validate import service_model, validate_output
+from exporter.demo.fake.wire import encode
 
 # Credential=<access key>/<date>/<region>/<signing name>/aws4_request
 _SCOPE = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
 # The services the fake answers: signing name (as the scope names it) -> botocore's name.
 SERVICES = {"cleanrooms": "cleanrooms", "cleanrooms-ml": "cleanroomsml"}
 _HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
-
-
-@dataclass
-class Region:
-    """One (account, region)'s resources that moto does not model."""
-
-    change_requests: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def route_table(service: str = "cleanrooms") -> list[tuple[str, re.Pattern[str], str]]:
@@ -71,8 +64,19 @@ def operation_for(
     return None
 
 
+def store_classes() -> list[type[Store]]:
+    """Every registered store: importing the ``*_store`` modules registers theirs."""
+    for found in pkgutil.iter_modules(fake.__path__):
+        if found.name.endswith("_store"):
+            importlib.import_module(f"{fake.__name__}.{found.name}")
+    return list(STORES)
+
+
 class FakeCleanRooms(ThreadingHTTPServer):
-    """The fake's store and its HTTP server; start it with ``start()``."""
+    """The fake's stores and its HTTP server; start it with ``start()``.
+
+    Each store is reachable by its name: ``fake.analyses``, ``fake.ml``.
+    """
 
     daemon_threads = True
 
@@ -80,24 +84,20 @@ class FakeCleanRooms(ThreadingHTTPServer):
         parsed = urllib.parse.urlsplit(upstream)
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
         self.lock = threading.Lock()
-        self.regions: dict[tuple[str, str], Region] = {}
         self.violations: list[str] = []
-        self.handlers: dict[str, Handler] = {
-            "ListCollaborationChangeRequests": self._list_change_requests,
-        }
-        self.analyses = AnalysesStore()  # protected queries and jobs, privacy budgets
-        self.handlers.update(self.analyses.handlers())
-        self.tables = IntermediateTablesStore()
-        self.handlers.update(self.tables.handlers())
-        self.ml = MlStore()  # trained models, inference jobs, input channels, audiences
-        # botocore's service name -> operation -> handler; ``handlers`` is Clean Rooms'.
-        self.services: dict[str, dict[str, Handler]] = {
-            "cleanrooms": self.handlers,
-            "cleanroomsml": self.ml.handlers(),
-        }
+        self.stores: dict[str, Store] = {cls.name: cls() for cls in store_classes()}
+        self.routes: dict[Route, Handler] = {}
+        for store in self.stores.values():
+            self.routes.update(store.routes())
         super().__init__(("127.0.0.1", 0), _Handler)
         # Given a request path, whether to answer it with a 429 (the demo sets it).
         self.throttle: Callable[[str], bool] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        stores = self.__dict__.get("stores", {})
+        if name in stores:
+            return stores[name]
+        raise AttributeError(name)
 
     @property
     def url(self) -> str:
@@ -111,94 +111,23 @@ class FakeCleanRooms(ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def region(self, account_id: str, region: str) -> Region:
-        with self.lock:
-            return self.regions.setdefault((account_id, region), Region())
-
-    # --- change requests -------------------------------------------------------------
-
-    def add_change_request(
-        self,
-        account_id: str,
-        region: str,
-        collaboration_id: str,
-        created: float,
-        status: str = "PENDING",
-    ) -> str:
-        """A change request that adds a member; returns its id."""
-        request_id = str(uuid.uuid4())
-        summary = {
-            "id": request_id,
-            "collaborationId": collaboration_id,
-            "createTime": created,
-            "updateTime": created,
-            "status": status,
-            "isAutoApproved": False,
-            "changes": [
-                {
-                    "specificationType": "MEMBER",
-                    "specification": {
-                        "member": {
-                            "accountId": "666666666666",
-                            "memberAbilities": ["CAN_RECEIVE_RESULTS"],
-                            "displayName": "New partner",
-                        }
-                    },
-                    "types": ["ADD_MEMBER"],
-                }
-            ],
-        }
-        with self.lock:
-            found = self.regions.setdefault((account_id, region), Region())
-            found.change_requests.setdefault(collaboration_id, []).append(summary)
-        return request_id
-
-    def set_change_request_status(
-        self, account_id: str, region: str, request_id: str, status: str, when: float
-    ) -> None:
-        with self.lock:
-            for summaries in self.regions[(account_id, region)].change_requests.values():
-                for summary in summaries:
-                    if summary["id"] == request_id:
-                        summary.update(status=status, updateTime=when)
-
-    def pending_change_requests(
-        self, account_id: str, region: str, collaboration_id: str
-    ) -> list[str]:
-        """Ids of the collaboration's PENDING change requests, oldest first."""
-        with self.lock:
-            found = self.regions.get((account_id, region), Region())
-            summaries = found.change_requests.get(collaboration_id, [])
-            pending = [s for s in summaries if s["status"] == "PENDING"]
-        return [s["id"] for s in sorted(pending, key=lambda s: s["createTime"])]
-
-    def _list_change_requests(self, request: Request) -> dict[str, Any]:
-        collaboration_id = request.path["collaborationIdentifier"]
-        known_collaboration(request, collaboration_id)
-        status = request.query.get("status")
-        with self.lock:
-            found = self.regions.get((request.account_id, request.region), Region())
-            summaries = [
-                dict(s)
-                for s in found.change_requests.get(collaboration_id, [])
-                if status is None or s["status"] == status
-            ]
-        return paginate(summaries, request.query, "collaborationChangeRequestSummaries")
-
-    # --- dispatch --------------------------------------------------------------------
+    def answers(self, service: str, operation: str) -> bool:
+        return (service, operation) in self.routes
 
     def answer(self, request: Request, service: str = "cleanrooms") -> tuple[int, dict[str, Any]]:
         """Status and body for a request the fake implements, checked against the model."""
         try:
-            body = self.services[service][request.operation](request)
-        except ApiError as err:
+            body = self.routes[(service, request.operation)](request)
+        except ErrorAnswer as err:
             return err.status, {"message": str(err), "__type": err.code}
-        problems = validate_output(request.operation, body, service)
+        shape = service_model(service).operation_model(request.operation).output_shape
+        sent = encode(shape, body)
+        problems = validate_output(request.operation, sent, service)
         if problems:
             with self.lock:
                 self.violations.extend(problems)
             return 500, {"message": "fake response does not fit the model", "__type": "Fake"}
-        return 200, body
+        return 200, sent
 
 
 def account_of(access_key: str) -> str:
@@ -225,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
         if scope is None or service is None:  # unsigned, or not ours: moto answers as it would
             send(self, *forward(self, self.server.upstream, body))
             return
-        request = self._request(scope, service)
+        request = self._request(scope, service, body)
         if request is not None:
             self._reply(*self.server.answer(request, service))
         elif service == "cleanroomsml":  # moto has no Clean Rooms ML: nothing to forward to
@@ -235,10 +164,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = handle_any  # noqa: N815
 
-    def _request(self, scope: re.Match[str], service: str) -> Request | None:
+    def _request(self, scope: re.Match[str], service: str, body: bytes) -> Request | None:
         """The request, if it is for an operation of ``service`` the fake implements."""
         found = operation_for(self.command, self.path, service)
-        if found is None or found[0] not in self.server.services[service]:
+        if found is None or not self.server.answers(service, found[0]):
             return None
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         return Request(
@@ -247,6 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
             scope.group(2),
             found[1],
             {k: v[0] for k, v in query.items()},
+            _json_body(body),
         )
 
     def _reply(self, status: int, payload: dict[str, Any]) -> None:
@@ -258,6 +188,15 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 _JSON = {"Content-Type": "application/json"}
+
+
+def _json_body(body: bytes) -> dict[str, Any]:
+    """A request's JSON members (a POST's), or none."""
+    try:
+        found = json.loads(body) if body else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def unknown_operation(method: str, path: str) -> dict[str, Any]:

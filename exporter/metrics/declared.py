@@ -48,16 +48,24 @@ def new_family(family: Family, when: str) -> Metric:
     return GaugeMetricFamily(family.name, doc, labels=labels)
 
 
+class UndeclaredFamily(Exception):
+    """A collector added a sample to a family its spec does not declare: a bug."""
+
+
 class _Sink:
     """Adds samples to the library's families; a family left out by settings takes none."""
 
-    def __init__(self, built: dict[Family, Metric]) -> None:
+    def __init__(self, spec: CollectorSpec[Any], built: dict[Family, Metric]) -> None:
+        self.declared = frozenset(spec.rendering.families)
+        self.name = spec.name
         self.built = built
         self.key: tuple[str, ...] = ()
 
     def add(self, family: Family, labels: Sequence[str], value: SampleValue) -> None:
         metric = self.built.get(family)
         if metric is None:
+            if family not in self.declared:
+                raise UndeclaredFamily(f"{self.name}: {family.name} is not in its spec")
             return
         full = [*self.key, *labels]
         if isinstance(metric, HistogramMetricFamily):
@@ -75,7 +83,7 @@ def families(
     """The collector's families under ``settings``, filled from ``items``, in declared order."""
     when = polled(spec)
     built = {f: new_family(f, when) for f in spec.rendering.enabled(settings)}
-    sink = _Sink(built)
+    sink = _Sink(spec, built)
     for item in items:
         sink.key = item.key
         spec.rendering.samples(item, settings, sink)

@@ -1,11 +1,9 @@
-"""Clean Rooms ML and intermediate tables against the fake: exact values, failures, endpoints."""
+"""The ml_trained_models collector against the fake: values, failures once, the ML endpoint."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-
-import pytest
 
 from exporter.app import App
 from exporter.collectors import ml_trained_models
@@ -59,90 +57,6 @@ def test_trained_models_by_status_oldest_in_progress_and_each_failure_counted_on
     poll_again(exporter, a, "ml_trained_models")
     assert value(exporter, failed, **where) == 1  # still failed: not counted again
     assert len(proxy.calls("ListTrainedModels", a)) == 9
-
-
-def test_inference_jobs_input_channels_and_intermediate_tables(
-    proxy: FaultProxy,
-    fake: FakeCleanRooms,
-    run_exporter: Callable[..., App],
-    seeder: Seeder,
-    new_account: Callable[[], str],
-) -> None:
-    a = new_account()
-    collaboration = seeder.add(a, "us-east-1", "ACTIVE")
-    key = (a, "us-east-1", collaboration.membership_id)
-    now = time.time()
-    fake.ml.add_inference_job(key, collaboration.id, "j1", "CREATE_IN_PROGRESS", now - 3600)
-    fake.ml.add_inference_job(key, collaboration.id, "j2", "ACTIVE", now - 60)
-    fake.ml.add_input_channel(key, collaboration.id, "c1", "CREATE_FAILED", now - 60)
-    populated = now - 2 * DAY
-    fake.tables.add_table(
-        key, collaboration.id, "daily", "POPULATE_SUCCESS", now - 9 * DAY, populated, 7
-    )
-    fake.tables.add_table(key, collaboration.id, "broken", "POPULATE_FAILED", now - DAY)
-    collectors = (
-        "collectors: {ml_inference_jobs: {enabled: true}, ml_input_channels: {enabled: true}, "
-        "intermediate_tables: {enabled: true}}"
-    )
-    exporter = run_exporter(proxy.url, config(a, collectors))
-    where = where_of(a, collaboration)
-    assert value(exporter, "cleanrooms_ml_inference_jobs", **where, status="ACTIVE") == 1
-    assert value(exporter, "cleanrooms_ml_inference_jobs", **where, status="INACTIVE") == 0
-    age = value(exporter, "cleanrooms_ml_inference_job_oldest_in_progress_age_seconds", **where)
-    assert age is not None
-    assert 3600 <= age < 3700
-    assert value(exporter, "cleanrooms_ml_input_channels", **where, status="CREATE_FAILED") == 1
-    tables = "cleanrooms_intermediate_tables"
-    assert value(exporter, tables, **where, status="POPULATE_FAILED") == 1
-    assert value(exporter, tables, **where, status="RETENTION_PERIOD_EXPIRED") == 0
-    (daily,) = [t for t in fake.tables.tables(key) if t["name"] == "daily"]
-    expiry = "cleanrooms_intermediate_table_retention_expiry_timestamp_seconds"
-    labels = {**where, "intermediate_table_id": daily["id"], "name": "daily"}
-    found = exporter.registry.get_sample_value(expiry, labels)
-    # The last population plus seven days (to the microsecond a timestamp keeps).
-    assert found == pytest.approx(populated + 7 * DAY, abs=1e-3)
-    for operation in (
-        "ListTrainedModelInferenceJobs",
-        "ListMLInputChannels",
-        "ListIntermediateTables",
-    ):
-        assert len(proxy.calls(operation, a)) == 1
-
-
-def test_audiences_per_target_and_the_age_of_each_active_model(
-    proxy: FaultProxy,
-    fake: FakeCleanRooms,
-    run_exporter: Callable[..., App],
-    new_account: Callable[[], str],
-) -> None:
-    a = new_account()
-    target = (a, "us-east-1")
-    now = time.time()
-    model = fake.ml.add_audience_model(target, "shoppers", "ACTIVE", now - 9 * DAY)
-    fake.ml.add_audience_model(target, "broken", "CREATE_FAILED", now - DAY)
-    configured = fake.ml.add_configured_audience_model(target, "shoppers-lookalike", model, now)
-    fake.ml.add_audience_generation_job(target, "g1", configured, "ACTIVE", now - 60)
-    exporter = run_exporter(proxy.url, config(a, "collectors: {ml_audiences: {enabled: true}}"))
-    here = {"account_id": a, "region": "us-east-1"}
-    assert value(exporter, "cleanrooms_ml_audience_models", **here, status="ACTIVE") == 1
-    assert value(exporter, "cleanrooms_ml_audience_models", **here, status="CREATE_FAILED") == 1
-    assert value(exporter, "cleanrooms_ml_configured_audience_models", **here, status="ACTIVE") == 1
-    assert value(exporter, "cleanrooms_ml_audience_generation_jobs", **here, status="ACTIVE") == 1
-    age = value(
-        exporter, "cleanrooms_ml_audience_model_age_seconds", **here, audience_model="shoppers"
-    )
-    assert age is not None
-    assert 9 * DAY <= age < 9 * DAY + 100
-    assert (
-        value(exporter, "cleanrooms_ml_audience_model_age_seconds", **here, audience_model="broken")
-        is None
-    )
-    for operation in (
-        "ListAudienceModels",
-        "ListConfiguredAudienceModels",
-        "ListAudienceGenerationJobs",
-    ):
-        assert len(proxy.calls(operation, a)) == 1
 
 
 def test_access_denied_on_the_ml_api_leaves_every_other_collector_up(

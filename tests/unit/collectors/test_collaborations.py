@@ -1,0 +1,64 @@
+"""The collaborations collector: its parse, its counts and the families settings switch off."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from exporter.collectors import collaborations
+from exporter.collectors.base import TargetData
+from exporter.core.series import OutputSettings
+from exporter.metrics.declared import families
+
+KEY = ("111111111111", "us-east-1")
+AT = datetime.fromtimestamp(1_700_000_000, UTC)
+
+
+def summary(cid: str, status: str, creator: str = "444444444444") -> dict[str, object]:
+    return {
+        "id": cid,
+        "name": f"n-{cid}",
+        "creatorAccountId": creator,
+        "memberStatus": status,
+        "createTime": AT,
+        "updateTime": AT,
+    }
+
+
+DATA = collaborations.build_poll_data(
+    [
+        summary("c1", "INVITED"),
+        summary("c2", "INVITED", creator="555555555555"),
+        summary("c3", "ACTIVE"),
+        {**summary("bad", "ACTIVE"), "createTime": "yesterday"},
+    ],
+    1,
+    None,
+)
+
+
+def by_name(settings: OutputSettings) -> dict[str, list[object]]:
+    built = families(collaborations.SPEC, [TargetData(KEY, DATA)], settings)
+    return {f.name: f.samples for f in built}
+
+
+def test_counts_every_status_and_skips_a_malformed_summary() -> None:
+    assert dict(DATA.counts) == {"ACTIVE": 1, "INVITED": 2, "LEFT": 0, "REMOVED": 0}
+    assert DATA.invalid_items == 1
+    assert DATA.oldest_invitation == AT.timestamp()
+    only = collaborations.build_poll_data([summary("c1", "INVITED")], 1, "ACTIVE")
+    assert dict(only.counts) == {"ACTIVE": 0}  # the filtered status alone, and none listed
+
+
+def test_untrusted_invitations_only_with_an_allow_list() -> None:
+    assert "cleanrooms_untrusted_pending_invitations" not in by_name(OutputSettings())
+    trusted = by_name(OutputSettings(trusted_creator_accounts=("444444444444",)))
+    (untrusted,) = trusted["cleanrooms_untrusted_pending_invitations"]
+    assert untrusted.value == 1  # c2's creator is not trusted
+
+
+def test_per_collaboration_series_can_be_switched_off() -> None:
+    full = by_name(OutputSettings())
+    assert len(full["cleanrooms_collaboration"]) == 3
+    assert full["cleanrooms_collaboration"][0].labels["collaboration_name"] == "n-c1"
+    lean = by_name(OutputSettings(per_collaboration_metrics=False))
+    assert set(lean) == {"cleanrooms_collaborations"}

@@ -1,0 +1,1 @@
+"""Developer tools of the repository: code generation from the collector registry."""

@@ -63,9 +63,7 @@ class MarkersMissing(Exception):
 def rewrite(text: str, part: Part) -> str:
     """``text`` with the part's region replaced by a fresh rendering."""
     begin, end = part.markers()
-    pattern = re.compile(
-        rf"^([ \t]*){re.escape(begin)}\n.*?^[ \t]*{re.escape(end)}$", re.S | re.M
-    )
+    pattern = re.compile(rf"^([ \t]*){re.escape(begin)}\n.*?^[ \t]*{re.escape(end)}$", re.S | re.M)
     match = pattern.search(text)
     if match is None:
         raise MarkersMissing(f"{part.path}: no {begin!r} ... {end!r} lines")

@@ -30,7 +30,7 @@ from exporter.collectors.base import (
 )
 from exporter.collectors.collaborations import active_only
 from exporter.core.families import COLLECTOR_POLLED, gauge, label
-from exporter.core.model import FAILING, RUNNING_LOW, Finding, TargetKey
+from exporter.core.model import AT_LIMIT, FAILED_WORK, FAILING, RUNNING_LOW, Finding, TargetKey
 
 DAY = 86400.0
 EXPIRING = 3 * DAY  # the status page lists a table whose data goes within this
@@ -54,7 +54,10 @@ KIND = resources.Kind(
     failed_name="cleanrooms_intermediate_tables_failed",
     in_progress=("POPULATE_STARTED",),
 )
-PROBLEMS = ("POPULATE_FAILED", "DISALLOWED_BY_DATA_PROVIDER", "BASE_TABLE_REMOVED")
+# Statuses of a table that no analysis can read: the status page lists them as UNUSABLE.
+CANNOT_BE_QUERIED = ("DISALLOWED_BY_DATA_PROVIDER", "BASE_TABLE_REMOVED")
+UNUSABLE = "Tables that cannot be queried"  # the status page's kinds of finding
+EXPIRES = "Table data expiring"
 
 
 def expiry(resource: resources.Resource) -> float | None:
@@ -93,19 +96,27 @@ def families(fresh: Sequence[Fresh], _: OutputSettings) -> list[Metric]:
 
 
 def findings(key: TargetKey, data: resources.ResourcesData, now: float) -> list[Finding]:
-    """Tables that failed, were disallowed or lost their base table; tables about to expire."""
+    """Tables that failed, that cannot be queried, and whose data expires within 3 days."""
     out = []
     for found in data.tallies.values():
-        problems = [f"{found.counts[s]} {s}" for s in PROBLEMS if found.counts.get(s)]
-        if problems:
-            what = f"intermediate tables: {', '.join(problems)}"
-            out.append(Finding(key, found.membership_id, FAILING, what))
+        mid = found.membership_id
+        failed = found.counts.get("POPULATE_FAILED", 0)
+        if failed:
+            what = f"intermediate tables: {failed} POPULATE_FAILED"
+            out.append(Finding(key, mid, FAILING, what, kind=FAILED_WORK, weight=failed))
+        unusable = [(s, found.counts.get(s, 0)) for s in CANNOT_BE_QUERIED if found.counts.get(s)]
+        if unusable:
+            what = f"intermediate tables: {', '.join(f'{n} {s}' for s, n in unusable)}"
+            weight = sum(n for _, n in unusable)
+            out.append(Finding(key, mid, FAILING, what, kind=UNUSABLE, weight=weight))
         for table in found.resources:
             when = expiry(table)
             if when is not None and now <= when < now + EXPIRING:
+                # Retention working as designed: the data goes unless the table is repopulated.
                 name = table.summary.get("name") or table.id
-                what = f"intermediate table {name} expires in {(when - now) / 3600:.0f}h"
-                out.append(Finding(key, found.membership_id, RUNNING_LOW, what))
+                what = f"intermediate table {name}: its data expires in {(when - now) / 3600:.0f}h"
+                soon = EXPIRING - (when - now)  # the sooner, the worse
+                out.append(Finding(key, mid, RUNNING_LOW, what, (), EXPIRES, AT_LIMIT, soon))
     return out
 
 

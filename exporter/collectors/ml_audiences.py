@@ -26,7 +26,7 @@ from exporter.collectors.base import (
     PollContext,
 )
 from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
-from exporter.core.model import RUNNING_LOW, Finding, TargetKey
+from exporter.core.model import INFO, RUNNING_LOW, Finding, TargetKey
 
 STATUSES = (
     "CREATE_PENDING",
@@ -130,10 +130,12 @@ def findings(key: TargetKey, data: AudiencesData, now: float) -> list[Finding]:
     out = [f for kind, t in zip(KINDS, data.tallies, strict=True) for f in _failed(kind, key, t)]
     for model in data.tallies[0].resources:
         if model.status == "ACTIVE" and now - model.created > STALE_AFTER:
+            # AWS advises retraining; the model keeps working meanwhile.
             days = (now - model.created) / 86400
             name = model.summary.get("name") or model.id
-            what = f"audience model {name} trained {days:.0f} days ago: retrain it"
-            out.append(Finding(key, "", RUNNING_LOW, what))
+            what = f"audience model {name}: trained {days:.0f} days ago; retraining advised"
+            kind = "Audience models to retrain"
+            out.append(Finding(key, "", RUNNING_LOW, what, (), kind, INFO, days))
     return out
 
 

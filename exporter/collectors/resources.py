@@ -32,7 +32,7 @@ from exporter.collectors.base import (
 from exporter.collectors.collaborations import Collaboration, active_only, per_membership
 from exporter.collectors.paging import list_all
 from exporter.core.families import COLLECTOR_POLLED, TARGET_LABELS, counter, gauge, label
-from exporter.core.model import FAILING, Finding, TargetKey
+from exporter.core.model import FAILED_WORK, FAILING, INFO, Finding, TargetKey
 
 log = logging.getLogger(__name__)
 
@@ -195,17 +195,21 @@ def oldest_in_progress(kind: Kind) -> AgeSpec:
 
 
 def tally_findings(kind: Kind, key: TargetKey, found: Tally, now: float) -> list[Finding]:
-    """A failed one, or one in progress for hours, is something to act on."""
+    """A failed one is something to act on; one in progress for hours is worth a look."""
     out = []
     failed = sum(found.counts.get(s, 0) for s in kind.failed)
     if failed:
         what = f"{kind.noun} failed: {failed} in {', '.join(kind.failed)}"
-        out.append(Finding(key, found.membership_id, FAILING, what))
+        out.append(
+            Finding(key, found.membership_id, FAILING, what, kind=FAILED_WORK, weight=failed)
+        )
     first = found.oldest_in_progress
     if first is not None and now - first > STUCK_AFTER:
+        # Training can take this long: information, not a failure.
         hours = (now - first) / 3600
-        what = f"{kind.noun} in progress for {hours:.0f}h: stuck?"
-        out.append(Finding(key, found.membership_id, FAILING, what))
+        what = f"{kind.noun}: the oldest has been in progress for {hours:.0f}h"
+        mid = found.membership_id
+        out.append(Finding(key, mid, FAILING, what, (), "Running for hours", INFO, hours))
     return out
 
 

@@ -16,7 +16,7 @@ from exporter.collectors import (
     resources,
 )
 from exporter.collectors.resources import Resource, ResourcesData, Tally, tally
-from exporter.core.model import FAILING, RUNNING_LOW
+from exporter.core.model import ACTION, AT_LIMIT, FAILED_WORK, FAILING, INFO, RUNNING_LOW
 
 KIND = ml_trained_models.KIND
 DAY = 86400.0
@@ -56,17 +56,21 @@ def test_the_oldest_in_progress_is_of_pending_or_in_progress_ones() -> None:
     assert found.oldest_in_progress == NOW - 600
 
 
-def test_failed_and_stuck_work_is_to_act_on() -> None:
+def test_failed_work_is_to_act_on_and_long_running_work_is_information() -> None:
     found = tally(
         KIND,
         "m1",
         [model("f", "CREATE_FAILED"), model("s", "CREATE_IN_PROGRESS", NOW - 7 * 3600)],
         None,
     )
-    what = [(f.urgency, f.what) for f in resources.tally_findings(KIND, KEY, found, NOW)]
+    what = [
+        (f.kind, f.severity, f.weight, f.what)
+        for f in resources.tally_findings(KIND, KEY, found, NOW)
+    ]
     assert what == [
-        (FAILING, "trained models failed: 1 in CREATE_FAILED"),
-        (FAILING, "trained models in progress for 7h: stuck?"),
+        (FAILED_WORK, ACTION, 1, "trained models failed: 1 in CREATE_FAILED"),
+        # Training can take hours: worth knowing, not a failure.
+        ("Running for hours", INFO, 7, "trained models: the oldest has been in progress for 7h"),
     ]
 
 
@@ -86,21 +90,38 @@ def test_intermediate_tables_expire_from_their_last_population() -> None:
     assert intermediate_tables.expiry(never) == NOW  # no updateTime: its creation
     assert intermediate_tables.expiry(Resource("t3", "CREATED", NOW, {})) is None
     failed = Resource("t4", "DISALLOWED_BY_DATA_PROVIDER", NOW - DAY, {"name": "p"})
-    found = tally(intermediate_tables.KIND, "m1", [table, failed], None)
+    populate = Resource("t5", "POPULATE_FAILED", NOW - DAY, {"name": "q"})
+    found = tally(intermediate_tables.KIND, "m1", [table, failed, populate], None)
     data = ResourcesData({"c1": found})
-    what = [(f.urgency, f.what) for f in intermediate_tables.findings(KEY, data, NOW)]
+    what = [
+        (f.urgency, f.kind, f.severity, f.what)
+        for f in intermediate_tables.findings(KEY, data, NOW)
+    ]
     assert what == [
-        (FAILING, "intermediate tables: 1 DISALLOWED_BY_DATA_PROVIDER"),
-        (RUNNING_LOW, "intermediate table daily expires in 48h"),
+        (FAILING, FAILED_WORK, ACTION, "intermediate tables: 1 POPULATE_FAILED"),
+        (
+            FAILING,
+            intermediate_tables.UNUSABLE,
+            ACTION,
+            "intermediate tables: 1 DISALLOWED_BY_DATA_PROVIDER",
+        ),
+        # Retention works as designed: amber, not red.
+        (
+            RUNNING_LOW,
+            intermediate_tables.EXPIRES,
+            AT_LIMIT,
+            "intermediate table daily: its data expires in 48h",
+        ),
     ]
 
 
-def test_an_audience_model_not_retrained_for_a_week_is_to_act_on() -> None:
+def test_an_audience_model_not_retrained_for_a_week_is_listed() -> None:
     models = Tally("", {}, None, 0, frozenset(), (model("old", "ACTIVE", NOW - 8 * DAY),))
     empty = Tally("", {}, None, 0, frozenset())
     data = ml_audiences.AudiencesData((models, empty, empty))
     (finding,) = ml_audiences.findings(KEY, data, NOW)
-    assert finding.what == "audience model old trained 8 days ago: retrain it"
+    assert finding.what == "audience model old: trained 8 days ago; retraining advised"
+    assert (finding.membership_id, finding.severity) == ("", INFO)  # the account's own
 
 
 UPDATED = datetime.fromtimestamp(1_700_000_100, UTC)

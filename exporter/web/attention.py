@@ -115,8 +115,15 @@ def groups(snapshot: Snapshot, now: float | None = None) -> list[Group]:
         by_kind[finding.kind].append(finding)
     names = _collaborations(snapshot)
     aliases = {key: state.target.account_name for key, state in snapshot.states.items()}
-    built = [_group(kind, found, names, aliases) for kind, found in by_kind.items()]
-    return sorted(built, key=lambda g: (SEVERITIES.index(g.severity), -g.affected, g.kind))
+    built = [
+        (_group(kind, found, names, aliases), found[0].urgency) for kind, found in by_kind.items()
+    ]
+    # Most pressing: by severity, then the kind's most urgent finding (an exhausted budget
+    # before a failure), then the kind that touches the most memberships.
+    ordered = sorted(
+        built, key=lambda g: (SEVERITIES.index(g[0].severity), g[1], -g[0].affected, g[0].kind)
+    )
+    return [group for group, _ in ordered]
 
 
 def _group(

@@ -80,9 +80,8 @@ class Invitation:
 
     target: Target
     collaboration: Collaboration
-    target_up: bool
     trust: str  # "trusted", "untrusted" or "not checked"
-    age: str
+    age: str  # "3d 4h", with "(as of the last good poll)" while the target fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +117,6 @@ def render_status_page(
         spend=spend_rows(snapshot),
         reload=context.reload,
         targets=states,
-        account=_account,
         when=_when,
         stamp=_stamp,
         error_text=_error_text,
@@ -148,7 +146,7 @@ def pending(
             age = _age(now - c.create_time)
             if not state.up:
                 age += " (as of the last good poll)"
-            found.append(Invitation(state.target, c, state.up, trust, age))
+            found.append(Invitation(state.target, c, trust, age))
     return sorted(
         found,
         key=lambda i: (i.trust != "untrusted", i.collaboration.create_time, i.target.key),
@@ -175,7 +173,7 @@ def summary(
     waiting = sum(1 for s in states if not s.polled)
     counts = [
         Count(plural(len(states), "target"), INFO, len(states), "targets"),
-        Count(f"{up} up", "ok", up, "up"),
+        Count(f"{up} up", "ok" if up else INFO, up, "up"),
         Count(f"{failing} failing", ACTION if failing else INFO, failing, "failing-targets"),
     ]
     if waiting:
@@ -230,10 +228,6 @@ def where(group: Group) -> str:
 
 def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _account(target: Target) -> str:
-    return target.account_name or target.account_id
 
 
 def _error_text(state: CollectorState[Any]) -> str:

@@ -29,7 +29,7 @@ from exporter.collectors.base import (
 )
 from exporter.collectors.collaborations import MEMBERSHIP_LABELS, active_only
 from exporter.collectors.status_counts import Item, StatusRules
-from exporter.core.model import FAILING, RUNNING_LOW, Finding, TargetKey
+from exporter.core.model import AT_LIMIT, FAILED_WORK, FAILING, RUNNING_LOW, Finding, TargetKey
 from exporter.core.series import OutputSettings, Samples, gauge, label
 
 DAY = 86400.0
@@ -56,7 +56,10 @@ KIND = listings.ListedKind(
     counts_name="cleanrooms_intermediate_tables",
     failed_name="cleanrooms_intermediate_tables_failed",
 )
-PROBLEMS = ("POPULATE_FAILED", "DISALLOWED_BY_DATA_PROVIDER", "BASE_TABLE_REMOVED")
+# Statuses of a table that no analysis can read: the status page lists them as UNUSABLE.
+CANNOT_BE_QUERIED = ("DISALLOWED_BY_DATA_PROVIDER", "BASE_TABLE_REMOVED")
+UNUSABLE = "Tables that cannot be queried"  # the status page's kinds of finding
+EXPIRES = "Table data expiring"
 STATUS_FAMILIES = listings.membership_families(KIND)
 EXPIRY = gauge(
     "cleanrooms_intermediate_table_retention_expiry_timestamp_seconds",
@@ -95,20 +98,33 @@ def samples(item: TargetData[listings.ListingsData], _: OutputSettings, out: Sam
 
 
 def findings(key: TargetKey, data: listings.ListingsData, now: float) -> list[Finding]:
-    """Tables that failed, were disallowed or lost their base table; tables about to expire."""
+    """Tables that failed, that cannot be queried, and whose data expires within 3 days."""
     out = []
     for found in data.per_collaboration.values():
-        counts = found.tally.counts
-        problems = [f"{counts[s]} {s}" for s in PROBLEMS if counts.get(s)]
-        if problems:
-            what = f"intermediate tables: {', '.join(problems)}"
-            out.append(Finding(key, found.membership_id, FAILING, what))
-        for table in found.items:
-            when = expiry(table)
-            if when is not None and now <= when < now + EXPIRING:
-                name = table.fields.get("name") or table.id
-                what = f"intermediate table {name} expires in {(when - now) / 3600:.0f}h"
-                out.append(Finding(key, found.membership_id, RUNNING_LOW, what))
+        out += _table_findings(key, found, now)
+    return out
+
+
+def _table_findings(key: TargetKey, found: listings.Listed, now: float) -> list[Finding]:
+    mid, counts = found.membership_id, found.tally.counts
+    out = []
+    failed = counts.get("POPULATE_FAILED", 0)
+    if failed:
+        what = f"intermediate tables: {failed} POPULATE_FAILED"
+        out.append(Finding(key, mid, FAILING, what, kind=FAILED_WORK, weight=failed))
+    unusable = [(s, counts.get(s, 0)) for s in CANNOT_BE_QUERIED if counts.get(s)]
+    if unusable:
+        what = f"intermediate tables: {', '.join(f'{n} {s}' for s, n in unusable)}"
+        weight = sum(n for _, n in unusable)
+        out.append(Finding(key, mid, FAILING, what, kind=UNUSABLE, weight=weight))
+    for table in found.items:
+        when = expiry(table)
+        if when is not None and now <= when < now + EXPIRING:
+            # Retention working as designed: the data goes unless the table is repopulated.
+            name = table.fields.get("name") or table.id
+            what = f"intermediate table {name}: its data expires in {(when - now) / 3600:.0f}h"
+            soon = EXPIRING - (when - now)  # the sooner, the worse
+            out.append(Finding(key, mid, RUNNING_LOW, what, (), EXPIRES, AT_LIMIT, soon))
     return out
 
 

@@ -43,7 +43,7 @@ from exporter.collectors.status_counts import (
     parse_items,
     tally,
 )
-from exporter.core.model import FAILING, Finding, TargetKey
+from exporter.core.model import FAILED_WORK, FAILING, INFO, Finding, TargetKey
 from exporter.core.series import OutputSettings, Samples, counter, gauge, label
 
 log = logging.getLogger(__name__)
@@ -167,17 +167,18 @@ def oldest_in_progress(kind: ListedKind) -> AgeSpec[Any]:
 def failed_findings(
     kind: ListedKind, key: TargetKey, membership_id: str, found: Tally, now: float
 ) -> list[Finding]:
-    """A failed one, or one in progress for hours, is something to act on."""
+    """A failed one is something to act on; one in progress for hours is worth a look."""
     out = []
     failed = sum(found.counts.get(s, 0) for s in kind.rules.once)
     if failed:
         what = f"{kind.noun} failed: {failed} in {', '.join(kind.rules.once)}"
-        out.append(Finding(key, membership_id, FAILING, what))
+        out.append(Finding(key, membership_id, FAILING, what, kind=FAILED_WORK, weight=failed))
     first = found.oldest_in_progress
     if first is not None and now - first > STUCK_AFTER:
+        # Training can take this long: information, not a failure.
         hours = (now - first) / 3600
-        what = f"{kind.noun} in progress for {hours:.0f}h: stuck?"
-        out.append(Finding(key, membership_id, FAILING, what))
+        what = f"{kind.noun}: the oldest has been in progress for {hours:.0f}h"
+        out.append(Finding(key, membership_id, FAILING, what, (), "Running for hours", INFO, hours))
     return out
 
 

@@ -27,7 +27,7 @@ from exporter.collectors.base import (
 )
 from exporter.collectors.listings import Listed, ListedKind
 from exporter.collectors.status_counts import StatusFamilies, StatusRules
-from exporter.core.model import RUNNING_LOW, Finding, TargetKey
+from exporter.core.model import INFO, RUNNING_LOW, Finding, TargetKey
 from exporter.core.series import OutputSettings, Samples, counter, gauge, label
 
 STATUSES = (
@@ -132,10 +132,12 @@ def findings(key: TargetKey, data: AudiencesData, now: float) -> list[Finding]:
     ]
     for model in data.listed[0].items:
         if model.status == "ACTIVE" and now - model.created > STALE_AFTER:
+            # AWS advises retraining; the model keeps working meanwhile.
             days = (now - model.created) / 86400
             name = model.fields.get("name") or model.id
-            what = f"audience model {name} trained {days:.0f} days ago: retrain it"
-            out.append(Finding(key, "", RUNNING_LOW, what))
+            what = f"audience model {name}: trained {days:.0f} days ago; retraining advised"
+            kind = "Audience models to retrain"
+            out.append(Finding(key, "", RUNNING_LOW, what, (), kind, INFO, days))
     return out
 
 

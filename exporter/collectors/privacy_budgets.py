@@ -38,7 +38,7 @@ from exporter.collectors.collaborations import (
     per_membership,
 )
 from exporter.collectors.paging import list_all
-from exporter.core.model import EXHAUSTED, RUNNING_LOW, Finding, TargetKey
+from exporter.core.model import ACTION, AT_LIMIT, EXHAUSTED, RUNNING_LOW, Finding, TargetKey
 from exporter.core.series import OutputSettings, Samples, gauge, label
 
 log = logging.getLogger(__name__)
@@ -289,34 +289,43 @@ LOW = 0.10  # a budget with less than 10 % left is low, as CleanRoomsPrivacyBudg
 
 def findings(key: TargetKey, data: BudgetsData, _: float = 0.0) -> list[Finding]:
     """Per membership: one row for its exhausted budgets, one for those running low."""
+    # Exhausted: analyses that need the budget fail until it refreshes or is raised. Low:
+    # they still run, and the budget is doing its job.
+    kinds = {
+        EXHAUSTED: ("Budgets exhausted", ACTION),
+        RUNNING_LOW: ("Budgets running low", AT_LIMIT),
+    }
     out = []
     for budgets in data.memberships.values():
-        for urgency, text, resources in _budget_problems(budgets):
-            out.append(Finding(key, budgets.membership_id, urgency, text, resources))
+        for urgency, parts, resources in _budget_problems(budgets):
+            kind, severity = kinds[urgency]
+            what, weight = "; ".join(parts), len(parts)
+            mid = budgets.membership_id
+            out.append(Finding(key, mid, urgency, what, resources, kind, severity, weight))
     return out
 
 
-def _budget_problems(budgets: MembershipBudgets) -> list[tuple[int, str, tuple[str, ...]]]:
+def _budget_problems(budgets: MembershipBudgets) -> list[tuple[int, list[str], tuple[str, ...]]]:
     found: dict[int, tuple[list[str], list[str]]] = {EXHAUSTED: ([], []), RUNNING_LOW: ([], [])}
     if budgets.differential is not None:
         for agg in budgets.differential.aggregations:
             urgency = _urgency(agg.remaining, agg.max_count)
             if urgency is not None:
                 found[urgency][0].append(
-                    f"differential privacy {agg.type} {agg.remaining} of {agg.max_count}"
+                    f"differential privacy {agg.type}: {agg.remaining} of {agg.max_count} "
+                    "queries left"
                 )
     for access in budgets.access:
         for period in access.periods:
             urgency = _urgency(period.remaining, period.limit)
             if urgency is not None:
                 found[urgency][0].append(
-                    f"access {period.budget_type} of {access.resource_arn} "
-                    f"{period.remaining} of {period.limit}"
+                    f"access {period.budget_type} of {access.resource_arn}: "
+                    f"{period.remaining} of {period.limit} left"
                 )
                 found[urgency][1].append(access.resource_arn)
-    words = {EXHAUSTED: "budgets exhausted", RUNNING_LOW: "budgets running low"}
     return [
-        (urgency, f"{words[urgency]}: {'; '.join(parts)}", tuple(dict.fromkeys(arns)))
+        (urgency, parts, tuple(dict.fromkeys(arns)))
         for urgency, (parts, arns) in found.items()
         if parts
     ]

@@ -58,7 +58,7 @@ from exporter.collectors.status_counts import (
     tally,
 )
 from exporter.core.histogram import Histogram
-from exporter.core.model import EXHAUSTED, FAILING, Finding, Spend, TargetKey
+from exporter.core.model import AT_LIMIT, EXHAUSTED, FAILED_WORK, FAILING, Finding, Spend, TargetKey
 from exporter.core.series import Family, OutputSettings, Samples, counter, gauge, label
 
 log = logging.getLogger(__name__)
@@ -324,20 +324,33 @@ FAILED = ("FAILED", "TIMED_OUT")
 def findings(
     kind: AnalysisKind, key: TargetKey, data: AnalysesData, _: float = 0.0
 ) -> list[Finding]:
-    """Per membership: one row if it runs as many as its quota allows, one if some failed."""
-    out = []
-    for membership in data.memberships.values():
-        if membership.running >= kind.membership_limit:
-            what = (
-                f"{kind.noun} at the concurrency limit: {membership.running} running, AWS "
-                f"allows {kind.membership_limit} per membership; more queue"
+    """Per membership: one row if as many run as AWS allows at once, one if some failed."""
+    out, limit = [], kind.membership_limit
+    for m in data.memberships.values():
+        started, waiting = m.counts.get("STARTED", 0), m.counts.get("SUBMITTED", 0)
+        if started >= limit:
+            # At its quota AWS queues new ones (SUBMITTED): nothing fails, nothing to do.
+            allowed = (
+                f"AWS allows {limit} at once"
+                if started == limit
+                else f"more than AWS's default of {limit} at once (a raised quota)"
             )
-            out.append(Finding(key, membership.membership_id, EXHAUSTED, what))
-        failed = [(s, membership.counts.get(s, 0)) for s in FAILED if membership.counts.get(s)]
+            queue = f"{waiting} more {'is' if waiting == 1 else 'are'} waiting"
+            what = (
+                f"{kind.noun}: {started} running; {allowed}; {queue if waiting else 'none waiting'}"
+            )
+            kind_of = "At the concurrency limit"
+            out.append(
+                Finding(key, m.membership_id, EXHAUSTED, what, (), kind_of, AT_LIMIT, waiting)
+            )
+        failed = [(s, m.counts.get(s, 0)) for s in FAILED if m.counts.get(s)]
         if failed:
             parts = ", ".join(f"{n} {s}" for s, n in failed)
-            what = f"{kind.noun} failed recently: {parts}"
-            out.append(Finding(key, membership.membership_id, FAILING, what))
+            what = f"{kind.noun} failed in the last {data.lookback / 3600:g}h: {parts}"
+            weight = sum(n for _, n in failed)
+            out.append(
+                Finding(key, m.membership_id, FAILING, what, kind=FAILED_WORK, weight=weight)
+            )
     return out
 
 

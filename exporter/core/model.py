@@ -122,13 +122,38 @@ class Spend:
 # How soon a finding needs a person, most urgent first: the status page sorts by it.
 EXHAUSTED, FAILING, RUNNING_LOW = 0, 1, 2
 
+# What a finding asks of a person, most pressing first; the status page colours it so.
+# ACTION (red) needs someone to act and is counted in the page's summary line. AT_LIMIT
+# (amber) is at a limit but working as designed: work queues at a concurrency quota, a
+# budget or a retention period runs out. INFO (neutral) is worth knowing.
+ACTION, AT_LIMIT, INFO = "action", "at_limit", "info"
+SEVERITIES = (ACTION, AT_LIMIT, INFO)
+
+# The kind that several collectors report (analyses, ML resources, intermediate tables):
+# the page lists and counts each kind as one group, whichever collector found it.
+FAILED_WORK = "Failed work"
+
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One thing about a membership a person should act on, for the status page."""
+    """One thing about a membership (or a whole target) that the status page lists."""
 
     key: TargetKey
-    membership_id: str
+    membership_id: str  # "" for what belongs to the target itself (ML audience models)
     urgency: int  # EXHAUSTED, FAILING or RUNNING_LOW
     what: str  # plain text; resource ARNs inside it are listed in ``resources``
     resources: tuple[str, ...] = ()  # ARNs the page shortens to their names, full on hover
+    # The group it is listed and counted under ("Budgets exhausted"), whichever collector
+    # found it; "" lists it under its collector's name.
+    kind: str = ""
+    # ACTION, AT_LIMIT or INFO; "" follows the urgency: RUNNING_LOW is AT_LIMIT, others ACTION.
+    severity: str = ""
+    # How bad within its kind (how many failed, how many hours): the page shows the worst first.
+    weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.severity:
+            level = AT_LIMIT if self.urgency == RUNNING_LOW else ACTION
+            object.__setattr__(self, "severity", level)
+        elif self.severity not in SEVERITIES:
+            raise ValueError(f"finding severity {self.severity!r}: not one of {SEVERITIES}")

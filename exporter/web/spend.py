@@ -2,30 +2,48 @@
 
 Sums what every collector with a ``spend`` in its SPEC reports (protected queries and
 jobs: the CRPU-hours their Gets found, the failures of their listing) within the
-collectors' lookback, most expensive first. Renders HTML only; no JavaScript.
+collectors' lookback, most expensive first. The template shows the first few rows.
 """
 
 from __future__ import annotations
 
-import html
 from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from exporter.collectors import REGISTRY
+from exporter.collectors import REGISTRY, CollectorSpec
 from exporter.core.model import Snapshot, Spend, TargetKey
 
-_HEADINGS = ("Account", "Region", "Collaboration", "CRPU-hours", "Failed analyses", "Over")
+SpendOf = Callable[[TargetKey, Any], list[Spend]]
+
+
+def _spend_of(spec: CollectorSpec[Any]) -> SpendOf | None:
+    """The collector's spend function, if it has one: the page's one way to reach it."""
+    return spec.shown.spend
+
+
+@dataclass(frozen=True, slots=True)
+class SpendRow:
+    """One collaboration's cost on one target, as the page shows it: its name first."""
+
+    spend: Spend
+    collaboration: str  # the name; "" when the collaborations data does not know it
+    account: str  # the account's name from the config, or its id
+    over: str  # the window: "last 24h"
 
 
 def spending(snapshot: Snapshot) -> list[Spend]:
     """Per (target, collaboration): summed over the collectors, most expensive first."""
     total: dict[tuple[TargetKey, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for spec in REGISTRY:
-        if spec.shown.spend is None:
+        spend_of = _spend_of(spec)
+        if spend_of is None:
             continue
         for key, state in snapshot.collectors.get(spec.name, {}).items():
             if state.data is None:
                 continue
-            for item in spec.shown.spend(key, state.data):
+            for item in spend_of(key, state.data):
                 row = total[(key, item.collaboration_id)]
                 row[0] += item.crpu_hours
                 row[1] += item.failed
@@ -38,41 +56,22 @@ def spending(snapshot: Snapshot) -> list[Spend]:
     return sorted(found, key=lambda s: (-s.crpu_hours, -s.failed, s.key, s.collaboration_id))
 
 
-def spend_section(snapshot: Snapshot) -> str:
-    """The HTML table, or a line saying there is nothing to show."""
-    found = spending(snapshot)
-    if not found:
-        return (
-            '<p id="no-spend">No cost or failure to show (the protected_queries and '
-            "protected_jobs collectors are off, or nothing finished yet).</p>"
-        )
-    names, aliases = _names(snapshot)
-    rows = "\n".join(_row(s, aliases.get(s.key, ""), names.get(s.key, {})) for s in found)
-    head = "".join(f"<th>{h}</th>" for h in _HEADINGS)
-    return f'<table id="spend"><thead><tr>{head}</tr></thead><tbody>\n{rows}\n</tbody></table>'
-
-
-def _names(snapshot: Snapshot) -> tuple[dict[TargetKey, dict[str, str]], dict[TargetKey, str]]:
+def spend_rows(snapshot: Snapshot) -> list[SpendRow]:
+    """``spending`` with names: the collaboration's and the account's."""
     names: dict[TargetKey, dict[str, str]] = {}
-    aliases = {}
+    aliases: dict[TargetKey, str] = {}
     for key, state in snapshot.states.items():
         aliases[key] = state.target.account_name
         names[key] = {c.id: c.name for c in getattr(state.data, "collaborations", ())}
-    return names, aliases
-
-
-def _row(spend: Spend, alias: str, names: dict[str, str]) -> str:
-    account, region = spend.key
-    cells = [
-        f"{account} ({alias})" if alias else account,
-        region,
-        names.get(spend.collaboration_id, spend.collaboration_id),
-        f"{spend.crpu_hours:.2f}",
-        str(spend.failed),
-        _window(spend.window),
+    return [
+        SpendRow(
+            s,
+            names.get(s.key, {}).get(s.collaboration_id, ""),
+            aliases.get(s.key) or s.key[0],
+            _window(s.window),
+        )
+        for s in spending(snapshot)
     ]
-    tds = "".join(f"<td>{html.escape(text)}</td>" for text in cells)
-    return f'<tr data-collaboration-id="{html.escape(spend.collaboration_id)}">{tds}</tr>'
 
 
 def _window(seconds: float) -> str:

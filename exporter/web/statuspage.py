@@ -1,13 +1,14 @@
-"""The HTML status page at ``/``: what a person opens to act.
+"""The HTML status page at ``/``: a triage view, what a person opens to act.
 
-Pending invitations oldest first, failing targets with their last error, the
-reload state, then every target. Server-rendered, no JavaScript; every value
-from AWS or the config is escaped.
+A summary line counts what needs action; then failing targets and collectors, pending
+invitations (untrusted first), every collector's findings grouped by kind and collaboration,
+cost, the reload state and every target. Long lists show their worst rows and fold the
+rest under "and N more" (``<details>``): no JavaScript. The HTML comes from the Jinja2
+templates in ``templates/``, which escape every value.
 """
 
 from __future__ import annotations
 
-import html
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -15,13 +16,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from exporter import __version__
-from exporter.collectors.collaborations import Collaboration, PollData
-from exporter.core.model import CollectorState, Snapshot, Target
-from exporter.web.attention import attention_section
-from exporter.web.spend import spend_section
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
-PrimaryState = CollectorState[PollData]  # the primary collector's state of one target
+from exporter import __version__
+from exporter.collectors.collaborations import Collaboration
+from exporter.core.model import ACTION, AT_LIMIT, INFO, CollectorState, Snapshot, Target
+from exporter.web.attention import LISTED, Group, groups
+from exporter.web.spend import spend_rows
+
+SHOWN = 5  # rows of a table shown before "and N more"
+
+# Loaded once; autoescape makes every value from AWS or the config safe in HTML.
+TEMPLATES = Environment(
+    loader=PackageLoader("exporter.web", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,51 +75,23 @@ class ReloadRecorder:
 
 
 @dataclass(frozen=True, slots=True)
-class _Invitation:
+class Invitation:
+    """One pending invitation: the collaboration, the invited target and what trust says."""
+
     target: Target
     collaboration: Collaboration
-    target_up: bool
+    trust: str  # "trusted", "untrusted" or "not checked"
+    age: str  # "3d 4h", with "(as of the last good poll)" while the target fails
 
 
-_STYLE = """
-body { font-family: sans-serif; margin: 1.5em 2em; max-width: 1240px; color: #1f2328; }
-h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.6em; font-size: 1.2em; }
-table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; }
-td.message { overflow-wrap: anywhere; }
-.up, .yes, .ok { color: #1a7f37; } .down, .no, .failed { color: #cf222e; }
-.pending, .unchecked { color: #9a6700; }
-.id, .meta { color: #656d76; font-size: 0.9em; }
-.summary span { margin-right: 1.5em; }
-"""
+@dataclass(frozen=True, slots=True)
+class Count:
+    """One item of the summary line: its text, its colour, and the number it states."""
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Clean Rooms exporter</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{style}</style></head><body>
-<h1>Clean Rooms exporter</h1>
-<p class="meta">Version {version} &middot; <a href="/metrics">Metrics</a> &middot;
-<a href="/-/ready">Ready</a> &middot; page rendered {now}</p>
-<p class="summary" id="summary">{summary}</p>
-<h2>Pending invitations, oldest first</h2>
-{invitations}
-<h2>Failing targets</h2>
-{failing}
-<h2>Memberships to act on</h2>
-{attention}
-<h2>Cost and failures</h2>
-{spend}
-<h2>Configuration</h2>
-{reload}
-<h2>All targets</h2>
-<table id="targets">
-<thead><tr><th>Account</th><th>Region</th><th>Up</th><th>Last success</th>
-<th>Last error</th><th>Collaborations</th></tr></thead>
-<tbody>
-{rows}
-</tbody></table></body></html>
-"""
+    text: str
+    severity: str  # ACTION (red), AT_LIMIT (amber), INFO (neutral) or "ok" (green)
+    count: int
+    what: str  # what is counted, for the data-what attribute tests and scripts read
 
 
 def render_status_page(
@@ -115,180 +100,139 @@ def render_status_page(
     """The whole page for one snapshot."""
     context = context or PageContext()
     moment = now or datetime.now(UTC)
-    states = sorted(snapshot.states.values(), key=lambda s: s.target.key)
-    invitations = _pending(states)
-    return _PAGE.format(
-        style=_STYLE,
-        version=html.escape(__version__),
+    states = sorted(snapshot.states.values(), key=_target_order)
+    invitations = pending(states, context.trusted_creators, moment.timestamp())
+    failing = _failing(snapshot)
+    found = groups(snapshot, moment.timestamp())
+    return TEMPLATES.get_template("page.html").render(
+        version=__version__,
         now=_stamp(moment.timestamp()),
-        summary=_summary(states, invitations),
-        invitations=_invitations_table(invitations, context.trusted_creators, moment),
-        failing=_failing_table(snapshot),
-        attention=attention_section(snapshot),
-        spend=spend_section(snapshot),
-        reload=_reload_section(context.reload),
-        rows="\n".join(_row(state) for state in states),
+        summary=summary(snapshot, invitations, found, bool(context.trusted_creators)),
+        shown=SHOWN,
+        listed=LISTED,
+        failing=failing,
+        invitations=invitations,
+        trust_checked=bool(context.trusted_creators),
+        groups=found,
+        spend=spend_rows(snapshot),
+        reload=context.reload,
+        targets=states,
+        when=_when,
+        stamp=_stamp,
+        error_text=_error_text,
+        collaborations=_collaborations,
+        plural=plural,
+        where=where,
     )
 
 
-def _pending(states: Iterable[PrimaryState]) -> list[_Invitation]:
-    found = [
-        _Invitation(state.target, c, state.up)
-        for state in states
-        if state.data is not None
-        for c in state.data.collaborations
-        if c.member_status == "INVITED"
-    ]
-    return sorted(found, key=lambda i: (i.collaboration.create_time, i.target.key))
+def _target_order(state: CollectorState[Any]) -> tuple[Any, ...]:
+    """Failing targets first, then those not polled yet, then the rest; by target."""
+    return (state.up or not state.polled, state.polled, state.target.key)
 
 
-def _summary(states: list[PrimaryState], invitations: list[_Invitation]) -> str:
-    up = sum(1 for s in states if s.up)
-    failing = sum(1 for s in states if s.polled and not s.up)
-    waiting = sum(1 for s in states if not s.polled)
-    parts = [
-        f"{len(states)} targets",
-        f'<span class="up">{up} up</span>',
-        f'<span class="{"down" if failing else "up"}">{failing} failing</span>',
-        f"{waiting} not polled yet",
-        f"{len(invitations)} pending invitations",
-    ]
-    return "".join(f"<span>{part}</span>" for part in parts)
-
-
-def _invitations_table(
-    invitations: list[_Invitation], trusted: tuple[str, ...], now: datetime
-) -> str:
-    if not invitations:
-        return '<p id="no-invitations">No pending invitations.</p>'
-    head = (
-        "<tr><th>Age</th><th>Collaboration</th><th>Creator account</th>"
-        "<th>Creator display name</th><th>Trusted</th><th>Invited account</th><th>Region</th></tr>"
-    )
-    rows = "\n".join(_invitation_row(i, trusted, now) for i in invitations)
-    note = "" if trusted else '<p class="meta">No trusted_creator_accounts configured.</p>'
-    return f'<table id="invitations"><thead>{head}</thead><tbody>\n{rows}\n</tbody></table>{note}'
-
-
-def _invitation_row(invitation: _Invitation, trusted: tuple[str, ...], now: datetime) -> str:
-    c, target = invitation.collaboration, invitation.target
-    if not trusted:
-        trust_class, trust_text = "unchecked", "not checked"
-    elif c.creator_account_id in trusted:
-        trust_class, trust_text = "yes", "trusted"
-    else:
-        trust_class, trust_text = "no", "untrusted"
-    age = _age(now.timestamp() - c.create_time)
-    if not invitation.target_up:
-        age += " (as of the last good poll)"
-    cells = [
-        f'<td class="age" title="created {_stamp(c.create_time)}">{html.escape(age)}</td>',
-        f'<td class="collaboration">{_esc(c.name)}<br><span class="id">{_esc(c.id)}</span></td>',
-        f'<td class="creator-account">{_esc(c.creator_account_id)}</td>',
-        f'<td class="creator-name">{_esc(c.creator_display_name)}</td>',
-        f'<td class="{trust_class}">{trust_text}</td>',
-        f'<td class="account">{_esc(_account(target))}</td>',
-        f'<td class="region">{_esc(target.region)}</td>',
-    ]
-    return (
-        f'<tr data-collaboration-id="{_esc(c.id)}" data-account-id="{_esc(target.account_id)}" '
-        f'data-region="{_esc(target.region)}" data-created="{c.create_time:.3f}">'
-        f"{''.join(cells)}</tr>"
+def pending(
+    states: Iterable[CollectorState[Any]], trusted: tuple[str, ...], now: float
+) -> list[Invitation]:
+    """Every INVITED collaboration: untrusted first, then oldest first."""
+    found = []
+    for state in states:
+        for c in getattr(state.data, "collaborations", ()):
+            if c.member_status != "INVITED":
+                continue
+            trust = "not checked"
+            if trusted:
+                trust = "trusted" if c.creator_account_id in trusted else "untrusted"
+            age = _age(now - c.create_time)
+            if not state.up:
+                age += " (as of the last good poll)"
+            found.append(Invitation(state.target, c, trust, age))
+    return sorted(
+        found,
+        key=lambda i: (i.trust != "untrusted", i.collaboration.create_time, i.target.key),
     )
 
 
-def _failing_table(snapshot: Snapshot) -> str:
+def _failing(snapshot: Snapshot) -> list[tuple[str, CollectorState[Any]]]:
     """Every collector's failing targets: the primary's first, then by collector."""
-    failing = [
+    return [
         (name, state)
         for name, states in snapshot.by_collector().items()
         for state in sorted(states.values(), key=lambda s: s.target.key)
         if state.polled and not state.up
     ]
-    if not failing:
-        return '<p id="no-failing" class="up">Every polled target is up.</p>'
-    head = (
-        "<tr><th>Account</th><th>Region</th><th>Collector</th><th>Failures in a row</th>"
-        "<th>Last success</th><th>Operation</th><th>Error code</th><th>Message</th></tr>"
-    )
-    rows = "\n".join(_failing_row(name, s) for name, s in failing)
-    return f'<table id="failing"><thead>{head}</thead><tbody>\n{rows}\n</tbody></table>'
 
 
-def _failing_row(collector: str, state: CollectorState[Any]) -> str:
-    target, error = state.target, state.last_error
-    cells = [
-        ("account", _account(target)),
-        ("region", target.region),
-        ("collector", collector),
-        ("failures", str(state.consecutive_failures)),
-        ("last-success", _when(state.last_success)),
-        ("operation", error.operation if error else ""),
-        ("down", error.code if error else ""),
-        ("message", error.message if error else ""),
+def summary(
+    snapshot: Snapshot, invitations: list[Invitation], found: list[Group], trust_checked: bool
+) -> list[Count]:
+    """The summary line: what needs action, counted; then what is at a limit or informs."""
+    states = list(snapshot.states.values())
+    up = sum(1 for s in states if s.up)
+    failing = sum(1 for s in states if s.polled and not s.up)
+    waiting = sum(1 for s in states if not s.polled)
+    counts = [
+        Count(plural(len(states), "target"), INFO, len(states), "targets"),
+        Count(f"{up} up", "ok" if up else INFO, up, "up"),
+        Count(f"{failing} failing", ACTION if failing else INFO, failing, "failing-targets"),
     ]
-    tds = "".join(f'<td class="{cls}">{_esc(text)}</td>' for cls, text in cells)
-    return (
-        f'<tr data-account-id="{_esc(target.account_id)}" data-region="{_esc(target.region)}" '
-        f'data-collector="{_esc(collector)}">{tds}</tr>'
+    if waiting:
+        counts.append(Count(f"{waiting} not polled yet", INFO, waiting, "not-polled"))
+    counts.append(_collectors(snapshot))
+    counts.append(
+        Count(plural(len(invitations), "pending invitation"), INFO, len(invitations), "pending")
     )
-
-
-def _lines(text: str) -> str:
-    """Escaped text with its line breaks kept: each problem of a reload on a line."""
-    return "<br>".join(_esc(line) for line in text.splitlines())
-
-
-def _reload_section(state: ReloadState | None) -> str:
-    if state is None or state.config_file is None:
-        return '<p id="reload">Built-in configuration (demo or no --config.file): no reload.</p>'
-    status = (
-        '<span class="ok">loaded</span>'
-        if state.successful
-        else '<span class="failed">last reload failed; the previous configuration runs</span>'
-    )
-    lines = [
-        f"File {_esc(state.config_file)}: {status}.",
-        f"Last successful load {_stamp(state.last_success)}.",
-    ]
-    if state.last_attempt is not None:
-        lines.append(
-            f"Last reload {_stamp(state.last_attempt)}: "
-            f'<span class="message">{_lines(state.last_message)}</span>'
+    if trust_checked:
+        untrusted = sum(1 for i in invitations if i.trust == "untrusted")
+        counts.append(
+            Count(f"{untrusted} untrusted", ACTION if untrusted else INFO, untrusted, "untrusted")
         )
-    lines.append('<span class="meta">Reload with SIGHUP or POST /-/reload.</span>')
-    return '<p id="reload">' + "<br>".join(lines) + "</p>"
-
-
-def _row(state: PrimaryState) -> str:
-    target = state.target
-    if not state.polled:
-        up_class, up_text = "pending", "pending"
-    else:
-        up_class, up_text = ("up", "up") if state.up else ("down", "down")
-    error = state.last_error
-    error_text = f"{error.operation}: {error.code}: {error.message}" if error else ""
-    cells = [
-        ("account", _account(target)),
-        ("region", target.region),
-        (up_class, up_text),
-        ("last-success", _when(state.last_success)),
-        ("last-error message", error_text),
-        ("collaborations", _collaborations(state)),
+    counts += [
+        Count(f"{g.kind}: {where(g)}", ACTION, g.affected, g.kind)
+        for g in found
+        if g.severity == ACTION
     ]
-    tds = "".join(f'<td class="{cls}">{_esc(text)}</td>' for cls, text in cells)
-    return (
-        f'<tr data-account-id="{_esc(target.account_id)}" '
-        f'data-region="{_esc(target.region)}">{tds}</tr>'
-    )
+    if not any(c.severity == ACTION for c in counts):
+        counts.append(Count("nothing needs action", "ok", 0, "nothing"))
+    for severity, words in ((AT_LIMIT, "at a limit"), (INFO, "for information")):
+        n = sum(g.size for g in found if g.severity == severity)
+        if n:
+            counts.append(Count(f"{plural(n, 'finding')} {words}", severity, n, severity))
+    return counts
 
 
-def _account(target: Target) -> str:
-    return target.account_id + (f" ({target.account_name})" if target.account_name else "")
+def _collectors(snapshot: Snapshot) -> Count:
+    """Failing polls of the other collectors: a target can be up while its members fail."""
+    pairs = [
+        (name, key)
+        for name, states in snapshot.collectors.items()
+        for key, state in states.items()
+        if state.polled and not state.up
+    ]
+    names = {name for name, _ in pairs}
+    text = f"{plural(len(names), 'collector')} failing"
+    if len(pairs) != len(names):
+        text += f" ({len(pairs)} collector-target pairs)"
+    return Count(text, ACTION if pairs else INFO, len(pairs), "failing-collectors")
 
 
-def _esc(text: str) -> str:
-    return html.escape(text)
+def where(group: Group) -> str:
+    """``18 memberships``, ``1 target``, or both: where a kind of finding is."""
+    parts = []
+    if group.memberships:
+        parts.append(plural(group.memberships, "membership"))
+    if group.targets:
+        parts.append(plural(group.targets, "target"))
+    return ", ".join(parts)
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _error_text(state: CollectorState[Any]) -> str:
+    error = state.last_error
+    return f"{error.operation}: {error.code}: {error.message}" if error else ""
 
 
 def _stamp(timestamp: float) -> str:
@@ -311,9 +255,9 @@ def _age(seconds: float) -> str:
     return f"{mins}m"
 
 
-def _collaborations(state: PrimaryState) -> str:
-    if state.data is None:
+def _collaborations(state: CollectorState[Any]) -> str:
+    counts = getattr(state.data, "counts", None)
+    if not counts:
         return ""
-    counts = state.data.counts
     detail = ", ".join(f"{status} {n}" for status, n in counts.items())
     return f"{sum(counts.values())} ({detail})"

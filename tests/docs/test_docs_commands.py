@@ -185,7 +185,7 @@ def test_demo_command_serves_the_demo_as_written(tmp_path: Path) -> None:
         'cleanrooms_target_up{account_id="111111111111",region="us-east-1"} 1.0'
         in (bodies["/metrics"][1])
     )
-    assert "Pending invitations, oldest first" in bodies["/"][1]
+    assert "Pending invitations, untrusted first, then oldest" in bodies["/"][1]
     assert result["returncode"] == 0, result["output"]
 
 

@@ -177,7 +177,7 @@ def test_reload_by_sighup_and_http_keeps_counters_and_rejects_bad_config(
     page = run.get("/")[1]  # the status page says so too
     assert "last reload failed; the previous configuration runs" in page
     assert f"File {run.config}" in page
-    assert "invalid duration &#x27;soon&#x27;" in page
+    assert "invalid duration &#39;soon&#39;" in page  # escaped by the template
 
     run.write([a])
     status, body = run.post("/-/reload")

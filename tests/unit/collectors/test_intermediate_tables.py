@@ -9,7 +9,7 @@ from exporter.collectors.base import TargetData
 from exporter.collectors.collaborations import PollData
 from exporter.collectors.listings import Listed, ListingsData
 from exporter.collectors.status_counts import Item, tally
-from exporter.core.model import FAILING, RUNNING_LOW
+from exporter.core.model import ACTION, AT_LIMIT, FAILED_WORK, FAILING, RUNNING_LOW
 from exporter.core.series import OutputSettings
 from exporter.metrics.declared import families
 from tests.helpers import active_collaboration
@@ -42,15 +42,31 @@ def test_intermediate_tables_expire_from_their_last_population() -> None:
 
 def data() -> ListingsData:
     failed = Item("t4", "DISALLOWED_BY_DATA_PROVIDER", NOW - DAY, {"name": "p"})
-    found = tally(intermediate_tables.KIND.rules, [TABLE, failed], None)
-    return ListingsData({"c1": Listed("m1", found, (TABLE, failed))})
+    populate = Item("t5", "POPULATE_FAILED", NOW - DAY, {"name": "q"})
+    found = tally(intermediate_tables.KIND.rules, [TABLE, failed, populate], None)
+    return ListingsData({"c1": Listed("m1", found, (TABLE, failed, populate))})
 
 
-def test_failed_disallowed_and_expiring_tables_are_to_act_on() -> None:
-    what = [(f.urgency, f.what) for f in intermediate_tables.findings(KEY, data(), NOW)]
+def test_failed_unusable_and_expiring_tables_each_have_their_kind_and_colour() -> None:
+    what = [
+        (f.urgency, f.kind, f.severity, f.what)
+        for f in intermediate_tables.findings(KEY, data(), NOW)
+    ]
     assert what == [
-        (FAILING, "intermediate tables: 1 DISALLOWED_BY_DATA_PROVIDER"),
-        (RUNNING_LOW, "intermediate table daily expires in 48h"),
+        (FAILING, FAILED_WORK, ACTION, "intermediate tables: 1 POPULATE_FAILED"),
+        (
+            FAILING,
+            intermediate_tables.UNUSABLE,
+            ACTION,
+            "intermediate tables: 1 DISALLOWED_BY_DATA_PROVIDER",
+        ),
+        # Retention works as designed: amber, not red.
+        (
+            RUNNING_LOW,
+            intermediate_tables.EXPIRES,
+            AT_LIMIT,
+            "intermediate table daily: its data expires in 48h",
+        ),
     ]
 
 

@@ -6,7 +6,7 @@ from exporter.collectors import ml_audiences
 from exporter.collectors.base import TargetData
 from exporter.collectors.listings import Listed
 from exporter.collectors.status_counts import Item, tally
-from exporter.core.model import RUNNING_LOW
+from exporter.core.model import INFO, RUNNING_LOW
 from exporter.core.series import OutputSettings
 from exporter.metrics.declared import families
 
@@ -34,7 +34,8 @@ def test_an_audience_model_not_retrained_for_a_week_is_to_act_on() -> None:
     young = Item("arn:young", "ACTIVE", NOW - DAY, {"name": "young"})
     found = ml_audiences.findings(KEY, data(old, young), NOW)
     stale = [f for f in found if f.urgency == RUNNING_LOW]
-    assert [f.what for f in stale] == ["audience model old trained 8 days ago: retrain it"]
+    assert [f.what for f in stale] == ["audience model old: trained 8 days ago; retraining advised"]
+    assert [(f.membership_id, f.severity) for f in stale] == [("", INFO)]  # the account's own
     assert any("audience generation jobs failed: 1" in f.what for f in found)
 
 

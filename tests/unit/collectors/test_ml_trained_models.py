@@ -9,7 +9,7 @@ from exporter.collectors.base import TargetData
 from exporter.collectors.collaborations import PollData
 from exporter.collectors.listings import Listed, ListingsData, findings
 from exporter.collectors.status_counts import parse_items, tally
-from exporter.core.model import FAILING
+from exporter.core.model import ACTION, INFO
 from exporter.core.series import OutputSettings
 from exporter.metrics.declared import families
 from tests.helpers import active_collaboration
@@ -39,10 +39,11 @@ def test_failed_and_stuck_ones_are_counted_and_to_act_on() -> None:
     assert invalid == 1
     found = Listed("m1", tally(KIND.rules, items, None), tuple(items))
     data = ListingsData({"c1": found, "c2": Listed("m2", tally(KIND.rules, [], None))})
-    what = [(f.urgency, f.membership_id, f.what) for f in findings(KIND, KEY, data, NOW)]
+    what = [(f.severity, f.membership_id, f.what) for f in findings(KIND, KEY, data, NOW)]
     assert what == [
-        (FAILING, "m1", f"{KIND.noun} failed: 1 in CREATE_FAILED"),
-        (FAILING, "m1", f"{KIND.noun} in progress for 7h: stuck?"),
+        (ACTION, "m1", f"{KIND.noun} failed: 1 in CREATE_FAILED"),
+        # Training can take hours: worth knowing, not a failure.
+        (INFO, "m1", f"{KIND.noun}: the oldest has been in progress for 7h"),
     ]
     # Only the still ACTIVE collaborations have series.
     parent = PollData((active_collaboration("c1", "m1"),), {}, None)

@@ -7,6 +7,7 @@ from exporter.collectors.base import TargetData
 from exporter.collectors.collaborations import PollData
 from exporter.collectors.protected_analyses import AnalysesData, MembershipAnalyses, findings
 from exporter.collectors.status_counts import Item, tally
+from exporter.core.model import AT_LIMIT
 from exporter.core.series import OutputSettings
 from exporter.metrics.declared import families
 from tests.helpers import active_collaboration
@@ -20,10 +21,11 @@ def data(*jobs: Item) -> AnalysesData:
     return AnalysesData({"c1": MembershipAnalyses("m1", found)})
 
 
-def test_one_running_job_is_the_membership_quota() -> None:
-    running = data(Item("j1", "STARTED", 10.0))
-    (limit,) = [f for f in findings(KIND, KEY, running) if "concurrency" in f.what]
-    assert limit.membership_id == "m1"
+def test_one_running_job_is_the_membership_quota_and_others_wait() -> None:
+    running = data(Item("j1", "STARTED", 10.0), Item("j2", "SUBMITTED", 20.0))
+    (limit,) = findings(KIND, KEY, running)
+    assert (limit.membership_id, limit.severity) == ("m1", AT_LIMIT)
+    assert limit.what == "jobs: 1 running; AWS allows 1 at once; 1 more is waiting"
     assert findings(KIND, KEY, data(Item("j1", "SUCCESS", 10.0))) == []
 
 

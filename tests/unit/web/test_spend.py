@@ -1,4 +1,4 @@
-"""The status page's cost section: CRPU-hours and failures per collaboration, priciest first."""
+"""The status page's cost table: CRPU-hours and failures per collaboration, priciest first."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from exporter.collectors.details import Details
 from exporter.collectors.protected_analyses import AnalysesData, MembershipAnalyses
 from exporter.collectors.status_counts import Tally
 from exporter.core.model import CollectorState, Snapshot, Target
-from exporter.web.attention import findings
-from exporter.web.spend import spend_section, spending
+from exporter.web.spend import spend_rows, spending
+from exporter.web.statuspage import render_status_page
 from tests.unit.metrics.test_collector import snapshot
+from tests.unit.web.test_statuspage import parse
 
 TARGET = Target("111111111111", "us-east-1", "prod")
 
@@ -49,16 +50,25 @@ def test_queries_and_jobs_are_summed_per_collaboration_most_expensive_first() ->
     assert found == [("c3", 9.0, 0, 86400.0), ("c1", 4.75, 3, 86400.0)]  # c2: nothing
 
 
-def test_the_section_names_the_collaboration_and_the_window() -> None:
-    section = spend_section(world())
-    assert "<td>111111111111 (prod)</td><td>us-east-1</td><td>name c1</td><td>4.75</td>" in section
-    assert "<td>last 24h</td>" in section
-    assert 'id="no-spend"' in spend_section(snapshot())
+def test_the_table_names_the_collaboration_first_and_the_window() -> None:
+    (first, second) = spend_rows(world())
+    assert (first.collaboration, first.account, first.over) == ("name c3", "prod", "last 24h")
+    assert (second.collaboration, second.spend.collaboration_id) == ("name c1", "c1")
+    rows = parse(render_status_page(world())).tables["spend"]
+    assert rows == [
+        ["name c3 c3", "prod", "us-east-1", "9.00", "0", "last 24h"],
+        ["name c1 c1", "prod", "us-east-1", "4.75", "3", "last 24h"],
+    ]
+    assert 'id="no-spend"' in render_status_page(snapshot())
 
 
-def test_a_membership_at_its_concurrency_limit_is_to_act_on_first() -> None:
-    (first, *_) = findings(world())
-    assert first.membership_id == "m1"
-    assert first.what == (
-        "jobs at the concurrency limit: 1 running, AWS allows 1 per membership; more queue"
+def test_an_unknown_collaboration_shows_its_id_and_the_window_may_be_minutes() -> None:
+    queries = AnalysesData(MappingProxyType({"c9": membership("m9", (1.0,), 0)}), lookback=1800.0)
+    only = Snapshot(
+        snapshot().states,
+        MappingProxyType({"protected_queries": {TARGET.key: CollectorState(TARGET, queries)}}),
     )
+    (row,) = spend_rows(only)
+    assert (row.collaboration, row.over) == ("", "last 30m")
+    (cells,) = parse(render_status_page(only)).tables["spend"]
+    assert cells[0] == "c9"

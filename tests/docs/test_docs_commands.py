@@ -210,6 +210,17 @@ def up_series(metrics: str) -> dict[tuple[str, str], str]:
     return {(account, region): value for account, region, value in found}
 
 
+@pytest.fixture
+def example_account_empty() -> None:
+    """The README's example account as a new one: the demo (in-process, in another test)
+    seeds moto with collaborations of the same account id."""
+    from moto.cleanrooms.models import cleanrooms_backends
+
+    for backend in cleanrooms_backends["111111111111"].values():
+        backend.reset()
+
+
+@pytest.mark.usefixtures("example_account_empty")
 def test_real_account_steps_run_as_written(tmp_path: Path, moto_server: str) -> None:
     """Step 3 of "Pointing it at real accounts", against moto standing in for AWS."""
     block = next(b for b in readme_blocks() if COPY in b)
@@ -239,6 +250,7 @@ def test_real_account_steps_run_as_written(tmp_path: Path, moto_server: str) -> 
     assert served["returncode"] == 0, served["output"]
 
 
+@pytest.mark.usefixtures("example_account_empty")
 def test_real_account_steps_with_one_account_denied(tmp_path: Path, moto_server: str) -> None:
     """The same steps with a second account whose credentials cannot be had."""
     _, check, run = next(b for b in readme_blocks() if COPY in b)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -152,3 +156,95 @@ def child_pids(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 found.append(int(entry.name))
     return found
+
+
+# --- the stand-in AWS (bench/standin.py in another process) ---------------------------
+
+REGIONS = ("us-east-1", "eu-west-2")
+COLLABORATIONS = 25
+CONCURRENCY = 64  # the exporter's worker threads unless --concurrency says otherwise
+BARE_THREADS = 64  # the bare client's threads: the floor, whatever the exporter uses
+
+
+@contextmanager
+def standin(accounts: int, latency: float, memberships: int | None = None) -> Iterator[str]:
+    command = [sys.executable, "-m", "bench.standin", "--accounts", str(accounts)]
+    command += ["--latency", str(latency), "--collaborations", str(COLLABORATIONS)]
+    if memberships is not None:
+        command += ["--memberships", str(memberships)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def counts(endpoint: str, reset: bool = False) -> dict[str, int]:
+    with urllib.request.urlopen(f"{endpoint}/__stats", timeout=10) as response:
+        result: dict[str, int] = json.loads(response.read())
+    if reset:
+        request = urllib.request.Request(f"{endpoint}/__reset", method="POST", data=b"")
+        urllib.request.urlopen(request, timeout=10).close()
+    return result
+
+
+def config_text(
+    endpoint: str,
+    shard: tuple[int, int] = (0, 1),
+    concurrency: int = CONCURRENCY,
+    workers: int = 1,
+) -> str:
+    return (
+        f"poll_interval: 1h\nstale_after: 2h\nconcurrency: {concurrency}\n"
+        # Left out when 1, so the script runs against releases without the key.
+        + (f"poll_workers: {workers}\n" if workers > 1 else "")
+        + f"regions: [{', '.join(REGIONS)}]\n"
+        f"aws: {{endpoint_url: '{endpoint}', max_attempts: 2}}\n"
+        f"sharding: {{index: {shard[0]}, count: {shard[1]}}}\n"
+        "discovery: {organizations: {role_name: CleanRoomsReadOnly}}\n"
+        # The collaborations path alone, so figures compare across releases.
+        "collectors: {memberships: {enabled: false}}\n"
+    )
+
+
+def timed(action: object) -> float:
+    began = time.perf_counter()
+    action()  # type: ignore[operator]
+    return time.perf_counter() - began
+
+
+def median_ms(action: object, runs: int) -> float:
+    return statistics.median(timed(action) for _ in range(runs)) * 1000
+
+
+def bare_client_round(endpoint: str, requests: int) -> float:
+    """The same number of ListCollaborations requests from plain http.client threads.
+
+    The floor this machine allows: the stand-in and a client with no SDK at all.
+    """
+    host, port = endpoint.removeprefix("http://").split(":")
+    per_thread = [
+        requests // BARE_THREADS + (i < requests % BARE_THREADS) for i in range(BARE_THREADS)
+    ]
+
+    def worker(count: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        for _ in range(count):
+            conn.request(
+                "GET",
+                "/collaborations?maxResults=100",
+                headers={"Authorization": "Credential=AKIA100000000001/x"},
+            )
+            conn.getresponse().read()
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in per_thread]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began

@@ -172,7 +172,7 @@ def formula(targets: int, memberships: int, names: tuple[str, ...]) -> dict[str,
 
 def first_round(app: Any, endpoint: str) -> dict[str, int]:
     """Start, count the calls of one round, then reload to the load's interval."""
-    from bench.scale import counts
+    from bench.common import counts
 
     app.start()
     app.wait_ready()
@@ -199,7 +199,7 @@ def measure_all(
     """One size, in this process: the caller runs it in a fresh one."""
     from prometheus_client.exposition import generate_latest
 
-    from bench.scale import counts, median_ms, standin
+    from bench.common import counts, median_ms, standin
     from exporter.app import App
     from exporter.config import parse_config
 

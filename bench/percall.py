@@ -50,8 +50,7 @@ from bench.calls import (
     wait_warm,
     worker_pids,
 )
-from bench.common import use_fake_credentials
-from bench.scale import bare_client_round, config_text, counts, standin
+from bench.common import bare_client_round, config_text, counts, standin, use_fake_credentials
 
 
 def per_operation(endpoint: str, calls: int, repeats: int = 3) -> list[dict[str, Any]]:

@@ -12,8 +12,7 @@ import sys
 import time
 
 from bench.calls import wait_warm
-from bench.common import use_fake_credentials
-from bench.scale import config_text, standin
+from bench.common import config_text, standin, use_fake_credentials
 
 
 def main(argv: list[str] | None = None) -> int:

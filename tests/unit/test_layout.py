@@ -133,3 +133,25 @@ def long_functions(text: str, where: Path) -> list[str]:
             if length > MAX_FUNCTION_LINES:
                 too_big.append(f"{where}:{node.lineno} {node.name}: {length} lines")
     return too_big
+
+
+def _bench_imports(path: Path) -> set[str]:
+    """The bench modules ``path`` imports, at any depth of its code."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bench."):
+            found.add((node.module or "").split(".")[1])
+    return found
+
+
+def test_bench_scripts_are_not_libraries_and_bench_has_no_cycle() -> None:
+    bench = ROOT / "bench"
+    modules = {p.stem: p for p in bench.glob("*.py") if p.stem != "__init__"}
+    scripts = {n for n, p in modules.items() if '__name__ == "__main__"' in p.read_text()}
+    imports = {n: _bench_imports(p) for n, p in modules.items()}
+    assert {n: i & scripts for n, i in imports.items() if i & scripts} == {}
+
+    def reaches(start: str, seen: frozenset[str]) -> bool:
+        return any(n in seen or reaches(n, seen | {n}) for n in imports.get(start, ()))
+
+    assert [n for n in modules if reaches(n, frozenset({n}))] == []

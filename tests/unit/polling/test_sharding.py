@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-
-import boto3
 import pytest
 
 from exporter.app import App
 from exporter.aws.ratelimit import TokenBucket
 from exporter.config import ConfigError, parse_config
 from exporter.polling.sharding import Shard, pod_ordinal, resolve_shard, shard_of
-from tests.helpers import Seeder
 
 ACCOUNTS = [f"{700000000000 + i * 7919:012d}" for i in range(3000)]
 REGION = "ap-southeast-2"  # no other test uses it, so moto's shared state stays apart
@@ -63,35 +59,3 @@ def test_token_bucket_spaces_requests() -> None:
     assert waits == [0.0, 0.0, 0.5, 0.5, 0.5]  # the burst, then one every half second
     now[0] += 10  # idle: the bucket refills to its burst, no further
     assert [bucket.acquire() for _ in range(3)] == [0.0, 0.0, 0.5]
-
-
-@pytest.fixture(scope="module")
-def organization(moto_server: str) -> dict[str, list[str]]:
-    """An organization in moto: root -> ou-a -> ou-a1, one account at each level, one closed."""
-    org = boto3.client(
-        "organizations",
-        region_name="us-east-1",
-        endpoint_url=moto_server,
-        # Module-scoped: runs before the per-test fake credentials are in place.
-        aws_access_key_id="AKIATESTTESTTESTTEST",
-        aws_secret_access_key="test-secret-key-do-not-leak",
-    )
-    with contextlib.suppress(org.exceptions.AlreadyInOrganizationException):
-        org.create_organization(FeatureSet="ALL")
-    root = org.list_roots()["Roots"][0]["Id"]
-    ou_a = org.create_organizational_unit(ParentId=root, Name="a")["OrganizationalUnit"]["Id"]
-    ou_a1 = org.create_organizational_unit(ParentId=ou_a, Name="a1")["OrganizationalUnit"]["Id"]
-
-    def account(name: str, parent: str) -> str:
-        made = org.create_account(Email=f"{name}@example.com", AccountName=name)
-        account_id = str(made["CreateAccountStatus"]["AccountId"])
-        org.move_account(AccountId=account_id, SourceParentId=root, DestinationParentId=parent)
-        return account_id
-
-    in_root, in_a, in_a1 = account("top", root), account("mid", ou_a), account("deep", ou_a1)
-    closed = account("closed", ou_a)
-    org.close_account(AccountId=closed)
-    seeder = Seeder()
-    for account_id in (in_root, in_a, in_a1):
-        seeder.statuses(account_id, REGION, ACTIVE=1, INVITED=1)
-    return {"ids": [in_root, in_a, in_a1], "ous": [ou_a], "closed": [closed]}

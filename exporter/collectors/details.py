@@ -34,6 +34,8 @@ MAX_BACKLOG = 10_000  # per membership; beyond it the oldest waiting analyses ar
 # Seconds. Clean Rooms analyses take from tens of seconds (a small SQL query) to hours (a
 # PySpark job over large tables); the bounds double from 10 s to 4 h.
 DURATION_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0)
+# AWS reports billed CRPU-hours; the counters are in Prometheus' base unit, CRPU-seconds.
+SECONDS_PER_HOUR = 3600.0
 REASONS = {
     "AccessDeniedException": "access_denied",
     "AccessDenied": "access_denied",
@@ -243,10 +245,11 @@ class Names:
 
 
 def families(names: Names, fresh: Sequence[Fresh]) -> list[Metric]:
-    """Billed CRPU-hours, error codes, backlog and drops per membership; durations per target."""
+    """Billed CRPU-seconds, error codes, backlog and drops per membership; durations per target."""
     billed = counter(
-        f"{names.prefix}_billed_crpu_hours",
-        f"Billed CRPU-hours of protected {names.noun} fetched once finished, by status.",
+        f"{names.prefix}_billed_crpu_seconds",
+        f"Billed CRPU-seconds (AWS's CRPU-hours x 3600) of protected {names.noun} fetched once "
+        "finished, by status.",
         (*MEMBERSHIP_LABELS, "status"),
     )
     errors = counter(
@@ -271,7 +274,8 @@ def families(names: Names, fresh: Sequence[Fresh]) -> list[Metric]:
             key = [*item.key, label(membership.membership_id), label(collaboration_id)]
             found = membership.details
             for status in sorted({*names.terminal, *found.billed}):
-                billed.add_metric([*key, label(status)], found.billed.get(status, 0.0))
+                hours = found.billed.get(status, 0.0)
+                billed.add_metric([*key, label(status)], hours * SECONDS_PER_HOUR)
             for code, count in sorted(found.errors.items()):
                 errors.add_metric([*key, label(code)], count)
             backlog.add_metric([*key, names.collector], len(found.backlog))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from prometheus_client.exposition import generate_latest
 
 from exporter.app import App
-from exporter.cli.check import check
+from exporter.cli.check import check, load_files
 from exporter.cli.flags import parse_args
 from exporter.cli.preflight import preflight
 from exporter.cli.serve import serve
@@ -26,7 +26,6 @@ from exporter.demo import embedded as demo
 from exporter.polling.flags import with_shard_flags
 from exporter.web.flags import parse_listen_address, web_limits
 from exporter.web.guard import WebGuard
-from exporter.web.tlsconfig import WebConfig, load_web_config
 
 __all__ = ["main", "parse_args", "web_limits"]
 log = logging.getLogger("exporter")
@@ -37,9 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level, args.log_format)
     try:
         address = parse_listen_address(args.listen)
-        web = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
         guard = WebGuard(web_limits(args))
-        config, world = _load(args)
+        checking = args.config_check or args.check_aws
+        files = (args.config_file, args.web_config_file, checking)
+        config, world, web = load_files(lambda: _load(args), *files)
     except (ConfigError, ValueError) as err:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2

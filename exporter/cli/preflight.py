@@ -17,7 +17,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exporter.aws.clients import AwsClients
-from exporter.aws.errors import THROTTLING_CODES, AssumeRoleFailed, as_api_error, transport_code
+from exporter.aws.errors import (
+    THROTTLING_CODES,
+    AssumeRoleFailed,
+    as_api_error,
+    transport_code,
+    transport_message,
+)
 from exporter.collectors import BY_NAME, CollectorSpec
 from exporter.config import AccountConfig, Config
 from exporter.config.scale import RateLimit
@@ -149,7 +155,9 @@ class _Target:
             return self._failed(spec, err)
         except BotoCoreError as err:
             failing = "AssumeRole" if isinstance(err, AssumeRoleFailed) else operation
-            return self._failed(spec, ApiError(failing, transport_code(err), _one_line(err)))
+            return self._failed(
+                spec, ApiError(failing, transport_code(err), transport_message(err))
+            )
         self.samples[spec.name] = spec.probe.sample(answer)
         return ""
 
@@ -160,14 +168,10 @@ class _Target:
         return _failure(err, self.account, self.region, spec)
 
 
-def _one_line(err: Exception) -> str:
-    return " ".join(str(err).split())
-
-
 def _error(err: BotoCoreError | ClientError) -> ApiError:
     if isinstance(err, ClientError):
         return as_api_error(err)
-    return ApiError("GetCallerIdentity", transport_code(err), " ".join(str(err).split()))
+    return ApiError("GetCallerIdentity", transport_code(err), transport_message(err))
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from tests.helpers import Seeder
 
 REGION = "us-east-1"
 FINISHED = re.compile(r"^cleanrooms_protected_queries_finished_total\{.*\} (\S+)$", re.M)
-BILLED = re.compile(r"^cleanrooms_protected_query_billed_crpu_hours_total\{.*\} (\S+)$", re.M)
+BILLED = re.compile(r"^cleanrooms_protected_query_billed_crpu_seconds_total\{.*\} (\S+)$", re.M)
 BACKLOG = re.compile(r"^cleanrooms_analysis_details_backlog\{.*\} (\S+)$", re.M)
 UNITS = 0.01  # CRPU-hours of each query
 POLLS = re.compile(
@@ -128,7 +128,8 @@ def soak(args: argparse.Namespace, fake: FakeCleanRooms, proxy: FaultProxy) -> i
         wait_for(lambda: total(POLLS, running.metrics()) >= settle, timeout=60)
         wait_for(lambda: total(BACKLOG, running.metrics()) == 0, timeout=60)
         text = running.metrics()
-        counted, billed = total(FINISHED, text), total(BILLED, text)
+        # The counter is in CRPU-seconds; the report speaks AWS's CRPU-hours.
+        counted, billed = total(FINISHED, text), total(BILLED, text) / 3600
         calls = len(proxy.calls("ListProtectedQueries"))
         polls = total(POLLS, text)
         gets = sorted(set(fake.analyses.gets.values()))

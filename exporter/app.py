@@ -19,7 +19,7 @@ from exporter.config import AccountConfig, Config, ConfigError
 from exporter.core import memory
 from exporter.core.gate import ScrapeGate
 from exporter.core.logs import format_tb
-from exporter.core.model import Snapshot, TargetKey
+from exporter.core.model import DiscoveryStatus, Snapshot, TargetKey
 from exporter.core.stats import ApiStats, ApiStatsView, StatsSource, merge_views
 from exporter.metrics.exporter_state import (
     ExporterState,
@@ -197,6 +197,24 @@ class App:
         """Targets of the running configuration (a pool's arrive in its snapshot later)."""
         return self._target_count
 
+    def polling_summary(self) -> str:
+        """``polling N targets every Xs``, and with none, why: what a first look needs."""
+        text = f"polling {self.target_count} targets every {self.config.poll_interval:g}s"
+        if self.target_count:
+            return text
+        discoverer = self.discoverer  # read once: a reload may replace it
+        known = {self.clients.known_account_id(a) for a in self.config.accounts} - {None}
+        known |= {a.id for a in self.discovered if a.id}
+        reasons = no_target_reasons(
+            waiting=len({key[0] for key in self.resolver.states()}),
+            discovery=None if discoverer is None else discoverer.status,
+            discovering=self.config.discovery is not None
+            and (discoverer is None or not discoverer.attempted.is_set()),
+            known=len(known),
+            shard=self.shard,
+        )
+        return f"{text}: {'; '.join(reasons)}" if reasons else text
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
         discoverer = self.discoverer
@@ -271,7 +289,7 @@ class App:
             self.reload_ok = True
             self.reload_time = self._clock()
         count = self.target_count
-        log.info("configuration reloaded: %d targets", count)
+        log.info("configuration reloaded: %s", self.polling_summary())
         return True, f"reloaded: {count} targets"
 
     def _reload_failed(self, reason: str) -> tuple[bool, str]:
@@ -325,6 +343,28 @@ class App:
         # This process only counts discovery and account-id look-ups; workers the rest.
         self.stats.retain(keep)
         self.clients.retain(set(), keep)
+
+
+def no_target_reasons(
+    *, waiting: int, discovery: DiscoveryStatus | None, discovering: bool, known: int, shard: Shard
+) -> list[str]:
+    """Why a replica polls no target: accounts whose id STS has not told yet, discovery
+    still running (or finding nothing), every account on another shard, or none at all."""
+    reasons = []
+    if waiting:
+        who = "1 account waits" if waiting == 1 else f"{waiting} accounts wait"
+        reasons.append(f"{who} for sts:GetCallerIdentity to tell its id")
+    if discovering:
+        reasons.append("discovery of the organization's accounts is still running")
+    elif discovery is not None and not known and not waiting:
+        found = "found no ACTIVE account" if discovery.up else "failed (cleanrooms_discovery_up)"
+        reasons.append(f"discovery {found}")
+    if known and shard.count > 1:
+        accounts = "the 1 account" if known == 1 else f"the {known} accounts"
+        reasons.append(f"shard {shard.index} of {shard.count} owns none of {accounts}")
+    if not (reasons or known or waiting or discovery):
+        reasons.append("no accounts configured")
+    return reasons
 
 
 def _problems(err: Exception) -> str:

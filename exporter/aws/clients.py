@@ -22,7 +22,12 @@ from botocore.utils import parse_timestamp
 from exporter import __version__
 from exporter.aws.accounting import ApiAccounting
 from exporter.aws.credentials import CallContext, CurrentCredentials, StaticProvider
-from exporter.aws.error_codes import AssumeRoleFailed, as_api_error, transport_code
+from exporter.aws.error_codes import (
+    AssumeRoleFailed,
+    as_api_error,
+    transport_code,
+    transport_message,
+)
 from exporter.aws.fastparse import FastParserFactory
 from exporter.aws.ratelimit import TargetLimits
 from exporter.config import AccountConfig, AwsSettings
@@ -232,7 +237,8 @@ class AwsClients:
             raise  # an AWS error answer: already counted, and names AssumeRole itself
         except BotoCoreError as err:
             # Name the failing call: a timeout here must not be blamed on ListCollaborations.
-            raise AssumeRoleFailed(code=transport_code(err), message=str(err)) from err
+            code, message = transport_code(err), transport_message(err)
+            raise AssumeRoleFailed(code=code, message=message) from err
         except Exception as err:
             # botocore's parser raises plain exceptions whose text is the raw response
             # body, which here holds the secret key and session token: keep none of it.

@@ -14,7 +14,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exporter.aws.error_codes import AssumeRoleFailed, client_error_code, transport_code
+from exporter.aws.error_codes import (
+    AssumeRoleFailed,
+    client_error_code,
+    client_error_message,
+    transport_code,
+    transport_message,
+)
 from exporter.config import AccountConfig
 from exporter.config.scale import OrganizationsDiscovery
 from exporter.core.model import DiscoveryStatus
@@ -31,6 +37,7 @@ class DiscoveryError(Exception):
         super().__init__(f"{operation}: {code}: {message}")
         self.operation = operation
         self.code = code
+        self.message = message
 
 
 def _pages(client: Any, operation: str, key: str, **params: str) -> Iterator[dict[str, Any]]:
@@ -102,21 +109,25 @@ def discover(
     try:
         return to_accounts(list_accounts(client, settings), settings, default_regions)
     except ClientError as err:
-        raise DiscoveryError(err.operation_name, client_error_code(err), str(err)) from err
+        code, message = client_error_code(err), client_error_message(err)
+        raise DiscoveryError(err.operation_name, code, message) from err
     except AssumeRoleFailed as err:
-        raise DiscoveryError("AssumeRole", err.kwargs["code"], err.kwargs["message"]) from err
+        raise DiscoveryError("AssumeRole", err.kwargs["code"], transport_message(err)) from err
     except BotoCoreError as err:
-        raise DiscoveryError("ListAccounts", transport_code(err), str(err)) from err
+        raise DiscoveryError("ListAccounts", transport_code(err), transport_message(err)) from err
     except (KeyError, TypeError, AttributeError, ValueError) as err:
         # A response without Id, or of the wrong shape: the API (or a proxy) is broken.
         raise DiscoveryError("ListAccounts", "InvalidResponse", repr(err)) from err
 
 
-def _describe(err: BotoCoreError | ClientError) -> tuple[str, str]:
-    """(operation, code) of an error raised before discovery's own calls (the identity look-up)."""
+def _describe(err: DiscoveryError | BotoCoreError | ClientError) -> tuple[str, str, str]:
+    """(operation, code, message) of a failed discovery; one raised before its own calls
+    comes from the identity look-up."""
+    if isinstance(err, DiscoveryError):
+        return err.operation, err.code, err.message
     if isinstance(err, ClientError):
-        return err.operation_name, client_error_code(err)
-    return "GetCallerIdentity", transport_code(err)
+        return err.operation_name, client_error_code(err), client_error_message(err)
+    return "GetCallerIdentity", transport_code(err), transport_message(err)
 
 
 class Discoverer:
@@ -144,13 +155,11 @@ class Discoverer:
         try:
             accounts = self._run()
         except (DiscoveryError, BotoCoreError, ClientError) as err:
-            operation, code = (
-                (err.operation, err.code) if isinstance(err, DiscoveryError) else _describe(err)
-            )
+            operation, code, message = _describe(err)
             log.warning(
                 "discovery failed, keeping %d accounts: %s",
                 status.accounts,
-                str(err)[:300],
+                message,
                 extra={"operation": operation, "error_code": code},
             )
             self.status = DiscoveryStatus(

@@ -3,12 +3,47 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 from exporter.aws.clients import known_profiles
 from exporter.config import AccountConfig, Config, ConfigError, read_text, read_yaml
 from exporter.polling.sharding import resolve_shard, worker_concurrency
+from exporter.web.tlsconfig import WebConfig, load_web_config
 
 REGION_SOURCES = "AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1"
+World = TypeVar("World")
+
+
+def load_files(
+    load: Callable[[], tuple[Config, World]],
+    config_file: str | None,
+    web_file: str | None,
+    checking: bool = False,
+) -> tuple[Config, World, WebConfig]:
+    """The configuration (``load``) and the ``--web.config.file``, both read whatever the
+    other holds: a ``ConfigError`` lists the problems of each file under its name.
+
+    ``checking`` (``--config.check``) adds what the file alone cannot show to its problems.
+    """
+    errors: list[ConfigError] = []
+    loaded: tuple[Config, World] | None = None
+    try:
+        loaded = load()
+    except ConfigError as err:
+        errors.append(err)
+    if loaded is not None and checking:
+        problems = offline_problems(loaded[0], demo=loaded[1] is not None)
+        if problems:
+            errors.append(ConfigError(problems, config_file))
+    web = WebConfig()
+    try:
+        web = load_web_config(web_file) if web_file else web
+    except ConfigError as err:
+        errors.append(err)
+    if errors or loaded is None:
+        raise ConfigError.of_files(errors)
+    return loaded[0], loaded[1], web
 
 
 def check(config: Config, path: str | None, demo: bool = False) -> int:
@@ -75,8 +110,9 @@ def _check_details(config: Config, path: str | None, demo: bool) -> list[str]:
     keys = set(read_yaml(read_text(path)))
     if "accounts" not in keys and not config.discovery:
         lines.append(
-            "note: the file lists no accounts: polling the default credential chain's own "
-            "account (environment, shared config, container or instance role), a default"
+            "note: the file lists no accounts, so by default the exporter polls the account "
+            "of the default credential chain (environment, shared config, container or "
+            "instance role)"
         )
     if "regions" not in keys:
         lines.append(f"note: the file sets no regions: using {_regions(config)} ({REGION_SOURCES})")

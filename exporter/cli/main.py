@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from collections.abc import Sequence
 
 from prometheus_client.exposition import generate_latest
 
 from exporter.app import App
-from exporter.cli.check import check
+from exporter.cli.check import check, load_files
 from exporter.cli.flags import parse_args
 from exporter.cli.preflight import preflight
 from exporter.cli.serve import serve
@@ -26,7 +27,7 @@ from exporter.demo import embedded as demo
 from exporter.polling.flags import with_shard_flags
 from exporter.web.flags import parse_listen_address, web_limits
 from exporter.web.guard import WebGuard
-from exporter.web.tlsconfig import WebConfig, load_web_config
+from exporter.web.server import ListenError, listen
 
 __all__ = ["main", "parse_args", "web_limits"]
 log = logging.getLogger("exporter")
@@ -37,9 +38,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level, args.log_format)
     try:
         address = parse_listen_address(args.listen)
-        web = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
+    except ValueError as err:
+        print(f"cleanrooms-exporter: {err}", file=sys.stderr)
+        return 2
+    serving = not (args.config_check or args.check_aws or args.once)
+    try:
+        # Before the slow start-up (the demo world, the clients): a port in use fails at once.
+        listener = listen(address) if serving else None
+    except ListenError as err:
+        log.error("%s", err)
+        return 1
+    try:
+        return _run(args, address, listener)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+def _run(args: argparse.Namespace, address: tuple[str, int], listener: socket.socket | None) -> int:
+    try:
         guard = WebGuard(web_limits(args))
-        config, world = _load(args)
+        checking = args.config_check or args.check_aws
+        files = (args.config_file, args.web_config_file, checking)
+        config, world, web = load_files(lambda: _load(args), *files)
     except (ConfigError, ValueError) as err:
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
@@ -57,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo.start_changes(world)
     if args.once:
         return _run_once(app)
-    return serve(app, address, web, guard, None if world else args.config_file)
+    config_file = None if world else args.config_file
+    return serve(app, address, web, guard, config_file, listener=listener)
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:

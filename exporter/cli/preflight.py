@@ -22,6 +22,7 @@ from exporter.aws.error_codes import (
     AssumeRoleFailed,
     as_api_error,
     transport_code,
+    transport_message,
 )
 from exporter.collectors import BY_NAME, CollectorSpec
 from exporter.config import AccountConfig, Config
@@ -155,7 +156,9 @@ class _Target:
             return self._failed(spec, err)
         except BotoCoreError as err:
             failing = "AssumeRole" if isinstance(err, AssumeRoleFailed) else operation
-            return self._failed(spec, ApiError(failing, transport_code(err), _one_line(err)))
+            return self._failed(
+                spec, ApiError(failing, transport_code(err), transport_message(err))
+            )
         self.subjects[spec.name] = spec.shown.probe.subject(answer)
         return ""
 
@@ -166,14 +169,10 @@ class _Target:
         return _failure(err, self.account, self.region, spec)
 
 
-def _one_line(err: Exception) -> str:
-    return " ".join(str(err).split())
-
-
 def _error(err: BotoCoreError | ClientError) -> ApiError:
     if isinstance(err, ClientError):
         return as_api_error(err)
-    return ApiError("GetCallerIdentity", transport_code(err), " ".join(str(err).split()))
+    return ApiError("GetCallerIdentity", transport_code(err), transport_message(err))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from types import FrameType
 from exporter.app import App
 from exporter.web.guard import WebGuard
 from exporter.web.handlers import ExporterServer, WebApp
+from exporter.web.server import ListenError, listen
 from exporter.web.statuspage import PageContext, ReloadRecorder, ReloadState
 from exporter.web.tlsconfig import WebConfig
 
@@ -49,26 +50,29 @@ class _Signals:
 
 
 def serve(
-    app: App, address: tuple[str, int], web: WebConfig, guard: WebGuard, config_file: str | None
+    app: App,
+    address: tuple[str, int],
+    web: WebConfig,
+    guard: WebGuard,
+    config_file: str | None,
+    *,
+    listener: socket.socket | None = None,
 ) -> int:
     reload = ReloadRecorder(app.reload)
     try:
-        server = bind(address, app, web, guard, reload=reload, config_file=config_file)
-    except OSError as err:
-        log.error("cannot listen on %s:%d: %s", *address, err.strerror or err)
+        listener = listener or listen(address)
+    except ListenError as err:
+        log.error("%s", err)
         return 1
+    server = bind(
+        address, app, web, guard, reload=reload, config_file=config_file, listener=listener
+    )
     signals = _Signals()
     signals.install()
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     app.start()
     host, port = server.server_address[:2]
-    log.info(
-        "listening on %s:%s, polling %d targets every %gs",
-        host,
-        port,
-        app.target_count,
-        app.config.poll_interval,
-    )
+    log.info("listening on %s:%s, %s", host, port, app.polling_summary())
     while True:
         arrived = signals.next()
         stops = arrived & {signal.SIGTERM, signal.SIGINT}
@@ -91,6 +95,7 @@ def bind(
     *,
     reload: ReloadRecorder | None = None,
     config_file: str | None = None,
+    listener: socket.socket | None = None,
 ) -> ExporterServer:
     reload = reload or ReloadRecorder(app.reload)
 
@@ -102,4 +107,4 @@ def bind(
     handlers = WebApp(app.renderer.render, app.snapshot, reload, app.ready, page_context)
     if ":" in address[0]:
         ExporterServer.address_family = socket.AF_INET6
-    return ExporterServer(address, handlers, web, guard)
+    return ExporterServer(address, handlers, web, guard, listener)

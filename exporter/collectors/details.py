@@ -32,6 +32,8 @@ MAX_BACKLOG = 10_000  # per membership; beyond it the oldest waiting analyses ar
 # Seconds. Clean Rooms analyses take from tens of seconds (a small SQL query) to hours (a
 # PySpark job over large tables); the bounds double from 10 s to 4 h.
 DURATION_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0)
+# AWS reports billed CRPU-hours; the counters are in Prometheus' base unit, CRPU-seconds.
+SECONDS_PER_HOUR = 3600.0
 REASONS = {
     "AccessDeniedException": "access_denied",
     "AccessDenied": "access_denied",
@@ -251,8 +253,9 @@ class DetailFamilies:
             collector,
             terminal,
             counter(
-                f"{prefix}_billed_crpu_hours",
-                f"Billed CRPU-hours of protected {noun} fetched once finished, by status.",
+                f"{prefix}_billed_crpu_seconds",
+                f"Billed CRPU-seconds (AWS's CRPU-hours x 3600) of protected {noun} fetched "
+                "once finished, by status.",
                 *MEMBERSHIP_LABELS,
                 "status",
             ),
@@ -279,7 +282,8 @@ class DetailFamilies:
     def add(self, out: Samples, key: tuple[str, ...], found: Details) -> None:
         """One membership's billed units, error codes, backlog and drops."""
         for status in sorted({*self.terminal, *found.billed}):
-            out.add(self.billed, (*key, label(status)), found.billed.get(status, 0.0))
+            hours = found.billed.get(status, 0.0)
+            out.add(self.billed, (*key, label(status)), hours * SECONDS_PER_HOUR)
         for code, number in sorted(found.errors.items()):
             out.add(self.errors, (*key, label(code)), number)
         out.add(BACKLOG, (*key, self.collector), len(found.backlog))

@@ -11,6 +11,7 @@ from typing import Any
 
 from exporter.collectors import BY_NAME, REGISTRY
 from exporter.collectors.base import CollectorSpec
+from exporter.config.parser import did_you_mean
 from exporter.config.scale import SectionParser
 
 _KEYS = frozenset({"enabled", "interval", "stale_after"})
@@ -54,7 +55,8 @@ def parse_collectors(
     for name, body in raw.items():
         path = f"collectors.{name}"
         if name not in BY_NAME:
-            parser.problem(path, f"unknown collector; known: {', '.join(BY_NAME)}")
+            guess = did_you_mean(str(name), BY_NAME)
+            parser.key_problem(path, f"unknown collector{guess} (known: {', '.join(BY_NAME)})")
         elif body is None or isinstance(body, dict):
             entries.append(_entry(parser, str(name), body or {}, path, poll_interval))
         else:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter.config.collectors import parse_collectors
+from exporter.config.ids import account_id_problem, session_name_problem
 from exporter.config.parser import (
     ConfigError,
     Parser,
@@ -55,13 +56,14 @@ def load_config(path: str | Path | None, env: Mapping[str, str] | None = None) -
 
 def parse_config(text: str, env: Mapping[str, str]) -> Config:
     """Validate YAML text; raise ``ConfigError`` listing every problem."""
-    raw = read_yaml(text)
+    lines: dict[str, int] = {}
+    raw = read_yaml(text, lines)
     problems: list[str] = []
     raw = _expand_env(raw, env, "", problems)
     if not isinstance(raw, dict):
         raise ConfigError(["top level: must be a mapping"])
     try:
-        config = _ConfigParser(problems, (default_region(env),)).config(raw)
+        config = _ConfigParser(problems, (default_region(env),), lines).config(raw)
     except (TypeError, ValueError, AttributeError) as err:
         # A shape no check anticipated (say, a mapping where a list of strings goes):
         # still one clear message and exit code 2, never a traceback.
@@ -147,8 +149,13 @@ _ACCOUNT_KEYS = frozenset({"id", "name", "role_arn", "external_id", "profile", "
 class _ConfigParser(Parser):
     """The exporter's own file: its sections and accounts."""
 
-    def __init__(self, problems: list[str], default_regions: tuple[str, ...]) -> None:
-        super().__init__(problems)
+    def __init__(
+        self,
+        problems: list[str],
+        default_regions: tuple[str, ...],
+        lines: Mapping[str, int] | None = None,
+    ) -> None:
+        super().__init__(problems, lines)
         self.default_regions = default_regions  # when the file sets no regions
         self._known_regions = frozenset(cleanrooms_regions())
 
@@ -212,11 +219,8 @@ class _ConfigParser(Parser):
             self.problem("trusted_creator_accounts", "must be a list of 12-digit account ids")
             return ()
         for i, account in enumerate(value):
-            if not isinstance(account, str) or not _ACCOUNT_RE.match(account):
-                self.problem(
-                    f"trusted_creator_accounts[{i}]",
-                    f"must be a quoted 12-digit account id, got {account!r}",
-                )
+            if problem := account_id_problem(account):
+                self.problem(f"trusted_creator_accounts[{i}]", problem)
         return tuple(str(a) for a in value)
 
     def aws(self, raw: Any) -> AwsSettings:
@@ -245,8 +249,8 @@ class _ConfigParser(Parser):
 
     def session_name(self, raw: dict[str, Any]) -> str:
         name = self.string(raw, "role_session_name", "aws") or AwsSettings().role_session_name
-        if not re.match(r"^[\w+=,.@-]{2,64}$", name):
-            self.problem("aws.role_session_name", "must be 2-64 characters of [A-Za-z0-9+=,.@_-]")
+        if problem := session_name_problem(name):
+            self.problem("aws.role_session_name", problem)
         return name
 
     def accounts(
@@ -276,7 +280,7 @@ class _ConfigParser(Parser):
         profile = self.string(raw, "profile", path)
         if role_arn and profile:
             self.problem(path, "role_arn and profile are mutually exclusive")
-        external_id = self.string(raw, "external_id", path)
+        external_id = self.external_id(raw, path)
         if external_id and not role_arn:
             self.problem(join(path, "external_id"), "only makes sense with role_arn")
         regions = default_regions
@@ -296,8 +300,8 @@ class _ConfigParser(Parser):
         value = raw.get("id")
         if value is None:
             return None
-        if not isinstance(value, str) or not _ACCOUNT_RE.match(value):
-            self.problem(join(path, "id"), f"must be a quoted 12-digit account id, got {value!r}")
+        if problem := account_id_problem(value):
+            self.problem(join(path, "id"), problem)
             # Kept as given (the config fails anyway) so duplicates are judged by it.
         return str(value)
 

@@ -7,12 +7,15 @@ file and the ``--web.config.file`` both subclass ``Parser``.
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from exporter.config.ids import external_id_problem
 
 SECRET_KEYS = frozenset({"external_id"})
 # The shortest poll interval anywhere (file, collectors, --demo.poll-interval): the tests
@@ -36,6 +39,15 @@ class ConfigError(Exception):
     def in_file(self, source: str | Path) -> ConfigError:
         """The same problems, naming the file they were found in."""
         return ConfigError(self.problems, source)
+
+    @staticmethod
+    def of_files(errors: Sequence[ConfigError]) -> ConfigError:
+        """One error for the problems of several files, each list under its file's name."""
+        if len(errors) == 1:
+            return errors[0]
+        joined = ConfigError([p for err in errors for p in err.problems])
+        joined.args = ("\n".join(str(err) for err in errors),)
+        return joined
 
 
 def parse_duration(text: str) -> float:
@@ -108,14 +120,15 @@ def _where(mark: yaml.Mark, other: yaml.Mark) -> str:
     return f"line {mark.line + 1}"
 
 
-def read_yaml(text: str) -> Any:
+def read_yaml(text: str, lines: dict[str, int] | None = None) -> Any:
     """``yaml.safe_load`` with a syntax error as a ``ConfigError``; an empty file is ``{}``.
 
     A syntax error gives its line and column (1-based), as an editor counts them; a key
-    repeated in one mapping is an error naming both lines.
+    repeated in one mapping is an error naming both lines. ``lines``, when given, receives
+    the line of every mapping key by its path (``accounts[0].role_arn``), for problems.
     """
     try:
-        raw, repeated = _load(text)
+        raw, repeated = _load(text, lines)
     except yaml.MarkedYAMLError as err:
         raise ConfigError([_yaml_problem(err)]) from None
     except yaml.YAMLError as err:
@@ -127,12 +140,53 @@ def read_yaml(text: str) -> Any:
     return {} if raw is None else raw
 
 
-def _load(text: str) -> tuple[Any, list[str]]:
+def _load(text: str, lines: dict[str, int] | None) -> tuple[Any, list[str]]:
     loader = _UniqueKeyLoader(text)  # reads the stream: may raise for a bad character
     try:
-        return loader.get_single_data(), loader.repeated
+        node = loader.get_single_node()
+        if lines is not None:
+            lines.update(_key_lines(node))
+        data = None if node is None else loader.construct_document(node)
+        return data, loader.repeated
     finally:
         loader.dispose()
+
+
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _key_lines(root: yaml.Node | None) -> dict[str, int]:
+    """The 1-based line of each mapping key, by the path problems name it with.
+
+    Iterative, and each node once: deep nesting cannot recurse and an alias repeated
+    many times ("billion laughs") is not walked again.
+    """
+    lines: dict[str, int] = {}
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node | None, str]] = [(root, "")]
+    while stack:
+        node, path = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE:
+                    where = join(path, str(key.value))
+                    lines.setdefault(where, key.start_mark.line + 1)
+                    stack.append((value, where))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{i}]") for i, item in enumerate(node.value))
+    return lines
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """``, did you mean NAME?`` for the known name closest to ``word``, or nothing."""
+    names = {name.lower(): name for name in known}
+    # 0.75: a typo (rolearn, poll_intervall, memebers) scores 0.85 and more; an unrelated
+    # word that shares letters (colour, collectors: 0.63) gets no guess.
+    close = difflib.get_close_matches(word.lower(), sorted(names), n=1, cutoff=0.75)
+    return f", did you mean {names[close[0]]}?" if close else ""
 
 
 def _yaml_problem(err: yaml.MarkedYAMLError) -> str:
@@ -151,13 +205,23 @@ def join(path: str, key: str) -> str:
 
 
 class Parser:
-    """Field-by-field validation that records problems instead of stopping at the first."""
+    """Field-by-field validation that records problems instead of stopping at the first.
 
-    def __init__(self, problems: list[str]) -> None:
+    ``lines`` (from ``read_yaml``) gives the line of each key, for the problems of keys
+    that are not in the file's vocabulary: those are found by eye.
+    """
+
+    def __init__(self, problems: list[str], lines: Mapping[str, int] | None = None) -> None:
         self.problems = problems
+        self.lines = lines or {}
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}")
+
+    def key_problem(self, path: str, message: str) -> None:
+        """A problem of the key at ``path`` itself, led by its line when the file has one."""
+        line = self.lines.get(path)
+        self.problem(f"line {line}: {path}" if line else path, message)
 
     def unknown_keys(
         self,
@@ -166,11 +230,13 @@ class Parser:
         path: str,
         reasons: Mapping[str, str] | None = None,
     ) -> None:
-        """A problem per key not in ``allowed``; ``reasons`` say why, by the key's full path."""
+        """A problem per key not in ``allowed``, with its line and the closest allowed key;
+        ``reasons`` say why instead, by the key's full path."""
         for key in raw:
             where = join(path, str(key))
             if key not in allowed:
-                self.problem(where, (reasons or {}).get(where, "unknown key"))
+                reason = (reasons or {}).get(where)
+                self.key_problem(where, reason or "unknown key" + did_you_mean(str(key), allowed))
 
     def duration(self, raw: dict[str, Any], key: str, default: float, path: str) -> float:
         value = raw.get(key)
@@ -222,6 +288,15 @@ class Parser:
             got = "" if key in SECRET_KEYS else f", got {value!r}"
             self.problem(join(path, key), f"must be a non-empty string{got}")
             return None
+        return value
+
+    def external_id(self, raw: dict[str, Any], path: str) -> str | None:
+        """An ``external_id``, checked offline as STS would check it (never quoted back)."""
+        value, where = self.string(raw, "external_id", path), join(path, "external_id")
+        # A value already reported (an unset variable, say) is not judged again.
+        reported = any(p.startswith(f"{where}: ") for p in self.problems)
+        if value is not None and not reported and (problem := external_id_problem(value)):
+            self.problem(where, problem)
         return value
 
     def mapping(self, raw: dict[str, Any], key: str, path: str = "") -> dict[str, Any]:

@@ -7,10 +7,12 @@ same problem-collecting parser, so errors carry their full path.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-_ACCOUNT_RE = re.compile(r"^\d{12}$")
+from exporter.config.ids import account_id_problem
+
 _OU_RE = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
 _ROLE_NAME_RE = re.compile(r"^[\w+=,.@/-]{1,512}$")
 _ROLE_ARN_RE = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -51,12 +53,14 @@ class SectionParser(Protocol):
     """The helpers of the exporter's file parser these sections use."""
 
     def problem(self, path: str, message: str) -> None: ...
+    def key_problem(self, path: str, message: str) -> None: ...
     def unknown_keys(self, raw: dict[str, Any], allowed: frozenset[str], path: str) -> None: ...
     def duration(self, raw: dict[str, Any], key: str, default: float, path: str) -> float: ...
     def interval(self, raw: dict[str, Any], key: str, default: float, path: str) -> float: ...
     def boolean(self, raw: dict[str, Any], key: str, default: bool, path: str = "") -> bool: ...
     def positive_int(self, raw: dict[str, Any], key: str, default: int, path: str) -> int: ...
     def string(self, raw: dict[str, Any], key: str, path: str) -> str | None: ...
+    def external_id(self, raw: dict[str, Any], path: str) -> str | None: ...
     def regions(self, value: Any, path: str) -> tuple[str, ...]: ...
 
 
@@ -71,7 +75,7 @@ def _section(p: SectionParser, raw: Any, path: str, keys: frozenset[str]) -> dic
 
 
 def _ids(
-    p: SectionParser, raw: dict[str, Any], key: str, path: str, pattern: re.Pattern[str]
+    p: SectionParser, raw: dict[str, Any], key: str, path: str, check: Callable[[Any], str | None]
 ) -> tuple[str, ...]:
     value = raw.get(key, [])
     where = f"{path}.{key}"
@@ -79,9 +83,15 @@ def _ids(
         p.problem(where, "must be a list")
         return ()
     for i, item in enumerate(value):
-        if not isinstance(item, str) or not pattern.match(item):
-            p.problem(f"{where}[{i}]", f"not a valid id: {item!r}")
+        if problem := check(item):
+            p.problem(f"{where}[{i}]", problem)
     return tuple(str(v) for v in value)
+
+
+def _ou_problem(value: Any) -> str | None:
+    if isinstance(value, str) and _OU_RE.match(value):
+        return None
+    return f"not a valid id: {value!r}"
 
 
 _DISCOVERY_KEYS = frozenset({"organizations"})
@@ -121,11 +131,11 @@ def parse_discovery(p: SectionParser, raw: Any) -> OrganizationsDiscovery | None
     return OrganizationsDiscovery(
         role_arn=role_arn,
         role_name=role_name.strip("/"),
-        external_id=p.string(org, "external_id", path),
-        include_accounts=_ids(p, org, "include_accounts", path, _ACCOUNT_RE),
-        exclude_accounts=_ids(p, org, "exclude_accounts", path, _ACCOUNT_RE),
-        include_ous=_ids(p, org, "include_ous", path, _OU_RE),
-        exclude_ous=_ids(p, org, "exclude_ous", path, _OU_RE),
+        external_id=p.external_id(org, path),
+        include_accounts=_ids(p, org, "include_accounts", path, account_id_problem),
+        exclude_accounts=_ids(p, org, "exclude_accounts", path, account_id_problem),
+        include_ous=_ids(p, org, "include_ous", path, _ou_problem),
+        exclude_ous=_ids(p, org, "exclude_ous", path, _ou_problem),
         regions=p.regions(org["regions"], f"{path}.regions") if "regions" in org else (),
         refresh_interval=p.duration(org, "refresh_interval", defaults.refresh_interval, path),
     )

@@ -20,7 +20,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from exporter.aws.error_codes import client_error_code, client_error_message, transport_code
+from exporter.aws.error_codes import (
+    client_error_code,
+    client_error_message,
+    transport_code,
+    transport_message,
+)
 from exporter.config import AccountConfig
 from exporter.core.model import CollectorState, PollError, Target, TargetKey
 from exporter.polling.failures import backoff_delay
@@ -161,4 +166,4 @@ def _error(err: BotoCoreError | ClientError) -> PollError:
     if isinstance(err, ClientError):
         message = client_error_message(err)
         return PollError(err.operation_name, client_error_code(err), message[:MESSAGE_LIMIT])
-    return PollError(OPERATION, transport_code(err), " ".join(str(err).split())[:MESSAGE_LIMIT])
+    return PollError(OPERATION, transport_code(err), transport_message(err)[:MESSAGE_LIMIT])

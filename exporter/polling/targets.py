@@ -15,6 +15,7 @@ from exporter.aws.error_codes import (
     client_error_code,
     client_error_message,
     transport_code,
+    transport_message,
 )
 from exporter.collectors import BY_NAME
 from exporter.collectors.base import Client, CollectorSpec, PollContext
@@ -167,7 +168,7 @@ class TargetPoller:
             error = PollError("AssumeRole", err.kwargs["code"], _short(err.kwargs["message"]))
             raise PollFailed(error) from err
         except BotoCoreError as err:
-            code, message = transport_code(err), _short(str(err))
+            code, message = transport_code(err), _short(transport_message(err))
             if code == "ConnectionError" and self._spec.polling.service != "cleanrooms":
                 # No endpoint answers: most often the service is not offered in the region.
                 message = _short(

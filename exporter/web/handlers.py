@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import socket
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -56,8 +57,10 @@ class ExporterServer(LazyTLSMixin, GuardedServer):
         app: WebApp,
         web: WebConfig | None = None,
         guard: WebGuard | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
         web = web or WebConfig()
+        self.listener = listener  # a socket listen() bound already, if any
         self.app = app
         self.auth = BasicAuth(web.users) if web.users else None
         self.extra_headers = web.headers

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
 import ssl
 import sys
 from http import HTTPStatus
@@ -24,14 +25,58 @@ log = logging.getLogger(__name__)
 _REFUSED = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
+LISTEN_FLAG = "--web.listen-address"
+# A burst of connects must not fill the kernel's accept queue and drop a scraper's SYN.
+QUEUE_SIZE = 1024
+
+
+class ListenError(Exception):
+    """The address cannot be listened on; the message names the flag that set it."""
+
+
+def listen(address: tuple[str, int]) -> socket.socket:
+    """A socket bound to ``address`` and listening, taken before any slow start-up work so
+    a port in use fails at once; ``ListenError`` says which address and flag."""
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # As http.server does (allow_reuse_address): a restart binds despite TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(QUEUE_SIZE)
+    except OSError as err:
+        sock.close()
+        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        why = err.strerror or str(err)
+        raise ListenError(f"cannot listen on {where} ({LISTEN_FLAG}): {why}") from err
+    return sock
+
+
 class GuardedServer(ThreadingHTTPServer):
     """A thread per admitted connection; threads never block process exit."""
 
     daemon_threads = True
     allow_reuse_address = True
-    # A burst of connects must not fill the kernel's accept queue and drop a scraper's SYN.
-    request_queue_size = 1024
+    request_queue_size = QUEUE_SIZE
     guard: WebGuard
+    listener: socket.socket | None = None  # bound by listen(): adopted, not bound again
+
+    def server_bind(self) -> None:
+        if self.listener is None:
+            super().server_bind()
+            return
+        self.socket.close()  # the one socketserver made before it knew of the listener
+        self.socket = self.listener
+        self.server_address = self.socket.getsockname()
+        # What HTTPServer.server_bind sets after binding.
+        host, port = self.socket.getsockname()[:2]
+        self.server_name = socket.getfqdn(host)
+        self.server_port = port
+
+    def server_activate(self) -> None:
+        if self.listener is None:
+            super().server_activate()  # a listener listens already
 
     def process_request(self, request: Any, client_address: Any) -> None:
         # On the listening thread: decide at once, never wait for a free slot.

@@ -104,11 +104,12 @@ def load_web_config(path: str | Path) -> WebConfig:
 
 def parse_web_config(text: str, base_dir: Path) -> WebConfig:
     """Validate YAML text; relative file names resolve against ``base_dir``."""
-    raw = read_yaml(text)
+    lines: dict[str, int] = {}
+    raw = read_yaml(text, lines)
     if not isinstance(raw, dict):
         raise ConfigError(["top level: must be a mapping"])
     problems: list[str] = []
-    config = _WebParser(problems, base_dir).config(raw)
+    config = _WebParser(problems, base_dir, lines).config(raw)
     if problems:
         raise ConfigError(problems)
     return config
@@ -128,8 +129,10 @@ def build_ssl_context(config: WebConfig) -> ssl.SSLContext | None:
 class _WebParser(Parser):
     """The web configuration file's sections; files are relative to its folder."""
 
-    def __init__(self, problems: list[str], base_dir: Path) -> None:
-        super().__init__(problems)
+    def __init__(
+        self, problems: list[str], base_dir: Path, lines: Mapping[str, int] | None = None
+    ) -> None:
+        super().__init__(problems, lines)
         self.base_dir = base_dir
 
     def config(self, raw: dict[Any, Any]) -> WebConfig:

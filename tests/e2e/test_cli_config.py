@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 
@@ -112,3 +116,68 @@ def test_shard_flags_split_the_demo() -> None:
         assert families["cleanrooms_exporter_shards"].samples[0].value == 2
     assert seen[0] | seen[1] == {"111111111111", "222222222222", "333333333333"}
     assert not seen[0] & seen[1]
+
+
+# Each mode the exporter serves in: no file, a file, the demo (its simulated AWS starts
+# first otherwise), poll worker processes, a web config file.
+BUSY_PORT_MODES = {
+    "no config file": [],
+    "config file": ["--config.file", "{config}"],
+    "demo": ["--demo"],
+    "poll workers": ["--config.file", "{workers}"],
+    "web config file": ["--config.file", "{config}", "--web.config.file", "{web}"],
+}
+
+
+@pytest.mark.parametrize("mode", BUSY_PORT_MODES)
+def test_a_busy_port_fails_within_a_second_and_names_the_flag(tmp_path: Path, mode: str) -> None:
+    files = {
+        "config": tmp_path / "c.yaml",
+        "workers": tmp_path / "w.yaml",
+        "web": tmp_path / "web.yml",
+    }
+    files["config"].write_text("accounts: [{role_arn: 'arn:aws:iam::111111111111:role/R'}]\n")
+    files["workers"].write_text(files["config"].read_text() + "poll_workers: 2\n")
+    files["web"].write_text("http_server_config: {headers: {X-Frame-Options: deny}}\n")
+    args = [a.format(**files) for a in BUSY_PORT_MODES[mode]]
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        address = f"127.0.0.1:{busy.getsockname()[1]}"
+        timings = []
+        for _ in range(3):  # the fastest of three: a loaded machine must not fail it
+            began = time.monotonic()
+            result = run_cli(*args, "--web.listen-address", address)
+            timings.append(time.monotonic() - began)
+            assert result.returncode == 1, result.stderr
+            if min(timings) < 1.0:
+                break
+    assert min(timings) < 1.0, timings
+    assert (
+        f'msg="cannot listen on {address} (--web.listen-address): Address already in use"'
+        in result.stderr
+    ), result.stderr
+    # Nothing slow ran first: no simulated AWS, no poll worker, no client.
+    assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_the_start_up_line_says_why_no_target_is_polled(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    # The default credential chain: its account id comes from STS, unreachable here.
+    path.write_text("aws: {endpoint_url: 'http://127.0.0.1:9', max_attempts: 1}\n")
+    command = [sys.executable, "-m", "exporter", "--config.file", str(path)]
+    proc = subprocess.Popen(
+        [*command, "--web.listen-address", "127.0.0.1:0"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        while line and "listening on" not in line:
+            line = proc.stderr.readline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert (
+        "polling 0 targets every 300s: 1 account waits for sts:GetCallerIdentity to tell its id"
+        in line
+    ), line

@@ -41,7 +41,32 @@ BROKEN: dict[str, tuple[bytes, list[str]]] = {
     "top level a list": (b"- accounts\n", ["top level: must be a mapping"]),
     "unknown key and bad value": (
         b"poll_intervall: 5m\nconcurrency: 0\n",
-        ["poll_intervall: unknown key", "concurrency: must be greater than zero"],
+        [
+            "line 1: poll_intervall: unknown key, did you mean poll_interval?",
+            "concurrency: must be greater than zero",
+        ],
+    ),
+    "misspelt account key": (
+        b"accounts:\n  - id: '111111111111'\n    rolearn: arn:aws:iam::111111111111:role/R\n",
+        ["line 3: accounts[0].rolearn: unknown key, did you mean role_arn?"],
+    ),
+    "quoted 11-digit account id": (
+        b"accounts:\n  - id: '12345678901'\n",
+        ["accounts[0].id: must be 12 digits, got 11 ('12345678901')"],
+    ),
+    "unquoted account id": (
+        b"accounts:\n  - id: 123456789012\n",
+        [
+            "accounts[0].id: must be quoted: write '123456789012' (unquoted, YAML reads a "
+            "number, which drops leading zeros)"
+        ],
+    ),
+    "one-character external id": (
+        b"accounts:\n  - role_arn: arn:aws:iam::111111111111:role/R\n    external_id: x\n",
+        [
+            "accounts[0].external_id: must be 2 to 1,224 characters (AWS's rule for "
+            "ExternalId), got 1"
+        ],
     ),
 }
 
@@ -113,6 +138,38 @@ def test_web_config_errors_name_their_file(tmp_path: Path) -> None:
     assert f"invalid configuration in {web}:\n  line 3, column 1: yaml: " in result.stderr
 
 
+def test_both_files_bad_gives_the_problems_of_each_under_its_name(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("poll_intervall: 5m\naccounts:\n  - id: '12345678901'\n")
+    web = tmp_path / "web.yml"
+    web.write_text("tls_server_confg: {}\nbasic_auth_users:\n  alice: not-a-hash\n")
+    result = check(config, "--web.config.file", str(web))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"cleanrooms-exporter: invalid configuration in {config}:\n"
+        "  line 1: poll_intervall: unknown key, did you mean poll_interval?\n"
+        "  accounts[0].id: must be 12 digits, got 11 ('12345678901')\n"
+        f"invalid configuration in {web}:\n"
+        "  line 1: tls_server_confg: unknown key, did you mean tls_server_config?\n"
+        "  basic_auth_users.alice: not a bcrypt hash (make one with htpasswd -nBC 10 '')\n"
+    )
+
+
+def test_a_bad_web_config_does_not_hide_what_the_file_alone_cannot_show(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("accounts:\n  - profile: no-such-profile\n")
+    web = tmp_path / "web.yml"
+    web.write_text("surprise: 1\n")
+    result = check(config, "--web.config.file", str(web))
+    assert result.returncode == 2
+    assert f"invalid configuration in {config}:\n  accounts[0].profile: no-such-profile " in (
+        result.stderr
+    )
+    assert f"invalid configuration in {web}:\n  line 1: surprise: unknown key\n" in result.stderr
+
+
 def test_empty_file_is_valid_but_says_it_polls_defaults(tmp_path: Path) -> None:
     path = tmp_path / "empty.yaml"
     path.write_text("")
@@ -122,8 +179,9 @@ def test_empty_file_is_valid_but_says_it_polls_defaults(tmp_path: Path) -> None:
     assert in_order(
         [
             "  accounts[0] (id from sts:GetCallerIdentity) via default credential chain: us-east-1",
-            "note: the file lists no accounts: polling the default credential chain's own account "
-            "(environment, shared config, container or instance role), a default",
+            "note: the file lists no accounts, so by default the exporter polls the account of "
+            "the default credential chain (environment, shared config, container or instance "
+            "role)",
             "note: the file sets no regions: using us-east-1 (AWS_REGION, else "
             "AWS_DEFAULT_REGION, else us-east-1)",
         ],

@@ -143,11 +143,11 @@ CONTRACT.update(
 # codes, the backlog of Gets), who pays per membership, and the quota limits per target.
 CONTRACT.update(
     {
-        "cleanrooms_protected_query_billed_crpu_hours_total": (
+        "cleanrooms_protected_query_billed_crpu_seconds_total": (
             "counter",
             MEMBERSHIP | {"status"},
         ),
-        "cleanrooms_protected_job_billed_crpu_hours_total": ("counter", MEMBERSHIP | {"status"}),
+        "cleanrooms_protected_job_billed_crpu_seconds_total": ("counter", MEMBERSHIP | {"status"}),
         "cleanrooms_protected_query_duration_seconds": ("histogram", TARGET | {"status"}),
         "cleanrooms_protected_job_duration_seconds": ("histogram", TARGET | {"status"}),
         "cleanrooms_protected_query_errors_total": ("counter", MEMBERSHIP | {"error_code"}),

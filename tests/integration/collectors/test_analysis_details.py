@@ -11,6 +11,7 @@ from exporter.app import App
 from exporter.collectors.details import DURATION_BUCKETS
 from exporter.demo.fake.analyses_store import JOBS, QUERIES
 from exporter.demo.fake.service import FakeCleanRooms
+from exporter.web.spend import spending
 from tests.faultproxy import FaultProxy, Reply, Seen
 from tests.helpers import Seeder, config, poll_again, value, where_of
 
@@ -18,7 +19,8 @@ HOUR = 3600.0
 
 
 def billed(exporter: App, where: dict[str, str], status: str, kind: str = "query") -> float:
-    name = f"cleanrooms_protected_{kind}_billed_crpu_hours_total"
+    """The counter, in CRPU-seconds: AWS's CRPU-hours times 3600."""
+    name = f"cleanrooms_protected_{kind}_billed_crpu_seconds_total"
     return value(exporter, name, **where, status=status) or 0.0
 
 
@@ -54,9 +56,12 @@ def test_cost_and_durations_equal_the_seeded_statistics_one_get_each_none_for_th
             QUERIES, key, query, status, units=units, duration_ms=millis, error=error
         )
     poll_again(exporter, a, "protected_queries")
-    assert billed(exporter, where, "SUCCESS") == 1.75
-    assert billed(exporter, where, "FAILED") == 0.125
-    assert billed(exporter, where, "TIMED_OUT") == 2.0
+    assert billed(exporter, where, "SUCCESS") == 1.75 * HOUR
+    assert billed(exporter, where, "FAILED") == 0.125 * HOUR
+    assert billed(exporter, where, "TIMED_OUT") == 2.0 * HOUR
+    # The status page keeps AWS's unit: the same cost in CRPU-hours.
+    (spend,) = (s for s in spending(exporter.snapshot()) if s.collaboration_id == collaboration.id)
+    assert spend.crpu_hours == 1.75 + 0.125 + 2.0
     name = "cleanrooms_protected_query_errors_total"
     assert value(exporter, name, **where, error_code="InsufficientCapacity") == 1
     target = {"account_id": a, "region": "us-east-1"}
@@ -72,7 +77,7 @@ def test_cost_and_durations_equal_the_seeded_statistics_one_get_each_none_for_th
         exporter, a, "protected_queries"
     )  # nothing new: nothing fetched twice, nothing billed twice
     assert [fake.analyses.gets[q] for q, *_ in outcomes] == [1, 1, 1, 1]
-    assert billed(exporter, where, "SUCCESS") == 1.75
+    assert billed(exporter, where, "SUCCESS") == 1.75 * HOUR
     assert len(proxy.calls("GetProtectedQuery", a)) == 4
     assert DURATION_BUCKETS[0] == 10.0
 
@@ -114,7 +119,7 @@ def test_a_burst_drains_at_details_per_poll_with_the_backlog_falling_to_zero(
         )
     assert backlog == [450 - 50 * i for i in range(10)]
     assert backlog[-1] == 0
-    assert billed(exporter, where, "SUCCESS") == pytest.approx(5.0)
+    assert billed(exporter, where, "SUCCESS") == pytest.approx(5.0 * HOUR)
     assert all(fake.analyses.gets[q] == 1 for q in burst)
 
 

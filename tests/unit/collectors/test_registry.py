@@ -48,8 +48,8 @@ def test_config_errors_name_the_collector_and_key() -> None:
             {},
         )
     problems = caught.value.problems
-    assert any(p.startswith("collectors.budgets: unknown collector") for p in problems)
-    assert "collectors.members.every: unknown key" in problems
+    assert any(p.startswith("line 2: collectors.budgets: unknown collector") for p in problems)
+    assert "line 3: collectors.members.every: unknown key" in problems
     assert any(p.startswith("collectors.members.enabled: must be true or false") for p in problems)
     assert any(p.startswith("collectors.members.interval: invalid duration") for p in problems)
     assert any(p.startswith("collectors.memberships: must be a mapping") for p in problems)

@@ -7,6 +7,7 @@ import contextlib
 import datetime
 import http.client
 import ipaddress
+import re
 import shutil
 import socket
 import ssl
@@ -218,8 +219,7 @@ def test_client_auth_type_maps_to_verify_mode(
     assert context.minimum_version == ssl.TLSVersion.TLSv1_2
 
 
-def test_every_structural_problem_is_reported_with_its_path(tmp_path: Path) -> None:
-    text = """
+EVERY_PROBLEM = """
 surprise: 1
 rate_limit: {interval: 1s, burst: 5}
 tls_server_config:
@@ -246,7 +246,10 @@ basic_auth_users:
   42: $2b$04$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
   carol: $2b$99$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 """
-    problems = problems_of(write_config(tmp_path, text))
+
+
+def test_every_structural_problem_is_reported_with_its_path(tmp_path: Path) -> None:
+    problems = problems_of(write_config(tmp_path, EVERY_PROBLEM))
     expected = {
         "surprise": "unknown key",
         "rate_limit": "not supported",
@@ -273,7 +276,12 @@ basic_auth_users:
     }
     assert len(problems) == len(expected), problems
     for path, fragment in expected.items():
-        assert any(p.startswith(f"{path}: ") and fragment in p for p in problems), (path, problems)
+        # A key that is not in the file's vocabulary is reported with its line.
+        assert any(
+            re.sub(r"^line \d+: ", "", p).startswith(f"{path}: ") and fragment in p
+            for p in problems
+        ), (path, problems)
+    assert "line 2: surprise: unknown key" in problems
 
 
 def test_wrong_section_types_are_reported(tmp_path: Path) -> None:

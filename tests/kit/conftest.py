@@ -18,7 +18,7 @@ from exporter.metrics.exporter_state import WorkerPoolCollector, discovery_famil
 
 def collector_flags() -> list[str]:
     """``--collector.NAME`` for every collector of the registry (the primary is always on)."""
-    return [f"--collector.{spec.name}" for spec in REGISTRY if not spec.primary]
+    return [f"--collector.{spec.name}" for spec in REGISTRY if not spec.polling.primary]
 
 
 def demo_metrics() -> str:

@@ -24,6 +24,7 @@ from exporter.core.stats import ApiStats, ApiStatsView, StatsSource, merge_views
 from exporter.metrics.exporter_state import (
     ExporterState,
     ExporterStateCollector,
+    ScheduleLagCollector,
     WorkerPoolCollector,
 )
 from exporter.metrics.exposition import ExpositionRenderer
@@ -114,6 +115,7 @@ class App:
         stats: StatsSource = self.stats if self.pool is None else _MergedStats(self)
         collector = SnapshotMetrics(self.snapshot, stats, lambda: self.settings)
         state = ExporterStateCollector(self.state)
+        extra_collectors = (ScheduleLagCollector(self.poller.lags), *extra_collectors)
         if self.pool is not None:
             extra_collectors = (*extra_collectors, WorkerPoolCollector(self.pool.status))
         self.registry = CollectorRegistry(auto_describe=True)

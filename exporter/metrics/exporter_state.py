@@ -1,17 +1,28 @@
-"""The exporter's own state as series: configuration loads, shards, discovery, poll workers.
+"""The exporter's own state as series: configuration loads, shards, discovery, poll workers,
+and how late scheduled polls start.
 
 Small and cheap, so rendered fresh on every scrape from plain values the app hands over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
+from exporter.collectors import REGISTRY
+from exporter.core.histogram import Histogram
 from exporter.core.model import DiscoveryStatus, WorkerStatus
+
+LAG = "cleanrooms_exporter_poll_lag_ratio"
+_ORDER = {spec.name: spec.order for spec in REGISTRY}
 
 
 @dataclass(frozen=True)
@@ -117,3 +128,34 @@ class WorkerPoolCollector(Collector):
             targets.add_metric(label, worker.targets)
             restarts.add_metric(label, worker.restarts)
         yield from (up, targets, restarts)
+
+
+class ScheduleLagCollector(Collector):
+    """How late each scheduled poll started, per collector, as a fraction of its interval.
+
+    A histogram rather than a gauge of the worst recent lag: its counts are the same for
+    every scraper (a "recent" window would depend on who scraped last), miss no poll
+    between scrapes, and add up over poll worker processes; one bucket layout fits every
+    interval because the unit is the interval. Labelled by collector, not target: about
+    a dozen buckets per collector, however many targets.
+    """
+
+    def __init__(self, lags: Callable[[], Mapping[str, Histogram]]) -> None:
+        self._lags = lags
+
+    def describe(self) -> Iterator[Metric]:
+        return iter([])
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily(
+            LAG,
+            "How late each scheduled poll started after it was due, as a fraction of its "
+            "collector's interval (0.1: a tenth of the interval). A job's first poll is not "
+            "counted. Counted by the background poller.",
+            labels=["collector"],
+        )
+        lags = self._lags()
+        for name in sorted(lags, key=lambda n: (_ORDER.get(n, 0), n)):
+            found = lags[name]
+            family.add_metric([name], found.cumulative(), found.total)
+        yield family

@@ -17,34 +17,19 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
+from exporter.core.histogram import Histogram
 from exporter.core.logs import format_tb
 from exporter.core.model import CollectorState, PollError, Snapshot, Target, TargetKey
 from exporter.polling.failures import PollFailed, backoff_delay
+from exporter.polling.schedule import CollectorJob, JobKey, ScheduleLag
+
+__all__ = ["CollectorJob", "JobKey", "Poller"]
 
 log = logging.getLogger(__name__)
-
-
-# A collector's poll: the target, the last good data of the collector it fans out from
-# (None when it fans out from none or that one has none), and its own last good data for the target
-# (None before its first success).
-CollectorPoll = Callable[[Target, Any, Any], Any]
-JobKey = tuple[str, TargetKey]  # (collector name, target)
-
-
-@dataclass(frozen=True)
-class CollectorJob:
-    """How one collector is polled."""
-
-    name: str
-    poll: CollectorPoll
-    interval: float
-    operation: str  # named in the error of a poll that failed on a bug
-    fans_out_from: str | None = None  # waits for that collector's first poll of each target
-    primary: bool = False  # its state is the target's own (Snapshot.states)
 
 
 class Poller:
@@ -77,6 +62,7 @@ class Poller:
         self._primary = ""
         self._states: dict[str, dict[TargetKey, CollectorState[Any]]] = {}
         self._next_due: dict[JobKey, float] = {}
+        self._lag = ScheduleLag()
         self._in_flight: set[JobKey] = set()
         self._queue: queue.Queue[JobKey | None] = queue.Queue()
         self._wake = threading.Event()
@@ -104,13 +90,18 @@ class Poller:
             self._publish()
         self._wake.set()
 
-    def restore(self, states: Mapping[str, Mapping[TargetKey, CollectorState[Any]]]) -> None:
+    def restore(
+        self,
+        states: Mapping[str, Mapping[TargetKey, CollectorState[Any]]],
+        lags: Mapping[str, Histogram] | None = None,
+    ) -> None:
         """Take over states of an earlier poller (a restarted worker process) before targets.
 
-        Counters, last good data and remembered analyses carry on instead of starting
-        again; only states of targets and collectors set afterwards are kept.
+        Counters, last good data, remembered analyses and schedule lags carry on instead
+        of starting again; only states of targets and collectors set afterwards are kept.
         """
         with self._lock:
+            self._lag.restore(lags or {})
             for name, found in states.items():
                 if name in self._states:  # a collector disabled meanwhile starts nothing
                     self._states[name].update(found)
@@ -154,6 +145,12 @@ class Poller:
             for name in self._states
             for key in self._targets
         }
+        self._lag.keep(self._next_due, self._jobs)
+
+    def lags(self) -> Mapping[str, Histogram]:
+        """How late scheduled polls started, by collector (``schedule.ScheduleLag``)."""
+        with self._lock:
+            return self._lag.view()
 
     def _shorten(self, name: str, interval: float) -> None:
         # A shorter interval applies now, not after the next poll of the old one.
@@ -161,6 +158,7 @@ class Poller:
         for job, at in self._next_due.items():
             if job[0] == name:
                 self._next_due[job] = min(at, latest)
+        self._lag.shorten(name, latest)
 
     def reconfigure(self, jobs: Sequence[CollectorJob], concurrency: int) -> None:
         """Swap the jobs (polls and intervals); grow or shrink the worker pool (on reload)."""
@@ -178,6 +176,7 @@ class Poller:
         with self._lock:
             now = self._mono()
             self._next_due = dict.fromkeys(self._next_due, now)
+            self._lag.unplan()
         self._wake.set()
 
     def start(self) -> None:
@@ -256,7 +255,8 @@ class Poller:
                 if target is None or name not in self._jobs:  # removed by a reload while it waited
                     self._in_flight.discard(job)
                     continue
-            started = self._mono()
+                started = self._mono()
+                self._lag.started(job, started, self._jobs[name].interval)
             state = self._poll_one(name, target, started)
             if self._finish(name, state, started):
                 self._wake.set()
@@ -277,6 +277,8 @@ class Poller:
             if current is None or states is None or job is None:
                 return False  # removed while it was polled: its result has nowhere to go
             delay = self._next_delay(job.interval, state.consecutive_failures)
+            # Lag counts from when the schedule wanted it, even if this poll overran it.
+            self._lag.plan((name, key), started + delay)
             due = self._next_due[(name, key)] = max(finished, started + delay)
             first = not _polled(states.get(key))
             # The configured target wins: a rename by a reload during the poll stays.

@@ -51,6 +51,7 @@ class _Handle:
     states: dict[str, dict[TargetKey, CollectorState[Any]]] = field(default_factory=dict)
     counts: dict[TargetKey, TargetApiCounts] = field(default_factory=dict)
     durations: Mapping[str, Histogram] = field(default_factory=dict)
+    lags: Mapping[str, Histogram] = field(default_factory=dict)  # schedule lags
     generation: int = -1  # the configuration it last reported states for
     up: bool = False
     restarts: int = 0
@@ -165,6 +166,16 @@ class WorkerPool:
             ]
         return merge_views(views)
 
+    def lags(self) -> Mapping[str, Histogram]:
+        """The workers' schedule lags, summed by collector."""
+        merged: dict[str, Histogram] = {}
+        with self._cond:
+            for handle in self._handles:
+                for name, found in handle.lags.items():
+                    old = merged.get(name)
+                    merged[name] = found if old is None else old.merged(found)
+        return MappingProxyType(merged)
+
     def _supervise(self, handle: _Handle) -> None:
         """Run the worker; when it dies, restart it with what it last shipped."""
         delay = 1.0
@@ -191,7 +202,7 @@ class WorkerPool:
         parent, process = self._spawn(handle.index)
         with self._cond:
             states = {name: dict(found) for name, found in handle.states.items()}
-            seed = ("restore", states, self._handle_view(handle))
+            seed = ("restore", states, self._handle_view(handle), dict(handle.lags))
         with handle.lock:
             handle.conn, handle.process = parent, process
             # Under the lock: what a worker restores must reach it before any configuration.
@@ -260,6 +271,8 @@ class WorkerPool:
                     handle.counts[target] = counts
             if update.durations is not None:
                 handle.durations = update.durations
+            if update.lags is not None:
+                handle.lags = update.lags
             if update.full:
                 handle.generation = generation
             self._publish()

@@ -3,7 +3,7 @@
 Started by ``exporter.polling.pool`` as ``python -m exporter.polling.worker``. It owns its
 targets' AWS clients, credentials, rate-limit buckets, poller and API tallies; the main process
 owns the configuration, discovery, the web side and ``/metrics``. Messages in:
-``("restore", states, stats)``, ``("configure", generation, config, targets,
+``("restore", states, stats, lags)``, ``("configure", generation, config, targets,
 concurrency)``, ``("poll_all_now",)`` and ``("stop",)``. Messages out:
 ``("update", generation, Update)``, sent when a poll finishes (batched over a few
 milliseconds) and at least every second for tallies that move between polls.
@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
@@ -67,6 +68,7 @@ class Update:
     counts: tuple[tuple[TargetKey, TargetApiCounts | None], ...]
     durations: MappingProxyType[str, Histogram] | None  # None: unchanged
     full: bool  # the states cover every target and collector (after a configure)
+    lags: MappingProxyType[str, Histogram] | None = None  # schedule lags; None: unchanged
 
 
 class Diff:
@@ -76,10 +78,11 @@ class Diff:
         self._states: StateMap = {}
         self._counts: dict[TargetKey, TargetApiCounts] = {}
         self._durations: object = None
+        self._lags: object = None
 
     def reset(self) -> None:
         """Forget what was sent: the next message carries everything, data included."""
-        self._states, self._counts, self._durations = {}, {}, None
+        self._states, self._counts, self._durations, self._lags = {}, {}, None, None
 
     def states(self, snapshot: Snapshot, dirty: set[JobKey] | None) -> tuple[Any, Any]:
         """Changed and removed states; ``dirty`` None compares everything."""
@@ -128,6 +131,14 @@ class Diff:
         self._durations = durations
         return tuple(counts), MappingProxyType(durations)
 
+    def lags(self, lags: Mapping[str, Histogram]) -> MappingProxyType[str, Histogram] | None:
+        """The schedule lags when they changed since the last message, else None."""
+        found = dict(lags)
+        if found == self._lags:
+            return None
+        self._lags = found
+        return MappingProxyType(found)
+
 
 class Worker:
     """The worker's poller and tallies, and the thread that ships their changes."""
@@ -141,6 +152,7 @@ class Worker:
         self._concurrency = 0
         self._generation = 0
         self._restored: StateMap = {}
+        self._restored_lags: Mapping[str, Histogram] = {}
         self._lock = threading.Lock()
         self._dirty: set[JobKey] | None = None  # None: compare everything
         self._wake = threading.Event()
@@ -166,7 +178,7 @@ class Worker:
     def _handle(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == "restore":
-            self._restored = message[1]
+            self._restored, self._restored_lags = message[1], message[3]
             self.stats.restore(message[2])
         elif kind == "configure":
             self._configure(*message[1:])
@@ -196,8 +208,9 @@ class Worker:
         self.clients = new_clients(config, self.stats, concurrency)
         wiring = Wiring(self.clients, self.stats, config, targets)
         poller = Poller(wiring.collector_jobs(), concurrency, on_publish=self._changed)
-        poller.restore(self._restored)  # before the targets, which keep what they find
-        self._restored = {}
+        # Before the targets, which keep what they find.
+        poller.restore(self._restored, self._restored_lags)
+        self._restored, self._restored_lags = {}, {}
         poller.set_targets(t for t, _ in targets.values())
         self.stats.retain(targets)
         self.poller = poller
@@ -231,9 +244,11 @@ class Worker:
             dirty, self._dirty = self._dirty, set()
         states, removed = self._diff.states(poller.snapshot, dirty)
         counts, durations = self._diff.tallies(self.stats.view())
-        if not (states or removed or counts or durations is not None or dirty is None):
+        lags = self._diff.lags(poller.lags())
+        moved = counts or durations is not None or lags is not None
+        if not (states or removed or moved or dirty is None):
             return
-        update = Update(states, removed, counts, durations, dirty is None)
+        update = Update(states, removed, counts, durations, dirty is None, lags)
         try:
             self._conn.send(("update", generation, update))
         except (OSError, ValueError):

@@ -248,3 +248,31 @@ def test_poll_workers_is_checked_and_reported(tmp_path: Path) -> None:
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 2
         assert f"poll_workers: {message}" in done.stderr
+
+
+def test_the_workers_schedule_lags_add_up_and_survive_a_restart(
+    fake: FakeCleanRooms, run_exporter: Callable[..., App], new_account: Callable[[], str]
+) -> None:
+    accounts = [new_account() for _ in range(4)]
+    body = accounts_block(accounts) + "poll_interval: 200ms\npoll_workers: 2\n"
+    app = run_exporter(fake.url, body)
+    pool = app.pool
+    assert pool is not None
+    count = "cleanrooms_exporter_poll_lag_ratio_count"
+    # Both workers' scheduled polls reach /metrics, summed under one collector label.
+    wait_for(lambda: all(h.lags.get("collaborations") for h in pool._handles), timeout=20)
+    handles = [h.lags["collaborations"].count for h in pool._handles]
+    total = value(app, count, collector="collaborations") or 0
+    assert total >= sum(handles) > 0
+    victim = pool.pids()[0]
+    assert victim is not None
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: pool.pids()[0] not in (None, victim), timeout=30)
+    # The dead worker's last message; the new one takes a second to start polling.
+    shipped = pool._handles[0].lags
+    assert pool.wait_ready(30)
+    wait_for(lambda: pool._handles[0].lags is not shipped, timeout=20)
+    # The restarted worker carried its lags on: its first message counts no fewer.
+    restarted = pool._handles[0].lags["collaborations"].count
+    assert restarted >= shipped["collaborations"].count
+    assert (value(app, count, collector="collaborations") or 0) >= total

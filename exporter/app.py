@@ -29,6 +29,7 @@ from exporter.metrics.exporter_state import (
 )
 from exporter.metrics.exposition import ExpositionRenderer
 from exporter.metrics.scrape import ScrapeSettings, SnapshotMetrics
+from exporter.polling.cores import resolve_workers
 from exporter.polling.jobs import Wiring, clients_change, new_clients
 from exporter.polling.poller import Poller
 from exporter.polling.pool import WorkerPool, log_settings
@@ -94,8 +95,9 @@ class App:
         self.resolver.set(unresolved, config.poll_interval)
         self.pool: WorkerPool | None = None
         self.poller: Poller | WorkerPool
-        if config.poll_workers > 1:
-            self.pool = self.poller = WorkerPool(config.poll_workers, *log_settings())
+        self.workers = resolve_workers(config.poll_workers)  # auto: fixed at start-up
+        if self.workers > 1:
+            self.pool = self.poller = WorkerPool(self.workers, *log_settings())
             self.pool.configure(config, targets)
         else:
             wiring = Wiring(self.clients, self.stats, config, targets)
@@ -302,10 +304,11 @@ class App:
 
     def _reload(self, config: Config) -> None:
         shard = shard_of_config(config, self._env)
-        if config.poll_workers != self.config.poll_workers:
+        workers = resolve_workers(config.poll_workers)
+        if workers != self.workers:
             raise ConfigError(
                 [
-                    f"poll_workers: {self.config.poll_workers} -> {config.poll_workers} "
+                    f"poll_workers: {self.workers} -> {workers} "
                     "needs a restart; the running configuration is kept"
                 ]
             )

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from exporter.aws.clients import known_profiles
 from exporter.config import AccountConfig, Config, ConfigError, read_text, read_yaml
+from exporter.polling.cores import AUTO, resolve_workers
 from exporter.polling.sharding import resolve_shard, worker_concurrency
 from exporter.web.tlsconfig import WebConfig, load_web_config
 
@@ -60,12 +61,18 @@ def check(config: Config, path: str | None, demo: bool = False) -> int:
         print(line)
     enabled = ", ".join(f"{s.name} (every {s.interval:g}s)" for s in config.schedules())
     print(f"collectors enabled: {enabled}")
-    if config.poll_workers > 1:
-        threads = worker_concurrency(config.concurrency, config.poll_workers)
-        print(f"poll workers: {config.poll_workers} processes, {threads} threads each")
-    else:
-        print(f"poll workers: none, {config.concurrency} threads in this process")
+    print(f"poll workers: {_workers(config)}")
     return 0
+
+
+def _workers(config: Config) -> str:
+    """How many processes poll, and where ``auto`` got its number from."""
+    workers = resolve_workers(config.poll_workers)
+    source = f" (auto: {_count(workers, 'usable core')})" if config.poll_workers == AUTO else ""
+    if workers > 1:
+        threads = worker_concurrency(config.concurrency, workers)
+        return f"{workers} processes{source}, {threads} threads each"
+    return f"none{source}, {config.concurrency} threads in this process"
 
 
 def offline_problems(config: Config, demo: bool = False) -> list[str]:

@@ -168,7 +168,7 @@ class _ConfigParser(Parser):
             poll_interval=poll_interval,
             stale_after=self.duration(raw, "stale_after", defaults.stale_after, ""),
             concurrency=self.positive_int(raw, "concurrency", defaults.concurrency, ""),
-            poll_workers=self.positive_int(raw, "poll_workers", defaults.poll_workers, ""),
+            poll_workers=self.poll_workers(raw.get("poll_workers", defaults.poll_workers)),
             regions=regions,
             member_status=self.member_status(raw.get("member_status")),
             per_collaboration_metrics=self.boolean(raw, "per_collaboration_metrics", True),
@@ -187,6 +187,15 @@ class _ConfigParser(Parser):
         if config.stale_after < config.poll_interval:
             self.problem("stale_after", "must be at least poll_interval")
         return config
+
+    def poll_workers(self, value: Any) -> int | str:
+        """A positive number of processes, or ``auto`` (one per usable core)."""
+        if value == "auto":
+            return "auto"
+        if isinstance(value, str):
+            self.problem("poll_workers", f"must be a positive integer or auto, got {value!r}")
+            return 1
+        return self.positive_int({"poll_workers": value}, "poll_workers", 1, "")
 
     def member_status(self, value: Any) -> str | None:
         if value is None:

@@ -50,7 +50,8 @@ class Config:
     poll_interval: float = 300.0
     stale_after: float = 900.0
     concurrency: int = 16
-    poll_workers: int = 1  # processes that poll; 1 polls in the main process
+    # Processes that poll; 1 polls in the main process, "auto" one per usable core.
+    poll_workers: int | str = 1
     regions: tuple[str, ...] = ("us-east-1",)
     member_status: str | None = None
     per_collaboration_metrics: bool = True

@@ -18,7 +18,8 @@ from exporter.app import App
 from exporter.config import parse_config
 from exporter.demo.fake.analyses_store import QUERIES
 from exporter.demo.fake.service import FakeCleanRooms
-from exporter.polling.sharding import worker_of
+from exporter.polling.cores import resolve_workers
+from exporter.polling.sharding import worker_concurrency, worker_of
 from tests.e2e.test_cli import free_port
 from tests.e2e.test_signal_bursts import healthy
 from tests.faultproxy import wait_for
@@ -243,7 +244,18 @@ def test_poll_workers_is_checked_and_reported(tmp_path: Path) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "poll workers: 3 processes, 6 threads each\n" in done.stdout
-    for bad, message in (("0", "must be greater than zero"), ("two", "must be an integer")):
+    path.write_text("poll_workers: auto\nconcurrency: 16\n")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    cores = resolve_workers("auto")  # this machine's, as the child process sees them
+    if cores > 1:
+        threads = worker_concurrency(16, cores)
+        line = f"{cores} processes (auto: {cores} usable cores), {threads} threads each"
+    else:
+        line = "none (auto: 1 usable core), 16 threads in this process"
+    assert f"poll workers: {line}\n" in done.stdout
+    bad_values = (("0", "must be greater than zero"), ("two", "must be a positive integer or auto"))
+    for bad, message in bad_values:
         path.write_text(f"poll_workers: {bad}\n")
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
         assert done.returncode == 2

@@ -20,6 +20,7 @@ from exporter.core import memory
 from exporter.core.gate import ScrapeGate
 from exporter.core.logs import format_tb
 from exporter.core.model import DiscoveryStatus, Snapshot, TargetKey
+from exporter.core.series import DETAILS
 from exporter.core.stats import ApiStats, ApiStatsView, StatsSource, merge_views
 from exporter.metrics.exporter_state import (
     ExporterState,
@@ -47,11 +48,15 @@ WARM_FORMATS = ("application/openmetrics-text; version=1.0.0",)
 
 
 def collector_settings(config: Config) -> ScrapeSettings:
+    schedules = config.schedules()
     return ScrapeSettings(
         stale_after=config.stale_after,
         per_collaboration_metrics=config.per_collaboration_metrics,
         trusted_creator_accounts=config.trusted_creator_accounts,
-        collectors=tuple(s for s in config.schedules() if s.name != PRIMARY.name),
+        collectors=tuple(s for s in schedules if s.name != PRIMARY.name),
+        allow=config.metrics.allow,
+        deny=config.metrics.deny,
+        detail=tuple((s.name, s.detail) for s in schedules if s.detail != DETAILS[0]),
     )
 
 
@@ -115,18 +120,18 @@ class App:
 
     def _register(self, extra_collectors: Sequence[Collector]) -> None:
         stats: StatsSource = self.stats if self.pool is None else _MergedStats(self)
-        collector = SnapshotMetrics(self.snapshot, stats, lambda: self.settings)
-        state = ExporterStateCollector(self.state)
-        extra_collectors = (ScheduleLagCollector(self.poller.lags), *extra_collectors)
+        extra = [
+            ExporterStateCollector(self.state),
+            ScheduleLagCollector(self.poller.lags),
+            *extra_collectors,  # the web server's own counters, for one
+        ]
         if self.pool is not None:
-            extra_collectors = (*extra_collectors, WorkerPoolCollector(self.pool.status))
+            extra.append(WorkerPoolCollector(self.pool.status))
+        collector = SnapshotMetrics(self.snapshot, stats, lambda: self.settings, extra=extra)
         self.registry = CollectorRegistry(auto_describe=True)
         self.registry.register(collector)
-        self.registry.register(state)
-        for extra in extra_collectors:  # the web server's own counters, for one
-            self.registry.register(extra)
         # /metrics goes through the renderer: same bytes as the registry, cached per poll.
-        self.renderer = ExpositionRenderer(collector, [state, *extra_collectors], self.gate)
+        self.renderer = ExpositionRenderer(collector, self.gate)
 
     def snapshot(self) -> Snapshot:
         """What polling knows, plus the placeholder targets of accounts without an id yet."""

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import registry_text
+from tools import registry_text, series_text
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = ".venv/bin/python -m tools.generate"
@@ -51,6 +51,9 @@ PARTS = (
     Part("docs/collectors.md", "collectors-table", registry_text.collectors_table),
     Part("docs/collectors.md", "collectors-config", registry_text.config_block),
     Part("docs/collectors.md", "families", registry_text.families_reference),
+    Part("docs/metrics.md", "series-budget", series_text.budget_table),
+    Part("docs/metrics.md", "detail-levels", series_text.detail_table),
+    Part("docs/metrics.md", "controls", series_text.controls_table),
     Part("config.example.yaml", "collectors", registry_text.config_section),
     Part("deploy/helm/cleanrooms-exporter/values.yaml", "iam-actions", registry_text.helm_actions),
 )

@@ -8,6 +8,8 @@ from typing import TypeVar
 
 from exporter.aws.clients import known_profiles
 from exporter.config import AccountConfig, Config, ConfigError, read_text, read_yaml
+from exporter.config.collectors import CollectorSchedule
+from exporter.core.series import DETAILS
 from exporter.polling.cores import AUTO, resolve_workers
 from exporter.polling.sharding import resolve_shard, worker_concurrency
 from exporter.web.tlsconfig import WebConfig, load_web_config
@@ -59,10 +61,19 @@ def check(config: Config, path: str | None, demo: bool = False) -> int:
     print(f"configuration valid: {accounts}, {_count(targets, 'target')}{discovery}")
     for line in _check_details(config, path, demo):
         print(line)
-    enabled = ", ".join(f"{s.name} (every {s.interval:g}s)" for s in config.schedules())
+    enabled = ", ".join(_schedule(s) for s in config.schedules())
     print(f"collectors enabled: {enabled}")
+    if config.metrics.allow or config.metrics.deny:
+        allow = ", ".join(config.metrics.allow) or "every family"
+        print(f"metrics: allow {allow}; deny {', '.join(config.metrics.deny) or 'none'}")
     print(f"poll workers: {_workers(config)}")
     return 0
+
+
+def _schedule(schedule: CollectorSchedule) -> str:
+    """``members (every 900s)``, with its detail level when it is not the finest."""
+    detail = f", detail {schedule.detail}" if schedule.detail != DETAILS[0] else ""
+    return f"{schedule.name} (every {schedule.interval:g}s{detail})"
 
 
 def _workers(config: Config) -> str:

@@ -70,6 +70,9 @@ class AgeSpec(Generic[D]):
     labels: tuple[str, ...]  # after account_id and region
     points: Callable[[TargetData[D]], list[tuple[tuple[str, ...], float | None]]]
     polled: str = SCRAPE_TIME  # the HELP text's last sentence: it changes with the clock
+    # Its labels that name one item, folded away below the finest detail level (the oldest
+    # age is kept); None: ``core.series.item_labels``.
+    items: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

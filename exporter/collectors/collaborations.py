@@ -259,6 +259,7 @@ COUNTS = gauge(
     "cleanrooms_collaborations",
     "Collaborations of this member by member status.",
     "member_status",
+    values=(("member_status", MEMBER_STATUSES),),
 )
 INFO = Family(
     "cleanrooms_collaboration",

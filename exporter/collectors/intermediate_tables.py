@@ -68,6 +68,7 @@ EXPIRY = gauge(
     *MEMBERSHIP_LABELS,
     "intermediate_table_id",
     "name",
+    fold="min",  # folded per membership or coarser: the soonest expiry
 )
 
 

@@ -124,7 +124,11 @@ def poll_memberships(kind: ListedKind, context: PollContext) -> ListingsData:
 def status_families(kind: ListedKind, labels: tuple[str, ...], whose: str) -> StatusFamilies:
     """Counts by status and the failed counter, per ``labels``; ``whose`` for the help texts."""
     counts = gauge(
-        kind.counts_name, f"{kind.noun.capitalize()} {whose} by status.", *labels, "status"
+        kind.counts_name,
+        f"{kind.noun.capitalize()} {whose} by status.",
+        *labels,
+        "status",
+        values=(("status", kind.rules.statuses),),
     )
     if not kind.failed_name:
         return StatusFamilies(counts)

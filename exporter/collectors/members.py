@@ -74,6 +74,7 @@ MEMBERS = gauge(
     "Members of each ACTIVE collaboration by status.",
     "collaboration_id",
     "status",
+    values=(("status", STATUSES.statuses),),
 )
 
 

@@ -120,7 +120,12 @@ def _responsible(payment: Any, key: str) -> bool | None:
     return found if isinstance(found, bool) else None
 
 
-COUNTS = gauge("cleanrooms_memberships", "Memberships of the account by status.", "status")
+COUNTS = gauge(
+    "cleanrooms_memberships",
+    "Memberships of the account by status.",
+    "status",
+    values=(("status", STATUSES.statuses),),
+)
 INFO = Family(
     "cleanrooms_membership",
     "info",

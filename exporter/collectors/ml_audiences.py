@@ -94,7 +94,10 @@ def poll(context: PollContext) -> AudiencesData:
 
 def _families(kind: ListedKind) -> StatusFamilies:
     counts = gauge(
-        kind.counts_name, f"Clean Rooms ML {kind.noun} of the account by status.", "status"
+        kind.counts_name,
+        f"Clean Rooms ML {kind.noun} of the account by status.",
+        "status",
+        values=(("status", kind.rules.statuses),),
     )
     if not kind.failed_name:
         return StatusFamilies(counts)
@@ -165,6 +168,7 @@ SPEC: CollectorSpec[AudiencesData] = CollectorSpec(
                 "by itself.",
                 ("audience_model",),
                 _active_models,
+                items=("audience_model",),  # the oldest of them, at a coarser detail level
             ),
         ),
     ),

@@ -225,17 +225,20 @@ REMAINING_QUERIES = gauge(
     "Differential-privacy queries left of each aggregation type (remainingCount).",
     *MEMBERSHIP_LABELS,
     "aggregation",
+    fold="drop",
 )
 MAX_QUERIES = gauge(
     "cleanrooms_privacy_budget_max_queries",
     "Differential-privacy queries allowed of each aggregation type (maxCount).",
     *MEMBERSHIP_LABELS,
     "aggregation",
+    fold="drop",
 )
 EPSILON = gauge(
     "cleanrooms_privacy_budget_epsilon",
     "Epsilon of the membership's differential-privacy budget.",
     *MEMBERSHIP_LABELS,
+    fold="drop",
 )
 ACCESS_REMAINING = gauge(
     "cleanrooms_access_budget_remaining",
@@ -243,6 +246,7 @@ ACCESS_REMAINING = gauge(
     *MEMBERSHIP_LABELS,
     "resource_arn",
     "budget_type",
+    fold="drop",
 )
 ACCESS_LIMIT = gauge(
     "cleanrooms_access_budget_limit",
@@ -250,13 +254,17 @@ ACCESS_LIMIT = gauge(
     *MEMBERSHIP_LABELS,
     "resource_arn",
     "budget_type",
+    fold="drop",
 )
 ACCESS_AGGREGATE = gauge(
     "cleanrooms_access_budget_aggregate_remaining",
     "Access budget left of each resource over all its periods (aggregateRemainingBudget).",
     *MEMBERSHIP_LABELS,
     "resource_arn",
+    fold="drop",
 )
+# A budget belongs to one membership: no sum of budgets says how much any one has left,
+# so at a detail level that merges memberships (or resources) they are left out.
 FAMILIES = (
     REMAINING_QUERIES,
     MAX_QUERIES,

@@ -251,6 +251,7 @@ def analysis_families(kind: AnalysisKind) -> AnalysisFamilies:
         f"Protected {kind.noun} of each ACTIVE membership created within lookback, by status.",
         *MEMBERSHIP_LABELS,
         "status",
+        values=(("status", kind.rules.statuses),),
     )
     finished = counter(
         kind.finished_name,
@@ -258,6 +259,7 @@ def analysis_families(kind: AnalysisKind) -> AnalysisFamilies:
         "from 0 when the exporter starts watching a membership.",
         *MEMBERSHIP_LABELS,
         "status",
+        values=(("status", kind.rules.once),),
     )
     names = details.DetailFamilies.named(kind.name, kind.prefix, kind.noun, kind.rules.once)
     return AnalysisFamilies(StatusFamilies(counts, finished), names)

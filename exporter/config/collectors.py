@@ -11,10 +11,12 @@ from typing import Any
 
 from exporter.collectors import BY_NAME, REGISTRY
 from exporter.collectors.base import CollectorSpec
+from exporter.config.output import parse_detail
 from exporter.config.parser import did_you_mean
 from exporter.config.scale import SectionParser
+from exporter.core.series import DETAILS
 
-_KEYS = frozenset({"enabled", "interval", "stale_after"})
+_KEYS = frozenset({"enabled", "interval", "stale_after", "detail"})
 STALE_INTERVALS = 3  # by default a collector's data is hidden after 3 missed polls
 
 
@@ -27,6 +29,7 @@ class CollectorConfig:
     interval: float | None = None
     stale_after: float | None = None
     options: tuple[tuple[str, float], ...] = ()  # the collector's own keys that were set
+    detail: str | None = None  # the finest, "item", unless set
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class CollectorSchedule:
     interval: float
     stale_after: float
     options: tuple[tuple[str, float], ...] = ()  # every option of the collector, resolved
+    detail: str = DETAILS[0]  # what its series are kept per (``core.series.DETAILS``)
 
     def option(self, name: str) -> float:
         return dict(self.options)[name]
@@ -83,7 +87,9 @@ def _entry(
     stale = parser.duration(raw, "stale_after", 0.0, path) if "stale_after" in raw else None
     if stale is not None and stale < (interval or poll_interval):
         parser.problem(f"{path}.stale_after", "must be at least the collector's interval")
-    return CollectorConfig(name, enabled, interval, stale, _options(parser, spec, raw, path))
+    options = _options(parser, spec, raw, path)
+    detail = parse_detail(parser, raw, path)
+    return CollectorConfig(name, enabled, interval, stale, options, detail)
 
 
 def _options(
@@ -124,12 +130,14 @@ def schedules(
         on = spec.polling.default_enabled if entry.enabled is None else entry.enabled
         if not (on or spec.polling.primary):
             continue
+        detail = entry.detail or DETAILS[0]
         if spec.polling.primary:
             # Its schedule is the target's own: poll_interval and stale_after, unchanged.
-            enabled.append(CollectorSchedule(spec.name, poll_interval, stale_after))
+            enabled.append(CollectorSchedule(spec.name, poll_interval, stale_after, (), detail))
             continue
         interval = entry.interval or spec.polling.default_interval or poll_interval
         stale = entry.stale_after or max(stale_after, STALE_INTERVALS * interval)
         options = {o.name: o.default for o in spec.polling.options} | dict(entry.options)
-        enabled.append(CollectorSchedule(spec.name, interval, stale, tuple(options.items())))
+        found = CollectorSchedule(spec.name, interval, stale, tuple(options.items()), detail)
+        enabled.append(found)
     return tuple(enabled)

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from exporter.collectors import REGISTRY
 from exporter.config.collectors import with_overrides
+from exporter.config.output import MetricsFilter, pattern_problem
 from exporter.config.settings import Config
 
 
@@ -27,6 +28,27 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         "with the real credentials, and say what to fix (exit 1 if any fails); serves nothing",
     )
     _add_collector_flags(parser)
+    _add_metrics_flags(parser)
+
+
+def _add_metrics_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("metrics (flags replace the file's metrics.allow, .deny)")
+    group.add_argument(
+        "--metrics.allowlist",
+        dest="metrics_allowlist",
+        action="append",
+        metavar="REGEX",
+        help="export only the families whose whole name (with _total, _info) matches; "
+        "repeat for several",
+    )
+    group.add_argument(
+        "--metrics.denylist",
+        dest="metrics_denylist",
+        action="append",
+        metavar="REGEX",
+        help="do not export the families whose whole name matches; wins over the allow "
+        "list; repeat for several",
+    )
 
 
 def _add_collector_flags(parser: argparse.ArgumentParser) -> None:
@@ -59,5 +81,21 @@ def collector_overrides(args: argparse.Namespace) -> dict[str, bool]:
 
 
 def with_collector_flags(config: Config, args: argparse.Namespace) -> Config:
-    """Flags win over the config file, like Prometheus' own flags."""
-    return replace(config, collectors=with_overrides(config.collectors, collector_overrides(args)))
+    """Flags win over the config file, like Prometheus' own flags: collectors, metrics."""
+    collectors = with_overrides(config.collectors, collector_overrides(args))
+    return replace(config, collectors=collectors, metrics=with_metrics_flags(config, args))
+
+
+def with_metrics_flags(config: Config, args: argparse.Namespace) -> MetricsFilter:
+    """``--metrics.allowlist`` and ``--metrics.denylist`` replace the file's lists."""
+    allow = getattr(args, "metrics_allowlist", None)
+    deny = getattr(args, "metrics_denylist", None)
+    for flag, patterns in (("--metrics.allowlist", allow), ("--metrics.denylist", deny)):
+        for pattern in patterns or ():
+            if problem := pattern_problem(pattern):
+                raise ValueError(f"{flag}: {problem}")
+    metrics = config.metrics
+    return MetricsFilter(
+        tuple(allow) if allow is not None else metrics.allow,
+        tuple(deny) if deny is not None else metrics.deny,
+    )

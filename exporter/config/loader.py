@@ -14,6 +14,7 @@ from typing import Any
 
 from exporter.config.collectors import parse_collectors
 from exporter.config.ids import account_id_problem, session_name_problem
+from exporter.config.output import parse_metrics
 from exporter.config.parser import (
     ConfigError,
     Parser,
@@ -131,6 +132,7 @@ _TOP_KEYS = frozenset(
         "accounts",
         "collectors",
         "quotas",
+        "metrics",
     }
 )
 _AWS_KEYS = frozenset(
@@ -183,6 +185,7 @@ class _ConfigParser(Parser):
             rate_limit=parse_rate_limit(self, raw.get("rate_limit")),
             collectors=parse_collectors(self, raw.get("collectors"), poll_interval),
             quotas=QuotaParser(self.problem).parse(raw.get("quotas"), "quotas"),
+            metrics=parse_metrics(self, raw.get("metrics")),
         )
         if config.stale_after < config.poll_interval:
             self.problem("stale_after", "must be at least poll_interval")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from exporter.config.collectors import CollectorConfig, CollectorSchedule, schedules
+from exporter.config.output import MetricsFilter
 from exporter.config.quotas import Overrides
 from exporter.config.scale import OrganizationsDiscovery, RateLimit, Sharding
 
@@ -64,6 +65,7 @@ class Config:
     rate_limit: RateLimit = field(default_factory=RateLimit)
     collectors: tuple[CollectorConfig, ...] = ()  # as written; see schedules()
     quotas: Overrides = ()  # adjustable AWS quotas of every account, over the defaults
+    metrics: MetricsFilter = field(default_factory=MetricsFilter)  # allow and deny lists
 
     def schedules(self) -> tuple[CollectorSchedule, ...]:
         """The enabled collectors with their effective interval and staleness."""

@@ -129,3 +129,20 @@ def exporter_families(target_count: int) -> list[Metric]:
     )
     targets.add_metric([], target_count)
     return [build, targets]
+
+
+SERIES = "cleanrooms_exporter_series"
+
+
+def series_family(counts: Mapping[str, int]) -> Metric:
+    """Series of each enabled collector's families in this exposition."""
+    family = GaugeMetricFamily(
+        SERIES,
+        "Series of the collector's own families in this exposition (ages included; its "
+        "cleanrooms_collector_* health and the API series not), after the allow and deny "
+        "lists and its detail level. Computed at scrape time.",
+        labels=["collector"],
+    )
+    for name, count in counts.items():
+        family.add_metric([name], count)
+    return family

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Generic, TypeVar
@@ -25,9 +25,10 @@ from exporter.collectors import BY_NAME, PRIMARY
 from exporter.collectors.base import CollectorSpec, TargetData
 from exporter.config.collectors import CollectorSchedule
 from exporter.core.model import CollectorState, Snapshot, TargetKey
-from exporter.core.series import OutputSettings
+from exporter.core.series import OutputSettings, exposed_name
 from exporter.core.stats import ApiStatsView, StatsSource
 from exporter.metrics import builtin, declared, health
+from exporter.metrics.folding import CounterCarry
 
 __all__ = ["ScrapeSettings", "ScrapeView", "Sections", "SnapshotMetrics"]
 
@@ -41,11 +42,22 @@ class ScrapeSettings:
     trusted_creator_accounts: tuple[str, ...]
     # The enabled collectors besides the primary, in registry order.
     collectors: tuple[CollectorSchedule, ...] = ()
+    # The families exported and not exported (``metrics.allow``, ``metrics.deny``).
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    # (collector, detail level) where a collector's is not the finest (``detail``).
+    detail: tuple[tuple[str, str], ...] = ()
 
     @cached_property
     def output(self) -> OutputSettings:
         """What shapes collectors' families; one object per settings, so caches key on it."""
-        return OutputSettings(self.trusted_creator_accounts, self.per_collaboration_metrics)
+        return OutputSettings(
+            self.trusted_creator_accounts,
+            self.per_collaboration_metrics,
+            self.allow,
+            self.deny,
+            self.detail,
+        )
 
     @property
     def schedules(self) -> tuple[CollectorSchedule, ...]:
@@ -112,23 +124,36 @@ P = TypeVar("P")
 
 
 class Sections(ABC, Generic[P]):
-    """The exposition's sections in order, each a list of parts (families, or bytes)."""
+    """The exposition's sections in order, each a list of parts (families, or blocks)."""
 
     def sections(self, view: ScrapeView) -> list[P]:
+        primary = self.collector_data(view, PRIMARY)
+        others = [(spec.name, self.collector_data(view, spec)) for spec in view.others]
+        # Each collector's series, counted before the families several share are merged.
+        counts = {PRIMARY.name: self.series(primary)}
+        counts.update((name, self.series(parts)) for name, parts in others)
         return [
-            *self.collector_data(view, PRIMARY),
+            *primary,
             *self.accounts(view),
             *self.quotas(view),
             *self.health(view, health.TARGET, view.health_rows(primary_only=True)),
-            *self.other_collectors(view),
+            *self.merged([part for _, parts in others for part in parts]),
             *self.health(view, health.COLLECTOR, view.health_rows()),
             *self.api(view),
-            *self.tail(view),
+            *self.tail(view, counts),
         ]
 
     @abstractmethod
     def collector_data(self, view: ScrapeView, spec: CollectorSpec[Any]) -> list[P]:
         """One collector's families from its fresh targets: data, then ages at ``view.now``."""
+
+    @abstractmethod
+    def series(self, parts: list[P]) -> int:
+        """The samples of one collector's families."""
+
+    @abstractmethod
+    def merged(self, parts: list[P]) -> list[P]:
+        """Families several collectors share (the details backlog) as one, in the first's place."""
 
     @abstractmethod
     def accounts(self, view: ScrapeView) -> list[P]: ...
@@ -143,15 +168,28 @@ class Sections(ABC, Generic[P]):
         """The health families of ``rows``, then their staleness."""
 
     @abstractmethod
-    def other_collectors(self, view: ScrapeView) -> list[P]:
-        """Every other collector's data; families several share (the details backlog) once."""
-
-    @abstractmethod
     def api(self, view: ScrapeView) -> list[P]: ...
 
     @abstractmethod
-    def tail(self, view: ScrapeView) -> list[P]:
-        """The API durations, the build and target count, and any extra collector's."""
+    def tail(self, view: ScrapeView, counts: Mapping[str, int]) -> list[P]:
+        """``tail_metrics``: API durations, build, targets, series per collector, the extras'."""
+
+
+def tail_metrics(
+    view: ScrapeView, counts: Mapping[str, int], extra: Sequence[Collector]
+) -> list[Metric]:
+    """The small families at the end, rendered fresh each scrape, then the extra collectors'."""
+    return [
+        builtin.duration_family(view.api),
+        *builtin.exporter_families(len(view.keys)),
+        builtin.series_family(counts),
+        *(metric for collector in extra for metric in collector.collect()),
+    ]
+
+
+def exposed(metric: Metric) -> str:
+    """The family's name as the allow and deny lists match it."""
+    return exposed_name(metric.name, metric.type)
 
 
 def is_fresh(state: CollectorState[Any], monotonic_now: float, stale_after: float) -> bool:
@@ -164,7 +202,11 @@ def is_fresh(state: CollectorState[Any], monotonic_now: float, stale_after: floa
 
 
 class SnapshotMetrics(Collector, Sections[Metric]):
-    """Yields every cleanrooms_* family from the latest snapshot, rendered by the library."""
+    """Yields every cleanrooms_* family from the latest snapshot, rendered by the library.
+
+    The ``extra`` collectors (the exporter's own state, the web server's counters) come
+    last; the allow and deny lists apply to every family.
+    """
 
     def __init__(
         self,
@@ -173,12 +215,17 @@ class SnapshotMetrics(Collector, Sections[Metric]):
         settings: Callable[[], ScrapeSettings],
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        *,
+        extra: Sequence[Collector] = (),
     ) -> None:
         self._snapshot = snapshot
         self._stats = stats
         self._settings = settings
         self._clock = clock
         self._monotonic = monotonic
+        self.extra = tuple(extra)
+        # Folded counters' state, shared with the cached renderer of the same exporter.
+        self.carry = CounterCarry()
 
     def describe(self) -> Iterator[Metric]:
         # Nothing to pre-declare: spares the registry a full collect at registration.
@@ -199,16 +246,22 @@ class SnapshotMetrics(Collector, Sections[Metric]):
             fresh[schedule.name] = frozenset(
                 s.target.key for s in ordered if is_fresh(s, monotonic_now, schedule.stale_after)
             )
+        # Folded counters of jobs still configured carry on, through staleness and through
+        # a reload to another detail level and back: the same series never falls.
+        jobs = {(name, s.target.key) for name in collectors for s in collectors[name]}
+        self.carry.prune(lambda key: (key[0], key[1]) in jobs)
         return ScrapeView(settings, self._clock(), self._stats.view(), collectors, fresh)
 
     def collect(self) -> Iterator[Metric]:
-        yield from self.sections(self.view())
+        view = self.view()
+        output = view.settings.output
+        yield from (m for m in self.sections(view) if output.exports(exposed(m)))
 
     def collector_data(self, view: ScrapeView, spec: CollectorSpec[Any]) -> list[Metric]:
-        fresh = view.fresh_inputs(spec)
+        fresh, output = view.fresh_inputs(spec), view.settings.output
         return [
-            *declared.families(spec, fresh, view.settings.output),
-            *(declared.age_family(age, fresh, view.now) for age in spec.rendering.ages),
+            *declared.families(spec, fresh, output, self.carry),
+            *(declared.age_family(age, fresh, view.now) for age in declared.ages(spec, output)),
         ]
 
     def accounts(self, view: ScrapeView) -> list[Metric]:
@@ -222,14 +275,17 @@ class SnapshotMetrics(Collector, Sections[Metric]):
     ) -> list[Metric]:
         return [*health.health_families(kind, rows), health.stale_family(kind, rows)]
 
-    def other_collectors(self, view: ScrapeView) -> list[Metric]:
-        return merge_shared([m for spec in view.others for m in self.collector_data(view, spec)])
+    def series(self, parts: list[Metric]) -> int:
+        return sum(len(metric.samples) for metric in parts)
+
+    def merged(self, parts: list[Metric]) -> list[Metric]:
+        return merge_shared(parts)
 
     def api(self, view: ScrapeView) -> list[Metric]:
         return builtin.api_families(view.api.targets, view.keys, view.settings.operations)
 
-    def tail(self, view: ScrapeView) -> list[Metric]:
-        return [builtin.duration_family(view.api), *builtin.exporter_families(len(view.keys))]
+    def tail(self, view: ScrapeView, counts: Mapping[str, int]) -> list[Metric]:
+        return tail_metrics(view, counts, self.extra)
 
 
 def merge_shared(metrics: list[Metric]) -> list[Metric]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import gzip
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 from exporter import __version__
 from exporter.core.model import Snapshot
@@ -21,18 +22,24 @@ from exporter.web.tlsconfig import WebConfig, build_ssl_context
 log = logging.getLogger(__name__)
 
 
+class Metrics(Protocol):
+    """The exposition for an Accept header, of the samples ``names`` asks for (None: all)."""
+
+    def __call__(self, accept: str, names: Collection[str] | None) -> tuple[bytes, str]: ...
+
+
 class WebApp:
     """What the handler serves; kept apart from the socket code so tests can reuse it."""
 
     def __init__(
         self,
-        metrics: Callable[[str], tuple[bytes, str]],
+        metrics: Metrics,
         snapshot: Callable[[], Snapshot],
         reload: Callable[[], tuple[bool, str]] | None = None,
         ready: Callable[[], bool] | None = None,
         page_context: Callable[[], PageContext] | None = None,
     ) -> None:
-        self.metrics = metrics  # Accept header -> (body, content type)
+        self.metrics = metrics  # Accept header, name[] -> (body, content type)
         self.snapshot = snapshot
         self.reload = reload
         self.ready = ready or (lambda: snapshot().ready)
@@ -143,7 +150,8 @@ class Handler(GuardedHandler):
         log.debug("http %s %s", self.address_string(), format % args)
 
     def metrics(self) -> None:
-        body, content_type = self.server.app.metrics(self.headers.get("Accept", ""))
+        names = scrape_names(self.path)
+        body, content_type = self.server.app.metrics(self.headers.get("Accept", ""), names)
         if "gzip" in self.headers.get("Accept-Encoding", ""):
             self._send(HTTPStatus.OK, gzip.compress(body, 1), content_type, Content_Encoding="gzip")
         else:
@@ -175,6 +183,15 @@ class Handler(GuardedHandler):
         self._send(
             HTTPStatus.OK, page.encode("utf-8", "replace"), "text/html; charset=utf-8", **headers
         )
+
+
+def scrape_names(path: str) -> frozenset[str] | None:
+    """The samples ``/metrics?name[]=...`` asks for, as prometheus_client reads them.
+
+    Repeat the parameter for several names; without any (or only empty ones), everything.
+    """
+    asked = parse_qs(urlsplit(path).query).get("name[]")
+    return frozenset(asked) if asked else None
 
 
 _ROUTES: dict[str, Callable[[Handler], None]] = {

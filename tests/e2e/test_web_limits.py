@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry
 from exporter.cli.main import main, parse_args, web_limits
 from exporter.core.model import Snapshot
 from exporter.web.guard import REJECT_REASONS, WebGuard, WebLimits
-from exporter.web.handlers import ExporterServer, WebApp
+from exporter.web.handlers import ExporterServer, Metrics, WebApp
 from exporter.web.tlsconfig import WebConfig
 from tests.faultproxy import wait_for
 
@@ -60,12 +60,12 @@ class Served:
 @contextmanager
 def serve(
     limits: WebLimits = FAST,
-    metrics: Callable[[str], tuple[bytes, str]] | None = None,
+    metrics: Metrics | None = None,
     reload: Callable[[], tuple[bool, str]] | None = lambda: (True, "reloaded"),
 ) -> Iterator[Served]:
     guard = WebGuard(limits)
     app = WebApp(
-        metrics or (lambda _accept: (b"up 1\n", "text/plain")),
+        metrics or (lambda _accept, _names: (b"up 1\n", "text/plain")),
         Snapshot,
         reload,
         lambda: True,
@@ -144,7 +144,7 @@ def test_keep_alive_idles_out_without_counting_as_rejected() -> None:
 def test_max_requests_answers_503_at_once_and_probes_still_pass() -> None:
     release = threading.Event()
 
-    def slow_metrics(_accept: str) -> tuple[bytes, str]:
+    def slow_metrics(_accept: str, _names: object) -> tuple[bytes, str]:
         release.wait(10)
         return b"up 1\n", "text/plain"
 
@@ -186,7 +186,7 @@ def test_at_the_connection_cap_the_longest_waiting_connection_makes_room() -> No
 def test_when_every_connection_is_inside_a_request_a_new_one_is_refused() -> None:
     release = threading.Event()
 
-    def slow_metrics(_accept: str) -> tuple[bytes, str]:
+    def slow_metrics(_accept: str, _names: object) -> tuple[bytes, str]:
         release.wait(10)
         return b"up 1\n", "text/plain"
 
@@ -206,7 +206,10 @@ def test_when_every_connection_is_inside_a_request_a_new_one_is_refused() -> Non
 
 def test_a_client_that_does_not_read_its_response_is_cut_off() -> None:
     big = b"x" * (32 << 20)  # far more than the socket buffers hold
-    with serve(metrics=lambda _accept: (big, "text/plain")) as served, served.connect() as sock:
+    with (
+        serve(metrics=lambda _accept, _names: (big, "text/plain")) as served,
+        served.connect() as sock,
+    ):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
         wait_for(lambda: served.rejected("write_timeout") == 1, timeout=5)
@@ -286,7 +289,7 @@ def test_web_flags_reach_the_limits() -> None:
 def test_a_401_keeps_the_connection_usable_with_a_fresh_deadline() -> None:
     hashed = bcrypt.hashpw(b"secret", bcrypt.gensalt(rounds=4)).decode()
     guard = WebGuard(WebLimits(read_timeout=0.5, idle_timeout=5))
-    app = WebApp(lambda _accept: (b"up 1\n", "text/plain"), Snapshot)
+    app = WebApp(lambda _accept, _names: (b"up 1\n", "text/plain"), Snapshot)
     web = WebConfig(users=MappingProxyType({"ops": hashed}))
     server = ExporterServer(("127.0.0.1", 0), app, web, guard)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})

@@ -77,6 +77,7 @@ CONTRACT: dict[str, tuple[str, frozenset[str]]] = {
     "cleanrooms_exporter_config_last_reload_successful": ("gauge", frozenset()),
     "cleanrooms_exporter_config_last_reload_success_timestamp_seconds": ("gauge", frozenset()),
     "cleanrooms_exporter_poll_lag_ratio": ("histogram", frozenset({"collector"})),
+    "cleanrooms_exporter_series": ("gauge", frozenset({"collector"})),
     # The collectors beyond collaborations: memberships, members, change_requests.
     "cleanrooms_memberships": ("gauge", TARGET | {"status"}),
     "cleanrooms_membership_info": (

@@ -12,7 +12,7 @@ from prometheus_client.exposition import choose_encoder
 
 from exporter.core.model import CollectorState, PollError, Snapshot, Target
 from exporter.core.stats import ApiStats
-from exporter.metrics import exposition, health, lines
+from exporter.metrics import cache, health, lines
 from exporter.metrics.exposition import ExpositionRenderer
 from exporter.metrics.scrape import ScrapeSettings, SnapshotMetrics
 from tests.unit.metrics.test_collector import NOW, snapshot, stats
@@ -81,7 +81,7 @@ def test_unchanged_targets_are_not_rendered_again(monkeypatch: pytest.MonkeyPatc
     world.renderer.render(TEXT)
     built: list[int] = []  # families built again for one job
     encoded: list[int] = []  # families that went through the library's encoder
-    reformat, samples = exposition.reformat, exposition._samples_by_family
+    reformat, samples = cache.reformat, cache.samples_by_family
     families = health.health_families
 
     def counting_reformat(encoder, metrics, shape):
@@ -97,8 +97,8 @@ def test_unchanged_targets_are_not_rendered_again(monkeypatch: pytest.MonkeyPatc
             built.append(-1)
         return families(kind, rows)
 
-    monkeypatch.setattr(exposition, "reformat", counting_reformat)
-    monkeypatch.setattr(exposition, "_samples_by_family", counting_samples)
+    monkeypatch.setattr(cache, "reformat", counting_reformat)
+    monkeypatch.setattr(cache, "samples_by_family", counting_samples)
     monkeypatch.setattr(health, "health_families", counting_families)
     world.now += 10
     world.renderer.render(TEXT)

@@ -99,6 +99,25 @@ def test_metrics_openmetrics_and_gzip(served) -> None:
     assert gzip.decompress(body).endswith(b"# EOF\n")
 
 
+def test_metrics_name_parameter_filters_as_client_python_does(served) -> None:
+    server, _ = served
+    _, whole = get(server, "/metrics")
+    query = "name[]=cleanrooms_target_up&name%5B%5D=cleanrooms_exporter_targets&name[]=nope"
+    response, body = get(server, f"/metrics?{query}", Accept_Encoding="gzip")
+    assert response.status == 200
+    text = gzip.decompress(body).decode()
+    sample_lines = [line for line in text.splitlines() if not line.startswith("#")]
+    assert sample_lines == [
+        'cleanrooms_target_up{account_id="333333333333",region="us-east-1"} 0.0',
+        "cleanrooms_exporter_targets 1.0",
+    ]
+    # Each kept line is the unfiltered answer's own.
+    assert all(line.encode() in whole for line in text.splitlines())
+    # An empty name[] asks for nothing in particular: the whole exposition.
+    _, empty = get(server, "/metrics?name[]=")
+    assert empty.count(b"\n# TYPE ") == whole.count(b"\n# TYPE ")
+
+
 def test_ready_turns_200_after_first_round(served) -> None:
     server, holder = served
     assert get(server, "/-/ready")[0].status == 503

@@ -7,6 +7,7 @@ with ``--once``, a target that failed; 2 an invalid configuration or flag.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from exporter.cli.check import check
 from exporter.cli.flags import parse_args
 from exporter.cli.preflight import preflight
 from exporter.cli.serve import serve
+from exporter.cli.signals import Signals
 from exporter.config import Config, ConfigError, load_config
 from exporter.config.flags import with_collector_flags
 from exporter.config.parser import parse_interval
@@ -30,11 +32,20 @@ from exporter.web.tlsconfig import WebConfig, load_web_config
 
 __all__ = ["main", "parse_args", "web_limits"]
 log = logging.getLogger("exporter")
+# moto is the optional demo extra; the default container image leaves it out.
+NO_DEMO_EXTRA = (
+    "--demo needs the demo extra, which this installation lacks: "
+    "pip install 'cleanrooms-exporter[demo]', or build the container image with "
+    "--build-arg EXTRAS=auth,demo (as examples/demo-stack does)"
+)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, signals: Signals | None = None) -> int:
+    """Run the command; ``signals``: the handlers the command installed first, if it did."""
     args = parse_args(argv)
     setup_logging(args.log_level, args.log_format)
+    if signals is not None and (args.once or args.config_check or args.check_aws):
+        signals.one_shot()
     try:
         address = parse_listen_address(args.listen)
         web = load_web_config(args.web_config_file) if args.web_config_file else WebConfig()
@@ -57,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         demo.start_changes(world)
     if args.once:
         return _run_once(app)
-    return serve(app, address, web, guard, None if world else args.config_file)
+    return serve(app, address, web, guard, None if world else args.config_file, signals=signals)
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:
@@ -65,6 +76,8 @@ def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:
         return _with_flags(load_config(args.config_file), args), None
     if args.config_file:
         raise ValueError("--demo runs its own configuration; drop --config.file")
+    if importlib.util.find_spec("moto") is None:
+        raise ValueError(NO_DEMO_EXTRA)
     interval = parse_interval(args.demo_poll_interval, "--demo.poll-interval")
     demo.isolate_credentials()
     if not 0 <= args.demo_throttle_ratio <= 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -42,7 +43,9 @@ def images(engine: Engine, tmp_path_factory: pytest.TempPathFactory, worker_id: 
     build = compose_exporter()["build"]
     assert isinstance(build, dict)
     demo_args = tuple(f"{k}={v}" for k, v in build["args"].items())
-    images = Images("cleanrooms-exporter-test:default", "cleanrooms-exporter-test:demo", demo_args)
+    # One name per checkout: sessions of two checkouts on one machine never swap images.
+    name = f"cleanrooms-exporter-test-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]}"
+    images = Images(f"{name}:default", f"{name}:demo", demo_args)
     shared = tmp_path_factory.getbasetemp()
     if worker_id != "master":
         shared = shared.parent

@@ -51,7 +51,11 @@ def find_engine() -> Engine:
             [path, "info"], capture_output=True, text=True, timeout=60, check=False
         )
         if info.returncode == 0:
-            return Engine(path, name)
+            # podman-docker's `docker` is podman, which needs podman's build flags.
+            version = subprocess.run(
+                [path, "--version"], capture_output=True, text=True, timeout=60, check=False
+            ).stdout.lower()
+            return Engine(path, "podman" if "podman" in version else name)
         tried.append(f"{name}: `{name} info` failed: {info.stderr.strip()[-200:]}")
     message = "no container engine works here (install docker or podman); " + "; ".join(tried)
     if os.environ.get("CI") == "true":
@@ -268,12 +272,6 @@ class Blackhole:
             except OSError:
                 return  # closed
             self.accepted.append(conn)  # held open, unread, unanswered
-
-    def adopt(self, name: str) -> Container:
-        """A container started otherwise (a documented command), removed at the end too."""
-        container = Container(self.engine, name)
-        self.started.append(container)
-        return container
 
     def close(self) -> None:
         self.sock.close()

@@ -80,14 +80,14 @@ def test_image_is_lean(name: str, engine: Engine, images: Images) -> None:
 OPTIONS_WITH_VALUES = {"-p", "-v", "-e", "--publish", "--volume", "--env", "--name"}
 
 
-def documented_runs() -> list[object]:
-    """Every `docker run` line of a shell block of the README and docs/, continuations joined."""
-    found = []
+def documented_runs() -> dict[str, str]:
+    """Every `docker run` line of a shell block of the README and docs/, by page and number."""
+    found: dict[str, str] = {}
     for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
         blocks = re.findall(r"```sh\n(.*?)```", page.read_text(), re.S)
         lines = [line for block in blocks for line in block.replace("\\\n", " ").splitlines()]
         runs = [" ".join(line.split()) for line in lines if line.strip().startswith("docker run")]
-        found += [pytest.param(run, id=f"{page.name}-{n}") for n, run in enumerate(runs, 1)]
+        found |= {f"{page.name}-{n}": run for n, run in enumerate(runs, 1)}
     return found
 
 
@@ -107,7 +107,10 @@ def as_run_here(command: str, engine: Engine, image: str, work: Path) -> list[st
     return [engine.path, "run", *detached, NO_METADATA, *words[2:]]
 
 
-@pytest.mark.parametrize("command", documented_runs())
+DOCUMENTED_RUNS = documented_runs()
+
+
+@pytest.mark.parametrize("command", DOCUMENTED_RUNS.values(), ids=DOCUMENTED_RUNS.keys())
 def test_documented_run_command_works_as_written(
     command: str, engine: Engine, images: Images, containers: Containers, tmp_path: Path
 ) -> None:

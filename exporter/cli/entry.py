@@ -6,7 +6,7 @@ Nothing but the standard library is imported before the handlers are installed: 
 
 from __future__ import annotations
 
-import logging
+import sys
 from collections.abc import Sequence
 
 from exporter.cli.signals import Signals, Stopped
@@ -20,5 +20,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run(argv, signals)
     except Stopped as stopped:
-        logging.getLogger("exporter").info("received %s while starting; exiting", stopped)
+        # A plain line, as for other start-up failures: logging may not be set up yet.
+        print(f"cleanrooms-exporter: received {stopped} while starting; exiting", file=sys.stderr)
         return stopped.exit_code

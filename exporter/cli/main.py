@@ -1,7 +1,8 @@
 """The command line's entry point: flags, start-up, ``--once``, and exit codes.
 
-Exit codes: 0 success; 1 a start-up failure (the port in use), a failed preflight or,
-with ``--once``, a target that failed; 2 an invalid configuration or flag.
+Exit codes: 0 success (a stop by SIGTERM or SIGINT too); 1 a start-up failure (the port
+in use), a failed preflight or, with ``--once``, a target that failed; 2 an invalid
+configuration or flag; 128 + the signal's number when a signal ends ``--once`` or a check.
 """
 
 from __future__ import annotations

@@ -24,4 +24,5 @@ def test_a_stop_while_starting_exits_0_at_once(signum: int) -> None:
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert time.monotonic() - began < 2.0
+    assert f"received {signal.Signals(signum).name} while starting; exiting" in err
     assert "Traceback" not in err

@@ -35,7 +35,7 @@ CollectorPoll = Callable[[Target, Any, Any], Any]
 JobKey = tuple[str, TargetKey]  # (collector name, target)
 # How long a stop waits for polls in flight before it abandons them (a hung AWS call).
 # With the rest of a stop this fits the two seconds docs/operations.md promises.
-STOP_SECONDS = 1.0
+STOP_SECONDS = 0.5
 
 
 @dataclass(frozen=True)

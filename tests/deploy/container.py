@@ -148,9 +148,6 @@ class Container:
     def running(self) -> bool:
         return self.inspect("{{.State.Running}}") == "true"
 
-    def started(self) -> float:
-        return parse_time(self.inspect("{{.State.StartedAt}}"))
-
     def signal(self, name: str) -> None:
         """Send signal ``name`` (TERM, HUP) to the container's process 1, as ``docker kill`` does.
 
@@ -196,6 +193,28 @@ class Container:
     def remove(self) -> None:
         self.engine("kill", "--signal", "KILL", self.name, check=False)
         self.engine("rm", "--force", self.name, check=False)
+
+
+def exporter_process(marker: str, timeout: float) -> tuple[int, float]:
+    """The host pid of the exporter whose arguments hold ``marker``, and when it started.
+
+    The start is on the boot clock (``CLOCK_BOOTTIME``), from /proc/PID/stat.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            try:
+                words = (entry / "cmdline").read_bytes().split(b"\0")
+                if marker.encode() not in words or not any(
+                    w.endswith(b"/cleanrooms-exporter") for w in words
+                ):
+                    continue  # not it (the engine's own command line holds the marker too)
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # not a process, or gone
+            return int(entry.name), int(fields[19]) / os.sysconf("SC_CLK_TCK")  # starttime
+        time.sleep(0.005)
+    raise AssertionError(f"no exporter process with {marker} within {timeout} s")
 
 
 def parse_time(text: str) -> float:
@@ -290,6 +309,28 @@ class Containers:
         container = self.engine.start(image, *args, options=options)
         self.started.append(container)
         return container
+
+    def start_and_stop(
+        self, after: float, image: str, *args: str, options: Sequence[str] = ()
+    ) -> Container:
+        """Start a container, and SIGTERM its process ``after`` seconds after that started.
+
+        Timed on the process itself: the engine's command line can return a second after
+        the start on a busy machine, when the exporter is serving already.
+        """
+        marker = f"--web.listen-address=:{free_port()}"  # finds its process on this host
+        started: list[Container] = []
+        thread = threading.Thread(
+            target=lambda: started.append(self.start(image, *args, marker, options=options))
+        )
+        thread.start()
+        pid, began = exporter_process(marker, timeout=60)
+        time.sleep(max(0.0, began + after - time.clock_gettime(time.CLOCK_BOOTTIME)))
+        signalled = time.time()
+        os.kill(pid, signal.SIGTERM)
+        thread.join(60)
+        started[0].signalled = signalled
+        return started[0]
 
     def adopt(self, name: str) -> Container:
         """A container started otherwise (a documented command), removed at the end too."""

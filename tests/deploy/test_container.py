@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -117,9 +116,7 @@ def test_demo_without_the_demo_extra_says_how_to_get_it(engine: Engine, images: 
 
 def test_sigterm_0_2_s_after_start(images: Images, containers: Containers) -> None:
     # No --config.file: the default credential chain, whatever the image's own file holds.
-    container = containers.start(images.default, options=NO_METADATA)
-    time.sleep(max(0.0, container.started() + 0.2 - time.time()))
-    container.signal("TERM")
+    container = containers.start_and_stop(0.2, images.default, options=NO_METADATA)
     assert_stops_cleanly(container.exit())
     logs = container.logs()
     assert "received SIGTERM while starting; exiting" in logs  # not yet serving

@@ -103,7 +103,6 @@ def role(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:role/CleanRoomsReadOnly"
 
 
-
 def value(exporter: App, name: str, **labels: str) -> float | None:
     return exporter.registry.get_sample_value(name, labels)
 

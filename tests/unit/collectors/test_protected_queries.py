@@ -21,7 +21,6 @@ ON = "collectors: {protected_queries: {enabled: true}}\n"
 STATUSES = ("SUBMITTED", "STARTED", "CANCELLED", "CANCELLING", "FAILED", "SUCCESS", "TIMED_OUT")
 
 
-
 def counts(exporter: App, where: dict[str, str]) -> dict[str, float | None]:
     return {s: value(exporter, "cleanrooms_protected_queries", **where, status=s) for s in STATUSES}
 

@@ -80,7 +80,7 @@ def test_demo_stack_image_serves_data_and_stops_mid_scrape(
     assert 'cleanrooms_target_up{account_id="111111111111",region="us-east-1"} 1.0' in metrics
     assert "cleanrooms_collaborations{" in metrics
     page = get(port, "/")[1]
-    assert "Pending invitations, oldest first" in page
+    assert "Pending invitations, untrusted first, then oldest" in page
     assert "Trusted Retail Partner" in page  # one of the demo's invitations
     health = container.healthcheck()
     assert health.returncode == 0, health.stdout + health.stderr
@@ -171,7 +171,7 @@ def test_reload_by_sighup_and_by_http_with_a_mounted_config(
     config.chmod(0o644)
     port = free_port()
     # Rewritten in place, the mounted file keeps its inode: the container sees each change.
-    options = ["--network=host", "-v", f"{config}:{CONFIG}:ro", "-e", "EXT_ID=x", *FAKE_KEYS]
+    options = ["--network=host", "-v", f"{config}:{CONFIG}:ro", "-e", "EXT_ID=an-external-id", *FAKE_KEYS]
     args = [f"--config.file={CONFIG}", f"--web.listen-address=127.0.0.1:{port}"]
     container = containers.start(images.default, *args, options=[*options, *NO_METADATA])
     wait_ready(container, port)

@@ -23,15 +23,23 @@ COPY --from=build /dist/*.whl /tmp/
 # stack (examples/demo-stack) builds with EXTRAS=auth,demo to run --demo. The
 # wheel is this project's own, built above: there is no version to pin.
 ARG EXTRAS=auth
+# The default configuration lists no accounts: the exporter polls the account of the
+# default credential chain (AWS_* variables, or the container's role) in AWS_REGION.
+# Mount your own over it (docs/container.md).
 # hadolint ignore=DL3013
 RUN wheel="$(find /tmp -name '*.whl')" && pip install --no-cache-dir "${wheel}[${EXTRAS}]" && rm "$wheel" \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin exporter \
-    && mkdir -p /etc/cleanrooms-exporter
-COPY config.example.yaml /etc/cleanrooms-exporter/config.yaml
+    && mkdir -p /etc/cleanrooms-exporter \
+    && printf '%s\n' \
+       '# No accounts: the exporter polls the account of the default credential chain' \
+       '# (AWS_* variables, or the container role) in AWS_REGION, else us-east-1.' \
+       '# Mount your configuration over this file: see docs/container.md.' \
+       > /etc/cleanrooms-exporter/config.yaml
 USER 10001
 EXPOSE 19431
 # Asks /-/healthy on the exporter's own --web.listen-address, over HTTPS when its
-# --web.config.file turns TLS on (it reads the flags of process 1, the exporter).
+# --web.config.file turns TLS on: it reads the exporter's flags from its command line
+# (process 1, or the process an init such as `docker run --init` runs).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-m", "exporter.web.healthcheck"]
 ENTRYPOINT ["cleanrooms-exporter"]

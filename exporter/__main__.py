@@ -2,6 +2,6 @@
 
 import sys
 
-from exporter.cli.main import main
+from exporter.cli.entry import main
 
 sys.exit(main())

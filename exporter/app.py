@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from exporter.aws.clients import ORGANIZATIONS_REGION
 from exporter.aws.discovery import Discoverer, discover
+from exporter.aws.error_codes import SDK_ERRORS
 from exporter.collectors import PRIMARY
 from exporter.config import AccountConfig, Config, ConfigError
 from exporter.core import memory
@@ -39,6 +39,8 @@ from exporter.polling.sharding import Shard, resolve_shard
 from exporter.polling.targets import build_targets
 
 log = logging.getLogger(__name__)
+# What a reload or discovered accounts may fail with: the file, or the AWS SDK.
+RELOAD_ERRORS: tuple[type[Exception], ...] = (ConfigError, *SDK_ERRORS)
 
 
 ConfigSource = Callable[[], Config]
@@ -272,7 +274,7 @@ class App:
                 return  # a run of settings a reload has replaced since it started
             try:
                 self._apply(self.config, accounts)
-            except (ConfigError, BotoCoreError, ClientError) as err:
+            except RELOAD_ERRORS as err:
                 log.error("cannot apply discovered accounts: %s", " ".join(str(err).split()))
                 return
             self.discovered = accounts
@@ -290,7 +292,7 @@ class App:
             try:
                 config = self._source()
                 self._reload(config)
-            except (ConfigError, BotoCoreError, ClientError) as err:
+            except RELOAD_ERRORS as err:
                 return self._reload_failed(_problems(err))
             except Exception as err:  # SIGHUP and POST /-/reload must never kill the exporter
                 log.error("reload: unexpected %s\n%s", type(err).__name__, format_tb(err))

@@ -103,11 +103,6 @@ def role(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:role/CleanRoomsReadOnly"
 
 
-def one_target(account_id: str, extra: str = "") -> str:
-    """Config lines for one role account polled in us-east-1, then ``extra``."""
-    return f"accounts: [{{role_arn: '{role(account_id)}', regions: [us-east-1]}}]\n{extra}"
-
-
 def value(exporter: App, name: str, **labels: str) -> float | None:
     return exporter.registry.get_sample_value(name, labels)
 

@@ -138,6 +138,25 @@ def as_api_error(err: ClientError) -> ApiError:
     return ApiError(err.operation_name, client_error_code(err), client_error_message(err))
 
 
+# Every error the AWS SDK raises. The parts above ``aws`` catch these and turn them into
+# ``ApiError`` with ``sdk_error`` without importing the SDK: only ``aws`` (and the demo)
+# knows botocore (an import-linter contract).
+SDK_ERRORS: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
+
+
+def sdk_error(err: Exception, operation: str) -> ApiError:
+    """An SDK error in the exporter's own terms: an error answer names its operation, a
+    failed AssumeRole names AssumeRole, and any other failure (a timeout, no connection, a
+    request the SDK refused) is ``operation``'s."""
+    if isinstance(err, ClientError):
+        return as_api_error(err)
+    if isinstance(err, AssumeRoleFailed):
+        return ApiError("AssumeRole", str(err.kwargs["code"]), str(err.kwargs["message"]))
+    if isinstance(err, BotoCoreError):
+        return ApiError(operation, transport_code(err), transport_message(err))
+    raise TypeError(f"not an AWS SDK error: {type(err).__name__}")
+
+
 def transport_code(err: BotoCoreError) -> str:
     """The error code of a failure without an AWS error answer (a timeout, no connection)."""
     if isinstance(err, AssumeRoleFailed):

@@ -1,12 +1,14 @@
 """The command line's entry point: flags, start-up, ``--once``, and exit codes.
 
-Exit codes: 0 success; 1 a start-up failure (the port in use), a failed preflight or,
-with ``--once``, a target that failed; 2 an invalid configuration or flag.
+Exit codes: 0 success (a stop by SIGTERM or SIGINT too); 1 a start-up failure (the port
+in use), a failed preflight or, with ``--once``, a target that failed; 2 an invalid
+configuration or flag; 128 + the signal's number when a signal ends ``--once`` or a check.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import socket
 import sys
@@ -19,6 +21,7 @@ from exporter.cli.check import check, load_files
 from exporter.cli.flags import parse_args
 from exporter.cli.preflight import preflight
 from exporter.cli.serve import serve
+from exporter.cli.signals import Signals
 from exporter.config import Config, ConfigError, load_config
 from exporter.config.flags import with_collector_flags
 from exporter.config.parser import parse_interval
@@ -31,11 +34,20 @@ from exporter.web.server import ListenError, listen
 
 __all__ = ["main", "parse_args", "web_limits"]
 log = logging.getLogger("exporter")
+# moto is the optional demo extra; the default container image leaves it out.
+NO_DEMO_EXTRA = (
+    "--demo needs the demo extra, which this installation lacks: "
+    "pip install 'cleanrooms-exporter[demo]', or build the container image with "
+    "--build-arg EXTRAS=auth,demo (as examples/demo-stack does)"
+)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, signals: Signals | None = None) -> int:
+    """Run the command; ``signals``: the handlers the command installed first, if it did."""
     args = parse_args(argv)
     setup_logging(args.log_level, args.log_format)
+    if signals is not None and (args.once or args.config_check or args.check_aws):
+        signals.one_shot()
     try:
         address = parse_listen_address(args.listen)
     except ValueError as err:
@@ -49,13 +61,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("%s", err)
         return 1
     try:
-        return _run(args, address, listener)
+        return _run(args, address, listener, signals)
     finally:
         if listener is not None:
             listener.close()
 
 
-def _run(args: argparse.Namespace, address: tuple[str, int], listener: socket.socket | None) -> int:
+def _run(
+    args: argparse.Namespace,
+    address: tuple[str, int],
+    listener: socket.socket | None,
+    signals: Signals | None,
+) -> int:
     try:
         guard = WebGuard(web_limits(args))
         checking = args.config_check or args.check_aws
@@ -79,7 +96,7 @@ def _run(args: argparse.Namespace, address: tuple[str, int], listener: socket.so
     if args.once:
         return _run_once(app)
     config_file = None if world else args.config_file
-    return serve(app, address, web, guard, config_file, listener=listener)
+    return serve(app, address, web, guard, config_file, listener=listener, signals=signals)
 
 
 def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:
@@ -87,6 +104,8 @@ def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:
         return _with_flags(load_config(args.config_file), args), None
     if args.config_file:
         raise ValueError("--demo runs its own configuration; drop --config.file")
+    if importlib.util.find_spec("moto") is None:
+        raise ValueError(NO_DEMO_EXTRA)
     interval = parse_interval(args.demo_poll_interval, "--demo.poll-interval")
     demo.isolate_credentials()
     if not 0 <= args.demo_throttle_ratio <= 1:

@@ -14,16 +14,8 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from exporter.aws.clients import AwsClients
-from exporter.aws.error_codes import (
-    THROTTLING_CODES,
-    AssumeRoleFailed,
-    as_api_error,
-    transport_code,
-    transport_message,
-)
+from exporter.aws.error_codes import SDK_ERRORS, THROTTLING_CODES, sdk_error
 from exporter.collectors import BY_NAME, CollectorSpec
 from exporter.config import AccountConfig, Config
 from exporter.config.scale import RateLimit
@@ -86,8 +78,8 @@ def _account(
     try:
         account_id = account.id or clients.resolve_account_id(account)
         label = f"{account_id} ({account.name or account.source})"
-    except (BotoCoreError, ClientError) as err:
-        failure = _failure(_error(err), account)
+    except SDK_ERRORS as err:
+        failure = _failure(sdk_error(err, "GetCallerIdentity"), account)
     for region in account.regions:
         if failure is not None:  # credentials that failed once are not tried again
             yield from _not_tried(label, region, specs, failure)
@@ -112,8 +104,8 @@ def _region(
         return [(s.name, *target.check(s)) for s in specs], None
     except CredentialsFailed as err:
         failure = err.text
-    except BotoCoreError as err:  # credentials of a profile that cannot be read, say
-        failure = _failure(_error(err), account)
+    except SDK_ERRORS as err:  # credentials of a profile that cannot be read, say
+        failure = _failure(sdk_error(err, "GetCallerIdentity"), account)
     lines = [(specs[0].name, False, failure)]
     lines += [(s.name, False, NOT_TRIED) for s in specs[1:]]
     return lines, failure
@@ -154,11 +146,8 @@ class _Target:
             answer = self.client(spec.polling.service).call(operation, **params, maxResults=1)
         except ApiError as err:
             return self._failed(spec, err)
-        except BotoCoreError as err:
-            failing = "AssumeRole" if isinstance(err, AssumeRoleFailed) else operation
-            return self._failed(
-                spec, ApiError(failing, transport_code(err), transport_message(err))
-            )
+        except SDK_ERRORS as err:
+            return self._failed(spec, sdk_error(err, operation))
         self.subjects[spec.name] = spec.shown.probe.subject(answer)
         return ""
 
@@ -167,12 +156,6 @@ class _Target:
             raise CredentialsFailed(_failure(err, self.account, self.region))
         self.failed.add(spec.name)
         return _failure(err, self.account, self.region, spec)
-
-
-def _error(err: BotoCoreError | ClientError) -> ApiError:
-    if isinstance(err, ClientError):
-        return as_api_error(err)
-    return ApiError("GetCallerIdentity", transport_code(err), transport_message(err))
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-import queue
 import signal
 import socket
 import threading
-from types import FrameType
 
 from exporter.app import App
+from exporter.cli.signals import Signals
 from exporter.web.guard import WebGuard
 from exporter.web.handlers import ExporterServer, WebApp
 from exporter.web.server import ListenError, listen
@@ -17,36 +16,6 @@ from exporter.web.statuspage import PageContext, ReloadRecorder, ReloadState
 from exporter.web.tlsconfig import WebConfig
 
 log = logging.getLogger("exporter")
-
-
-class _Signals:
-    """Signal handlers only queue the signal; the main loop does the work outside the handler.
-
-    A ``SimpleQueue``, whose ``put`` is reentrant: a handler may run while the main thread is
-    inside the queue (an ``Event``'s lock would deadlock there). The main loop waits with a
-    timeout because the kernel may deliver a signal to any thread, and Python runs the
-    handler only when the main thread next runs: without one a signal can wait forever.
-    """
-
-    def __init__(self) -> None:
-        self.queue: queue.SimpleQueue[int] = queue.SimpleQueue()
-
-    def install(self) -> None:
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self._on_signal)
-
-    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        self.queue.put(signum)
-
-    def next(self, timeout: float = 1.0) -> set[int]:
-        """The signals that arrived, waiting up to ``timeout`` for the first one."""
-        try:
-            arrived = {self.queue.get(timeout=timeout)}
-        except queue.Empty:
-            return set()
-        while not self.queue.empty():  # a burst of SIGHUPs is one reload
-            arrived.add(self.queue.get_nowait())
-        return arrived
 
 
 def serve(
@@ -57,7 +26,9 @@ def serve(
     config_file: str | None,
     *,
     listener: socket.socket | None = None,
+    signals: Signals | None = None,
 ) -> int:
+    """Serve until SIGTERM or SIGINT; ``signals``: the handlers, if installed earlier."""
     reload = ReloadRecorder(app.reload)
     try:
         listener = listener or listen(address)
@@ -67,8 +38,8 @@ def serve(
     server = bind(
         address, app, web, guard, reload=reload, config_file=config_file, listener=listener
     )
-    signals = _Signals()
-    signals.install()
+    signals = signals or Signals().install()
+    signals.serving()
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     app.start()
     host, port = server.server_address[:2]
@@ -82,8 +53,13 @@ def serve(
         if arrived:
             log.info("received SIGHUP, reloading configuration")
             reload()
-    server.shutdown()
+    # Both at once: the server's loop notices its shutdown within half a second while
+    # polls in flight get the poller's grace, and together they fit the two seconds a
+    # stop may take (docs/operations.md).
+    closing = threading.Thread(target=server.shutdown, name="http-shutdown", daemon=True)
+    closing.start()
     app.stop()
+    closing.join()
     return 0
 
 

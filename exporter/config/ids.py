@@ -2,8 +2,8 @@
 
 What is wrong is said precisely (digits, length, or YAML quoting for an account id;
 length or character for an external id), so the fix is obvious. The STS rules are read
-from botocore's model of STS (``externalIdType``, ``roleSessionNameType``), the very
-rules AWS applies, rather than copied here.
+from botocore's model of STS (``externalIdType``, ``roleSessionNameType``) by ``sdk_facts``,
+the very rules AWS applies, rather than copied here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import botocore.loaders
+from exporter.config import sdk_facts
 
 ACCOUNT_ID_DIGITS = 12
 _DIGITS = re.compile(r"[0-9]+")
@@ -69,8 +69,7 @@ class StringRule:
 @cache
 def sts_rule(shape: str, name: str) -> StringRule:
     """The rule of one string shape of STS's model, as botocore ships it."""
-    model = botocore.loaders.create_loader().load_service_model("sts", "service-2")
-    found = model["shapes"][shape]
+    found = sdk_facts.sts_string_shape(shape)
     return StringRule(name, int(found["min"]), int(found["max"]), str(found["pattern"]))
 
 

@@ -23,8 +23,8 @@ from exporter.config.parser import (
     read_yaml,
 )
 from exporter.config.quotas import QuotaParser
-from exporter.config.regions import cleanrooms_regions
 from exporter.config.scale import parse_discovery, parse_rate_limit, parse_sharding
+from exporter.config.sdk_facts import cleanrooms_regions
 from exporter.config.settings import AccountConfig, AwsSettings, Config
 
 FILTER_STATUSES = ("INVITED", "ACTIVE")

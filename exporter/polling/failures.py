@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from exporter.core.model import PollError
+import logging
+from dataclasses import replace
+from typing import Any
+
+from exporter.core.model import CollectorState, PollError
+
+log = logging.getLogger("exporter.polling.poller")  # where operators have always seen it
 
 
 class PollFailed(Exception):
@@ -23,3 +29,29 @@ def backoff_delay(interval: float, consecutive_failures: int) -> float:
         return interval
     factor: int = min(2 ** (consecutive_failures - 1), BACKOFF_FACTOR_CAP)
     return max(interval, min(interval * factor, BACKOFF_SECONDS_CAP))
+
+
+def failed_state(
+    name: str, old: CollectorState[Any], error: PollError, duration: float
+) -> CollectorState[Any]:
+    """The state after a failed poll, logged once per streak of the same failure."""
+    account_id, region = old.target.key
+    fields = {"account": account_id, "region": region, "collector": name}
+    fields |= {"operation": error.operation, "error_code": error.code}
+    last = old.last_error
+    same = last is not None and (last.operation, last.code) == (error.operation, error.code)
+    again = not old.up and same
+    # Once per streak of the same failure: a region without Clean Rooms ML fails every
+    # (backed-off) poll alike, and the metrics already say so.
+    level = logging.DEBUG if again else logging.WARNING
+    log.log(level, "poll failed: %s", error.message, extra=fields)
+    return replace(
+        old,
+        up=False,
+        polled=True,
+        polls=old.polls + 1,
+        failures=old.failures + 1,
+        consecutive_failures=old.consecutive_failures + 1,
+        last_duration=duration,
+        last_error=error,
+    )

@@ -24,12 +24,17 @@ from typing import Any
 from exporter.core.histogram import Histogram
 from exporter.core.logs import format_tb
 from exporter.core.model import CollectorState, PollError, Snapshot, Target, TargetKey
-from exporter.polling.failures import PollFailed, backoff_delay
+from exporter.polling.failures import PollFailed, backoff_delay, failed_state
 from exporter.polling.schedule import CollectorJob, JobKey, ScheduleLag
 
 __all__ = ["CollectorJob", "JobKey", "Poller"]
 
 log = logging.getLogger(__name__)
+
+
+# How long a stop waits for polls in flight before it abandons them (a hung AWS call).
+# With the rest of a stop this fits the two seconds docs/operations.md promises.
+STOP_SECONDS = 0.5
 
 
 class Poller:
@@ -198,7 +203,7 @@ class Poller:
         for _ in range(-missing):
             self._queue.put(None)  # one worker exits per sentinel, after its current poll
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
         """Stop scheduling; give in-flight polls ``timeout`` seconds, then abandon them."""
         self._stop.set()
         self._wake.set()
@@ -338,26 +343,7 @@ class Poller:
     def _failed(
         self, name: str, old: CollectorState[Any], error: PollError, started: float
     ) -> CollectorState[Any]:
-        account_id, region = old.target.key
-        fields = {"account": account_id, "region": region, "collector": name}
-        fields |= {"operation": error.operation, "error_code": error.code}
-        last = old.last_error
-        same = last is not None and (last.operation, last.code) == (error.operation, error.code)
-        again = not old.up and same
-        # Once per streak of the same failure: a region without Clean Rooms ML fails every
-        # (backed-off) poll alike, and the metrics already say so.
-        level = logging.DEBUG if again else logging.WARNING
-        log.log(level, "poll failed: %s", error.message, extra=fields)
-        return replace(
-            old,
-            up=False,
-            polled=True,
-            polls=old.polls + 1,
-            failures=old.failures + 1,
-            consecutive_failures=old.consecutive_failures + 1,
-            last_duration=self._mono() - started,
-            last_error=error,
-        )
+        return failed_state(name, old, error, self._mono() - started)
 
     def _next_delay(self, interval: float, consecutive_failures: int) -> float:
         # Jitter spreads targets apart so they do not all hit AWS in the same second.

@@ -38,7 +38,9 @@ from exporter.polling.targets import Targets
 log = logging.getLogger(__name__)
 
 RESTART_DELAY_CAP = 30.0  # seconds between restarts of a worker that keeps dying
-STOP_SECONDS = 3.0  # a worker's grace to finish in-flight polls before it is killed
+# A worker's grace before it is killed: its own poller's (poller.STOP_SECONDS) and the
+# time to exit, within the two seconds a stop may take (docs/operations.md).
+STOP_SECONDS = 1.0
 
 
 @dataclass

@@ -18,14 +18,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from exporter.aws.error_codes import (
-    client_error_code,
-    client_error_message,
-    transport_code,
-    transport_message,
-)
+from exporter.aws.error_codes import SDK_ERRORS, sdk_error
 from exporter.config import AccountConfig
 from exporter.core.model import CollectorState, PollError, Target, TargetKey
 from exporter.polling.failures import backoff_delay
@@ -120,7 +113,7 @@ class AccountResolver:
         started = self._mono()
         try:
             account_id = self._resolve(item.account)
-        except (BotoCoreError, ClientError) as err:
+        except SDK_ERRORS as err:
             self._failed(item, _error(err), started)
             return False
         log.info("%s: account %s", item.where, account_id)
@@ -162,8 +155,6 @@ class AccountResolver:
             self._due[item.index] = self._mono() + backoff_delay(self._interval, streak)
 
 
-def _error(err: BotoCoreError | ClientError) -> PollError:
-    if isinstance(err, ClientError):
-        message = client_error_message(err)
-        return PollError(err.operation_name, client_error_code(err), message[:MESSAGE_LIMIT])
-    return PollError(OPERATION, transport_code(err), transport_message(err)[:MESSAGE_LIMIT])
+def _error(err: Exception) -> PollError:
+    found = sdk_error(err, OPERATION)
+    return PollError(found.operation, found.code, found.message[:MESSAGE_LIMIT])

@@ -8,15 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from exporter.aws.error_codes import (
-    AssumeRoleFailed,
-    client_error_code,
-    client_error_message,
-    transport_code,
-    transport_message,
-)
+from exporter.aws.error_codes import SDK_ERRORS, sdk_error
 from exporter.collectors import BY_NAME
 from exporter.collectors.base import Client, CollectorSpec, PollContext
 from exporter.collectors.paging import MAX_PAGES, FetchError
@@ -158,23 +150,19 @@ class TargetPoller:
             return self._spec.polling.poll(self._context(account, target, parent, previous))
         except ApiError as err:
             raise PollFailed(PollError(err.operation, err.code, _short(err.message))) from err
-        except ClientError as err:
-            raise PollFailed(_client_error(err)) from err
         except FetchError as err:
             # botocore saw a good HTTP answer; the API-level error is ours to count.
             self._stats.outcome((*target.key, err.operation), None, err.code, False)
             raise PollFailed(PollError(err.operation, err.code, str(err))) from err
-        except AssumeRoleFailed as err:
-            error = PollError("AssumeRole", err.kwargs["code"], _short(err.kwargs["message"]))
-            raise PollFailed(error) from err
-        except BotoCoreError as err:
-            code, message = transport_code(err), _short(transport_message(err))
-            if code == "ConnectionError" and self._spec.polling.service != "cleanrooms":
-                # No endpoint answers: most often the service is not offered in the region.
-                message = _short(
-                    f"{self._spec.polling.service} is not offered in {target.region}? {message}"
-                )
-            raise PollFailed(PollError(operation, code, message)) from err
+        except SDK_ERRORS as err:
+            raise PollFailed(self._sdk_failure(sdk_error(err, operation), target)) from err
+
+    def _sdk_failure(self, err: ApiError, target: Target) -> PollError:
+        message, service = err.message, self._spec.polling.service
+        if err.code == "ConnectionError" and service != "cleanrooms":
+            # No endpoint answers: most often the service is not offered in the region.
+            message = f"{service} is not offered in {target.region}? {message}"
+        return PollError(err.operation, err.code, _short(message))
 
     def _context(
         self, account: AccountConfig, target: Target, parent: Any, previous: Any
@@ -192,10 +180,6 @@ class TargetPoller:
             previous,
             self._options,
         )
-
-
-def _client_error(err: ClientError) -> PollError:
-    return PollError(err.operation_name, client_error_code(err), _short(client_error_message(err)))
 
 
 def _short(message: str) -> str:

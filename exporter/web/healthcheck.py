@@ -1,7 +1,8 @@
 """``python -m exporter.web.healthcheck``: the container's HEALTHCHECK, on the exporter's scheme.
 
-Reads the exporter's own ``--web.*`` flags (given here, else from the command line of
-process 1, the exporter in its container), then asks ``/-/healthy`` over HTTPS when the
+Reads the exporter's own ``--web.*`` flags (given here, else from the exporter's command
+line in its container: process 1's, or, under an init such as ``docker run --init``, that of
+the process the init runs), then asks ``/-/healthy`` over HTTPS when the
 ``--web.config.file`` turns TLS on, else over HTTP. ``/-/healthy`` needs no password. The
 certificate is not verified: this is the process checking itself on loopback. Exit 0
 when the answer is 200, else 1.
@@ -13,7 +14,7 @@ import argparse
 import http.client
 import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from exporter.config import ConfigError
@@ -21,16 +22,52 @@ from exporter.web.flags import add_flags, parse_listen_address
 from exporter.web.tlsconfig import load_web_config
 
 TIMEOUT = 4.0
-PROC_ONE = Path("/proc/1/cmdline")
+PROC = Path("/proc")
+COMMAND = "cleanrooms-exporter"  # the console script; also ``python -m exporter``
 
 
-def exporter_args(argv: Sequence[str]) -> argparse.Namespace:
-    """The ``--web.*`` flags of ``argv`` (others ignored), or of process 1 when none."""
-    if not argv and PROC_ONE.exists():
-        argv = [a for a in PROC_ONE.read_bytes().decode().split("\0") if a]
+def exporter_args(argv: Sequence[str], proc: Path = PROC) -> argparse.Namespace:
+    """The ``--web.*`` flags of ``argv`` (others ignored), or of the exporter's when none."""
+    if not argv:
+        argv = exporter_command(proc)
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     add_flags(parser)
     return parser.parse_known_args(list(argv))[0]
+
+
+def exporter_command(proc: Path = PROC) -> list[str]:
+    """The exporter's arguments: of process 1 if it is the exporter, else of the first that is.
+
+    Under an init, process 1 is ``INIT [OPTIONS] -- cleanrooms-exporter ARGS``
+    (``/run/podman-init``, docker's ``/sbin/docker-init``, tini): reading all of it,
+    argparse took everything after ``--`` for positionals and the flags went unseen. Behind
+    a shell that does not ``exec``, the exporter is another process. [] when none is found.
+    """
+    for command_line in _command_lines(proc):
+        arguments = _after_command(command_line)
+        if arguments is not None:
+            return arguments
+    return []
+
+
+def _command_lines(proc: Path) -> Iterator[list[str]]:
+    """Each process's arguments, process 1 first."""
+    for pid in sorted(int(p.name) for p in proc.iterdir() if p.name.isdigit()):
+        try:
+            raw = (proc / str(pid) / "cmdline").read_bytes()
+        except OSError:
+            continue  # exited meanwhile, or not ours to read
+        yield [arg.decode(errors="replace") for arg in raw.split(b"\0")[:-1]]
+
+
+def _after_command(command_line: list[str]) -> list[str] | None:
+    """The arguments after the exporter's own command in ``command_line``, else None."""
+    for i, arg in enumerate(command_line):
+        if Path(arg).name == COMMAND:  # the script, also when run as ``python SCRIPT``
+            return command_line[i + 1 :]
+        if arg == "-m" and command_line[i + 1 : i + 2] == ["exporter"]:
+            return command_line[i + 2 :]
+    return None
 
 
 def probe(args: argparse.Namespace) -> int:

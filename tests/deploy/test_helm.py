@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 import exporter
+from tests.deploy.container import STOP_SECONDS
 from tests.deploy.test_kubernetes import (
     KUBERNETES_VERSIONS,
     OPERATOR_MODELS,
@@ -286,6 +287,14 @@ def test_probes_follow_tls_and_basic_auth(rendered) -> None:
         ("/-/ready", "HTTPS"),
     }
     assert rendered["tls"]["ServiceMonitor"]["spec"]["endpoints"][0]["scheme"] == "https"
+
+
+def test_grace_period_outlasts_the_stop_the_container_tests_prove(rendered) -> None:
+    # tests/deploy/test_container.py: SIGTERM ends the exporter with exit 0 within
+    # STOP_SECONDS, mid-poll and mid-scrape too; the kubelet's SIGKILL must never come first.
+    for variant, objects in rendered.items():
+        pod = objects["StatefulSet"]["spec"]["template"]["spec"]
+        assert pod["terminationGracePeriodSeconds"] >= 5 * STOP_SECONDS, variant
 
 
 def test_image_tag_defaults_to_the_exporter_version(rendered) -> None:

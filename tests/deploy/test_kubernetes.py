@@ -28,6 +28,7 @@ import yaml
 from cloudcoil.models.prometheus_operator import v1 as monitoring
 
 import exporter
+from tests.deploy.container import STOP_SECONDS
 from tests.paths import ROOT
 
 DEPLOY = ROOT / "deploy" / "kubernetes"
@@ -359,6 +360,13 @@ def test_probes_use_the_right_endpoints_on_the_named_port() -> None:
     for probe, path in expected.items():
         assert c[probe]["httpGet"] == {"path": path, "port": "metrics"}, probe
     assert "metrics" in {p["name"] for p in c["ports"]}
+
+
+def test_grace_period_outlasts_the_stop_the_container_tests_prove() -> None:
+    # tests/deploy/test_container.py: SIGTERM ends the exporter with exit 0 within
+    # STOP_SECONDS, mid-poll and mid-scrape too; the kubelet's SIGKILL must never come first.
+    pod = one("StatefulSet")["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] >= 5 * STOP_SECONDS
 
 
 def test_resources_are_bounded() -> None:

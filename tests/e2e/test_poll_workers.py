@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +22,6 @@ from exporter.demo.fake.service import FakeCleanRooms
 from exporter.polling.cores import resolve_workers
 from exporter.polling.sharding import worker_concurrency, worker_of
 from tests.e2e.test_cli import free_port
-from tests.e2e.test_signal_bursts import healthy
 from tests.faultproxy import wait_for
 from tests.helpers import Seeder, role, value
 
@@ -212,7 +212,8 @@ def test_the_workers_exit_with_the_exporter_whether_stopped_or_killed(
         command += ["--web.listen-address", f"127.0.0.1:{port}"]
         proc = subprocess.Popen([sys.executable, *command], stderr=subprocess.PIPE, text=True)
         try:
-            wait_for(lambda: healthy(port), timeout=30)  # noqa: B023 (used at once)
+            # Ready: each worker has been given its share and has said so in the log.
+            wait_for(lambda: ready(port), timeout=30)  # noqa: B023 (used at once)
             wait_for(lambda: len(child_pids(proc.pid)) == 2, timeout=30)  # noqa: B023
             workers = child_pids(proc.pid)
             proc.send_signal(stop)
@@ -226,6 +227,14 @@ def test_the_workers_exit_with_the_exporter_whether_stopped_or_killed(
             # Each worker's log lines say which worker wrote them.
             assert {"worker=0", "worker=1"} <= set(err.split())
         wait_for(lambda: not any(alive(p) for p in workers), timeout=10)  # noqa: B023
+
+
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
 
 
 def alive(pid: int) -> bool:

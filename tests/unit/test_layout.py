@@ -24,6 +24,7 @@ BREAKERS = {
     "acyclic": ("polling/sharding.py", "import exporter.polling.pool"),
     "collectors-no-aws": ("collectors/members.py", "import botocore.exceptions"),
     "scrape-no-aws": ("metrics/builtin.py", "import exporter.aws.error_codes"),
+    "sdk-in-aws": ("polling/sharding.py", "import botocore.session"),
     # Indirectly: the poll side imports core, which would then load the client library.
     "poll-no-render": ("core/histogram.py", "import prometheus_client"),
     "only-demo-moto": ("polling/jobs.py", "import moto"),

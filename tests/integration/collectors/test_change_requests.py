@@ -8,7 +8,7 @@ from collections.abc import Callable
 from exporter.app import App
 from exporter.demo.fake.service import FakeCleanRooms
 from tests.faultproxy import FaultProxy
-from tests.helpers import Seeder, one_target, value
+from tests.helpers import Seeder, config, value
 
 HOUR = 3600.0
 
@@ -32,7 +32,7 @@ def test_pending_requests_and_oldest_age_per_active_collaboration(
     fake.change_requests.add((a, "us-east-1", invited.id), now - HOUR)
     exporter = run_exporter(
         proxy.url,
-        one_target(a, "collectors: {change_requests: {enabled: true}}\n"),
+        config(a, "collectors: {change_requests: {enabled: true}}\n"),
     )
     target = {"account_id": a, "region": "us-east-1"}
     pending = "cleanrooms_change_requests_pending"
@@ -62,7 +62,7 @@ def test_pages_of_pending_requests_cost_one_call_per_hundred(
         fake.change_requests.add((a, "us-east-1", busy.id), time.time() - index)
     exporter = run_exporter(
         proxy.url,
-        one_target(a, "collectors: {change_requests: {enabled: true}}\n"),
+        config(a, "collectors: {change_requests: {enabled: true}}\n"),
     )
     labels = {"account_id": a, "region": "us-east-1", "collaboration_id": busy.id}
     assert value(exporter, "cleanrooms_change_requests_pending", **labels) == 230

@@ -8,7 +8,7 @@ from moto.cleanrooms.models import cleanrooms_backends
 
 from exporter.app import App
 from tests.faultproxy import FaultProxy, wait_for
-from tests.helpers import Seeder, one_target, set_members, value
+from tests.helpers import Seeder, config, set_members, value
 
 MEMBERS_ON = "collectors: {members: {enabled: true}}\n"
 
@@ -26,7 +26,7 @@ def test_member_counts_per_active_collaboration_and_calls_per_poll(
     set_members(big, ACTIVE=140, REMOVED=10)  # two pages
     invited = seeder.add(a, "us-east-1", "INVITED")
     seeder.add(a, "us-east-1", "LEFT")
-    exporter = run_exporter(proxy.url, one_target(a, MEMBERS_ON))
+    exporter = run_exporter(proxy.url, config(a, MEMBERS_ON))
     target = {"account_id": a, "region": "us-east-1"}
 
     def members(collaboration: str, status: str) -> float | None:
@@ -62,7 +62,7 @@ def test_series_vanish_with_their_collaboration_before_the_next_members_poll(
     set_members(stays, ACTIVE=1)
     exporter = run_exporter(
         proxy.url,
-        one_target(
+        config(
             a,
             "poll_interval: 1s\nstale_after: 1h\n"
             "collectors: {members: {enabled: true, interval: 1h}}\n",

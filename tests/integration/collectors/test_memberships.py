@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from exporter.app import App
 from tests.faultproxy import FaultProxy
-from tests.helpers import Seeder, one_target, role, value
+from tests.helpers import Seeder, config, role, value
 
 
 def test_counts_by_status_and_one_info_series_per_membership(
@@ -20,7 +20,7 @@ def test_counts_by_status_and_one_info_series_per_membership(
     seeder.membership(a, "us-east-1", "ACTIVE", payer=False)
     removed = seeder.membership(a, "us-east-1", "REMOVED", payer=False)
     seeder.membership(a, "us-east-1", "SUSPENDED")  # a status AWS may add: kept as received
-    exporter = run_exporter(proxy.url, one_target(a))
+    exporter = run_exporter(proxy.url, config(a))
     target = {"account_id": a, "region": "us-east-1"}
     counts = {
         s: value(exporter, "cleanrooms_memberships", **target, status=s)
@@ -72,7 +72,7 @@ def test_disabled_memberships_make_no_call_and_no_series(
 ) -> None:
     a = new_account()
     seeder.membership(a, "us-east-1")
-    exporter = run_exporter(proxy.url, one_target(a, "collectors: {memberships: {enabled: false}}"))
+    exporter = run_exporter(proxy.url, config(a, "collectors: {memberships: {enabled: false}}"))
     target = {"account_id": a, "region": "us-east-1"}
     assert proxy.calls("ListMemberships", a) == []
     assert value(exporter, "cleanrooms_memberships", **target, status="ACTIVE") is None

@@ -10,7 +10,7 @@ from exporter.app import App
 from exporter.demo.fake.analyses_store import table_arn
 from exporter.demo.fake.service import FakeCleanRooms
 from tests.faultproxy import FaultProxy
-from tests.helpers import Seeder, role, value
+from tests.helpers import Seeder, config, value
 
 ON = "collectors: {privacy_budgets: {enabled: true}}\n"
 
@@ -59,9 +59,7 @@ def test_budget_gauges_equal_the_summaries_and_two_calls_per_membership(
     both, access_only, none = (seeder.add(a, region, "ACTIVE") for _ in range(3))
     orders = seed_both(fake, a, region, both)
     many = seed_many_access_budgets(fake, a, region, access_only)
-    exporter = run_exporter(
-        proxy.url, f"accounts: [{{role_arn: '{role(a)}', regions: [us-east-1]}}]\n{ON}"
-    )
+    exporter = run_exporter(proxy.url, config(a, ON))
     where = {"account_id": a, "region": region}
     mine = {**where, "membership_id": both.membership_id, "collaboration_id": both.id}
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from exporter.app import App
 from exporter.config import parse_config
 from tests.faultproxy import FaultProxy, Reply, always, wait_for
-from tests.helpers import Seeder, one_target, set_members, value
+from tests.helpers import Seeder, config, set_members, value
 
 ALL_ON = (
     "collectors: {memberships: {enabled: true}, members: {enabled: true}, "
@@ -27,7 +27,7 @@ def test_access_denied_on_one_operation_leaves_the_others_alone(
     seeder.add(a, "us-east-1", "INVITED")
     denied = Reply.aws_error(403, "AccessDeniedException", "not authorized: cleanrooms:ListMembers")
     proxy.rules.append(always(denied, "ListMembers"))
-    exporter = run_exporter(proxy.url, one_target(a, ALL_ON))
+    exporter = run_exporter(proxy.url, config(a, ALL_ON))
     target = {"account_id": a, "region": "us-east-1"}
     up = {
         name: value(exporter, "cleanrooms_collector_up", **target, collector=name)
@@ -62,7 +62,7 @@ def test_reload_enables_and_disables_a_collector(
     set_members(collaboration, ACTIVE=1, LEFT=1)
     base = (
         f"aws: {{endpoint_url: '{proxy.url}', max_attempts: 1}}\n"
-        "poll_interval: 1h\nstale_after: 2h\n" + one_target(a)
+        "poll_interval: 1h\nstale_after: 2h\n" + config(a)
     )
     text = {"now": base}
     app = App(parse_config(base, {}), lambda: parse_config(text["now"], {}))

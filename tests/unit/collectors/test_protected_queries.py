@@ -14,15 +14,11 @@ from exporter.collectors.protected_analyses import poll as analyses_poll
 from exporter.collectors.protected_queries import KIND
 from exporter.collectors.status_counts import Item, Tally, tally
 from exporter.config import ConfigError, parse_config
-from tests.helpers import role, value
+from tests.helpers import value
 
 HOUR = 3600.0
 ON = "collectors: {protected_queries: {enabled: true}}\n"
 STATUSES = ("SUBMITTED", "STARTED", "CANCELLED", "CANCELLING", "FAILED", "SUCCESS", "TIMED_OUT")
-
-
-def config(account: str, collectors: str = ON) -> str:
-    return f"accounts: [{{role_arn: '{role(account)}', regions: [us-east-1]}}]\n{collectors}"
 
 
 def counts(exporter: App, where: dict[str, str]) -> dict[str, float | None]:

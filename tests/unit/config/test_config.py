@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exporter.config import ConfigError, load_config, parse_config, parse_duration
-from exporter.config.regions import cleanrooms_regions
+from exporter.config.sdk_facts import cleanrooms_regions
 from tests.paths import ROOT
 
 

@@ -70,3 +70,49 @@ def test_the_dockerfile_uses_it() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert 'CMD ["python", "-m", "exporter.web.healthcheck"]' in dockerfile
     assert "http://127.0.0.1:19431" not in dockerfile
+
+
+def proc_tree(tmp_path: Path, *command_lines: list[str]) -> Path:
+    """A /proc with one process per command line, numbered 1, 2, ..."""
+    for pid, words in enumerate(command_lines, start=1):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "cmdline").write_bytes(b"".join(w.encode() + b"\0" for w in words))
+    (tmp_path / "self").mkdir()  # not a process: skipped
+    return tmp_path
+
+
+SCRIPT = ["/usr/local/bin/python3.11", "/usr/local/bin/cleanrooms-exporter"]
+
+
+@pytest.mark.parametrize(
+    ("process_one", "listen"),
+    [
+        ([*SCRIPT, "--web.listen-address=:9999"], ":9999"),  # the exporter is process 1
+        (["/run/podman-init", "--", "cleanrooms-exporter", "--web.listen-address=:9999"], ":9999"),
+        (["/sbin/docker-init", "--", *SCRIPT, "--web.listen-address", ":9998"], ":9998"),
+        (["/sbin/tini", "-s", "-g", "--", *SCRIPT, "--web.listen-address=:9997"], ":9997"),
+        (["dumb-init", "python", "-m", "exporter", "--web.listen-address=:9996"], ":9996"),
+        (["/bin/sh", "-c", "sleep 1"], ":19431"),  # no exporter anywhere: the default
+    ],
+)
+def test_the_exporters_flags_under_an_init_or_none(
+    tmp_path: Path, process_one: list[str], listen: str
+) -> None:
+    proc = proc_tree(tmp_path, process_one)
+    assert healthcheck.exporter_args([], proc).listen == listen
+
+
+def test_the_exporter_behind_a_shell_that_did_not_exec(tmp_path: Path) -> None:
+    shell = ["/bin/sh", "-c", "cleanrooms-exporter --web.listen-address=:9999"]
+    proc = proc_tree(tmp_path, shell, ["/usr/bin/python3", "-m", "exporter.web.healthcheck"])
+    (tmp_path / "3").mkdir()  # a process that exited while we looked: no cmdline
+    (tmp_path / "12").mkdir()
+    args = [*SCRIPT, "--web.listen-address", ":9995", "--web.config.file", "/w.yaml"]
+    (tmp_path / "12" / "cmdline").write_bytes(b"\0".join(a.encode() for a in args) + b"\0")
+    found = healthcheck.exporter_args([], proc)
+    assert (found.listen, found.web_config_file) == (":9995", "/w.yaml")
+
+
+def test_flags_given_win_over_the_exporters(tmp_path: Path) -> None:
+    proc = proc_tree(tmp_path, [*SCRIPT, "--web.listen-address=:9999"])
+    assert healthcheck.exporter_args(["--web.listen-address=:1234"], proc).listen == ":1234"

@@ -195,12 +195,12 @@ def config_text(
     endpoint: str,
     shard: tuple[int, int] = (0, 1),
     concurrency: int = CONCURRENCY,
-    workers: int = 1,
+    workers: int | str = 1,
 ) -> str:
     return (
         f"poll_interval: 1h\nstale_after: 2h\nconcurrency: {concurrency}\n"
         # Left out when 1, so the script runs against releases without the key.
-        + (f"poll_workers: {workers}\n" if workers > 1 else "")
+        + (f"poll_workers: {workers}\n" if str(workers) != "1" else "")
         + f"regions: [{', '.join(REGIONS)}]\n"
         f"aws: {{endpoint_url: '{endpoint}', max_attempts: 2}}\n"
         f"sharding: {{index: {shard[0]}, count: {shard[1]}}}\n"

@@ -29,6 +29,16 @@ from bench.calls import (
     wait_warm,
     worker_pids,
 )
+from bench.orgmetrics import (
+    LAG,
+    SERIES,
+    Lag,
+    fetch,
+    formula_per_second,
+    interval_seconds,
+    lags,
+    series_by_collector,
+)
 
 
 # Calls of one round per collector, as (per target, per ACTIVE membership), for the
@@ -45,11 +55,28 @@ class OrgResult:
     scrape_worst_ms: float
     library_ms: float
     peak_rss_mib: float
-    calls_per_s: float
+    calls_per_s: float  # over the measured window (``window``), every collector's
+    formula_per_s: float  # what the formulas ask for: a round per interval
     cpu_ms_per_call: float
     stock_ms: float
+    interval: str = "30s"
+    workers: str = "1"  # poll_workers: a number, or auto
+    window: list[float] = field(default_factory=list)  # [start, end] s after the load began
     # collector -> [calls in one round, the formula's figure]
     round_calls: dict[str, list[int]] = field(default_factory=dict)
+    # collector -> [calls a second in the window, the formula's]
+    rates: dict[str, list[float]] = field(default_factory=dict)
+    series_by_collector: dict[str, int] = field(default_factory=dict)
+    # collector -> [polls in the window, those later than a tenth of their interval, worst]
+    lag: dict[str, list[Any]] = field(default_factory=dict)
+
+    @property
+    def late(self) -> int:
+        return sum(int(found[1]) for found in self.lag.values())
+
+    @property
+    def polls(self) -> int:
+        return sum(int(found[0]) for found in self.lag.values())
 
 
 def chosen(collectors: str) -> tuple[str, ...]:
@@ -69,20 +96,22 @@ def config_text(
     endpoint: str,
     interval: str,
     concurrency: int,
-    workers: int,
+    workers: int | str,
     names: tuple[str, ...],
     stale: str = "5m",
 ) -> str:
     from exporter.collectors import REGISTRY
 
+    own = "" if interval == "default" else f", interval: {interval}"  # default: each its own
     collectors = ", ".join(
-        f"{spec.name}: {{enabled: {str(spec.name in names).lower()}, interval: {interval}}}"
+        f"{spec.name}: {{enabled: {str(spec.name in names).lower()}{own}}}"
         for spec in REGISTRY
         if not spec.polling.primary
     )
+    every = "" if interval == "default" else f"poll_interval: {interval}\n"
     return (
-        f"poll_interval: {interval}\nstale_after: {stale}\nconcurrency: {concurrency}\n"
-        + (f"poll_workers: {workers}\n" if workers != 1 else "")
+        f"{every}stale_after: {stale}\nconcurrency: {concurrency}\n"
+        + (f"poll_workers: {workers}\n" if str(workers) != "1" else "")
         + "regions: [us-east-1, eu-west-2]\n"
         f"aws: {{endpoint_url: '{endpoint}', max_attempts: 2}}\n"
         "discovery: {organizations: {role_name: CleanRoomsReadOnly}}\n"
@@ -138,13 +167,18 @@ def one_round(app: Any, endpoint: str, counts: Any) -> Counter[str]:
     return by_collector(counts(endpoint))
 
 
-def scrape_under_load(base: str, seconds: float, every: float) -> tuple[list[float], int]:
+def start_scraper(base: str, seconds: float, every: float) -> subprocess.Popen[str]:
     """Scrape every ``every`` seconds for ``seconds`` from another process, as Prometheus."""
     command = [sys.executable, "-m", "bench.scraper", base, "--seconds", str(seconds)]
-    done = subprocess.run(
-        [*command, "--every", str(every)], capture_output=True, text=True, check=True
-    )
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return subprocess.Popen([*command, "--every", str(every)], stdout=subprocess.PIPE, text=True)
+
+
+def scraped(scraper: subprocess.Popen[str]) -> tuple[list[float], int]:
+    """Each scrape's seconds, and the series of the last answer."""
+    out, _ = scraper.communicate()
+    if scraper.returncode != 0:
+        raise RuntimeError(f"the scraper failed with {scraper.returncode}")
+    found = json.loads(out.strip().splitlines()[-1])
     return list(found["times"]), int(found["series"])
 
 
@@ -185,85 +219,204 @@ def first_round(app: Any, endpoint: str) -> dict[str, int]:
     return round_calls
 
 
+@dataclass(frozen=True)
+class Load:
+    """The scraped load: how long, how often, at which interval, which collectors."""
+
+    interval: str
+    seconds: float
+    every: float
+    names: tuple[str, ...]
+
+    def window(self) -> tuple[float, float]:
+        """When, after the load began, calls and lags are counted.
+
+        Whole intervals of every collector (the longest one), half the shortest interval
+        away from the rounds that the load's start set off, so that drift and jitter move
+        no round in or out. A load too short for that counts from half the shortest
+        interval to its end.
+        """
+        from exporter.collectors import BY_NAME
+        from exporter.config.settings import Config
+
+        every = Config().poll_interval
+        found = [
+            interval_seconds(self.interval, BY_NAME[n].polling.default_interval, every)
+            for n in self.names
+        ]
+        longest, shortest = max(found), min(found)
+        if 2 * longest + shortest / 2 > self.seconds:
+            return shortest / 2, self.seconds
+        return longest + shortest / 2, 2 * longest + shortest / 2
+
+
+@dataclass
+class Loaded:
+    """What the load measured."""
+
+    times: list[float]
+    exported: int
+    wall: float
+    cpu: float
+    calls: int  # every collector's, the whole load
+    window: tuple[float, float]
+    in_window: Counter[str]  # calls per collector within the window
+    lag: dict[str, Lag]
+    series: dict[str, int]
+    peak: float
+
+
+def reading(base: str, endpoint: str, at: float) -> tuple[Counter[str], str]:
+    """At ``at`` (monotonic): the calls so far per collector, and the lag histograms."""
+    from bench.common import counts
+
+    time.sleep(max(0.0, at - time.monotonic()))
+    calls = by_collector(counts(endpoint))
+    return calls, fetch(base, [f"{LAG}_bucket", f"{LAG}_count"])
+
+
+def run_load(app: Any, base: str, endpoint: str, load: Load) -> Loaded:
+    """Every poll due at once, as after a start, then scrapes while the polls run."""
+    from bench.common import counts
+
+    pids: list[int | str] = [p for p in worker_pids(app) if p]
+    app.poller.poll_all_now()
+    began = time.monotonic()
+    cpu_before = cpu(pids)
+    scraper = start_scraper(base, load.seconds, load.every)
+    start, end = load.window()
+    first_calls, first_lag = reading(base, endpoint, began + start)
+    last_calls, last_lag = reading(base, endpoint, began + end)
+    series = series_by_collector(fetch(base, [SERIES]))
+    times, exported = scraped(scraper)
+    wall = time.monotonic() - began
+    total = sum(by_collector(counts(endpoint)).values())
+    return Loaded(
+        times=sorted(times),
+        exported=exported,
+        wall=wall,
+        cpu=cpu(pids) - cpu_before,
+        calls=total,
+        window=(start, end),
+        in_window=last_calls - first_calls,
+        lag=lags(first_lag, last_lag),
+        series=series,
+        peak=sum(peak_rss_mib(pid) for pid in ["self", *pids]),
+    )
+
+
 def measure_all(
     targets: int,
     latency: float,
     concurrency: int,
-    workers: int,
+    workers: int | str,
     memberships: int,
-    interval: str,
-    load_seconds: float,
-    scrape_every: float,
-    names: tuple[str, ...],
+    load: Load,
 ) -> OrgResult:
     """One size, in this process: the caller runs it in a fresh one."""
     from prometheus_client.exposition import generate_latest
 
-    from bench.common import counts, median_ms, standin
+    from bench.common import median_ms, standin
     from exporter.app import App
     from exporter.config import parse_config
 
+    names = load.names
     with standin(targets // 2, latency, memberships) as endpoint:
         # The counted round runs on a 1h interval; a reload then sets the load's.
-        texts = [config_text(endpoint, interval, concurrency, workers, names)]
+        texts = [config_text(endpoint, load.interval, concurrency, workers, names)]
         texts.append(config_text(endpoint, "1h", concurrency, workers, names, stale="2h"))
         app = App(parse_config(texts[-1], {}), config_source=lambda: parse_config(texts[0], {}))
         server, base = serve(app)
         round_calls = first_round(app, endpoint)
-        app.poller.poll_all_now()  # the load starts as after a start: every poll due
-        workers_pids: list[int | str] = [p for p in worker_pids(app) if p]
-        cpu_before = cpu(workers_pids)
-        began = time.perf_counter()
-        times, exported = scrape_under_load(base, load_seconds, scrape_every)
-        wall = time.perf_counter() - began
-        cpu_after = cpu(workers_pids)
-        load_calls = sum(by_collector(counts(endpoint)).values())
-        peak = sum(peak_rss_mib(pid) for pid in ["self", *workers_pids])
+        loaded = run_load(app, base, endpoint, load)
         server.shutdown()
         app.stop()
         library = median_ms(lambda: generate_latest(app.registry), 3)
         stock = cpu_per_call(stock_caller(endpoint, "ListCollaborations"), 100)
-    expected = formula(targets, memberships, names)
-    times.sort()
+    found = result(targets, memberships, load, loaded, (library, stock * 1000), round_calls)
+    found.workers = str(workers)
+    return found
+
+
+def result(
+    targets: int,
+    memberships: int,
+    load: Load,
+    loaded: Loaded,
+    baselines: tuple[float, float],
+    round_calls: dict[str, int],
+) -> OrgResult:
+    library, stock = baselines
+    expected = formula(targets, memberships, load.names)
+    rates = formula_per_second(targets, memberships, load.names, load.interval)
+    seconds = loaded.window[1] - loaded.window[0]
     return OrgResult(
         targets=targets,
         memberships=targets * memberships,
-        series=exported,
-        scrapes=len(times),
-        scrape_median_ms=times[len(times) // 2] * 1000,
-        scrape_worst_ms=times[-1] * 1000,
+        series=loaded.exported,
+        scrapes=len(loaded.times),
+        scrape_median_ms=loaded.times[len(loaded.times) // 2] * 1000,
+        scrape_worst_ms=loaded.times[-1] * 1000,
         library_ms=library,
-        peak_rss_mib=peak,
-        calls_per_s=load_calls / wall,
-        cpu_ms_per_call=(cpu_after - cpu_before) / max(load_calls, 1) * 1000,
-        stock_ms=stock * 1000,
+        peak_rss_mib=loaded.peak,
+        calls_per_s=sum(loaded.in_window.values()) / seconds,
+        formula_per_s=sum(rates.values()),
+        cpu_ms_per_call=loaded.cpu / max(loaded.calls, 1) * 1000,
+        stock_ms=stock,
+        interval=load.interval,
+        window=list(loaded.window),
         round_calls={name: [round_calls[name], expected[name]] for name in expected},
+        rates={n: [loaded.in_window[n] / seconds, rates[n]] for n in load.names},
+        series_by_collector=loaded.series,
+        lag={n: [f.polls, f.late, f.worst] for n, f in loaded.lag.items()},
     )
 
 
-def org_table(results: list[OrgResult], latency: float, interval: str) -> str:
+def org_table(results: list[OrgResult], latency: float) -> str:
+    """One row per size, then each size's collectors: calls, series, schedule lag."""
+    interval = results[0].interval if results else ""
+    workers = results[0].workers if results else ""
     lines = [
-        f"Every collector every {interval}, stand-in latency {latency * 1000:g} ms; "
-        "scrapes of /metrics over loopback while the polls run.",
+        f"Every collector every {interval} (default: each its own), poll_workers {workers}, "
+        "stand-in latency "
+        f"{latency * 1000:g} ms; scrapes of /metrics over loopback while the polls run. Calls a "
+        "second and schedule lag are counted over the window (s after every poll was made "
+        "due); the lag is read from cleanrooms_exporter_poll_lag_ratio.",
         "",
         "| targets | memberships | series | scrapes | /metrics median ms | worst ms "
-        "| library ms | median / library | peak RSS MiB | Clean Rooms calls/s "
-        "| CPU ms per call | stock ms | per call / stock | round calls = formula |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| library ms | median / library | peak RSS MiB | Clean Rooms calls/s | formula calls/s "
+        "| calls / formula | window s | polls late > 10% | CPU ms per call | stock ms "
+        "| per call / stock | round calls = formula |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|",
     ]
+    lines += [_row(r) for r in results]
     for r in results:
-        exact = all(got == want for got, want in r.round_calls.values())
-        lines.append(
-            f"| {r.targets} | {r.memberships} | {r.series} | {r.scrapes} "
-            f"| {r.scrape_median_ms:.0f} | {r.scrape_worst_ms:.0f} | {r.library_ms:.0f} "
-            f"| {r.scrape_median_ms / r.library_ms:.3f} | {r.peak_rss_mib:.0f} "
-            f"| {r.calls_per_s:.0f} | {r.cpu_ms_per_call:.2f} | {r.stock_ms:.2f} "
-            f"| {r.cpu_ms_per_call / r.stock_ms:.2f} | {'yes' if exact else 'NO'} |"
-        )
-    lines += ["", "Calls in one round, per collector (formula):", ""]
-    lines += ["| collector | " + " | ".join(f"{r.targets} targets" for r in results) + " |"]
-    lines += ["|---|" + "---:|" * len(results)]
-    for name in results[0].round_calls:
-        cells = " | ".join(f"{r.round_calls[name][0]} ({r.round_calls[name][1]})" for r in results)
-        lines.append(f"| {name} | {cells} |")
+        lines += ["", f"{r.targets} targets, per collector:", ""]
+        lines += [
+            "| collector | round calls (formula) | calls/s (formula) | series "
+            "| polls late > 10% of interval |",
+            "|---|---|---|---:|---|",
+        ]
+        for name, (got, want) in r.round_calls.items():
+            rate, wanted = r.rates.get(name, [0.0, 0.0])
+            polls, late, worst = r.lag.get(name, [0, 0, ""])
+            lag = f"{late} of {polls}, worst ≤ {worst}" if polls else "none"
+            lines.append(
+                f"| {name} | {got} ({want}) | {rate:.1f} ({wanted:.1f}) "
+                f"| {r.series_by_collector.get(name, 0)} | {lag} |"
+            )
     return "\n".join(lines)
+
+
+def _row(r: OrgResult) -> str:
+    exact = all(got == want for got, want in r.round_calls.values())
+    start, end = r.window
+    return (
+        f"| {r.targets} | {r.memberships} | {r.series} | {r.scrapes} "
+        f"| {r.scrape_median_ms:.0f} | {r.scrape_worst_ms:.0f} | {r.library_ms:.0f} "
+        f"| {r.scrape_median_ms / r.library_ms:.3f} | {r.peak_rss_mib:.0f} "
+        f"| {r.calls_per_s:.0f} | {r.formula_per_s:.0f} | {r.calls_per_s / r.formula_per_s:.2f} "
+        f"| {start:g}-{end:g} | {r.late} of {r.polls} "
+        f"| {r.cpu_ms_per_call:.2f} | {r.stock_ms:.2f} "
+        f"| {r.cpu_ms_per_call / r.stock_ms:.2f} | {'yes' if exact else 'NO'} |"
+    )

@@ -3,6 +3,7 @@
     python -m bench.scale                                # 100, 1000 and 2000 targets (documented)
     python -m bench.scale --sizes 40 --latency 0.01      # the CI smoke run
     python -m bench.scale --collectors all --sizes 300   # every collector, 5 memberships each
+    python -m bench.scale --collectors all --interval default --load-seconds 700
 
 Each size runs in its own process (so peak RSS is that size's), against the
 stand-in in ``bench/standin.py`` in another process, which adds a fixed latency
@@ -39,7 +40,7 @@ from bench.common import (
     timed,
     use_fake_credentials,
 )
-from bench.orgscale import OrgResult, chosen, measure_all, org_table
+from bench.orgscale import Load, OrgResult, chosen, measure_all, org_table
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Result:
 
 
 def measure(
-    targets: int, latency: float, concurrency: int = CONCURRENCY, workers: int = 1
+    targets: int, latency: float, concurrency: int = CONCURRENCY, workers: int | str = 1
 ) -> Result:
     """One size, in this process: the caller runs it in a fresh one."""
     from prometheus_client.exposition import generate_latest
@@ -134,7 +135,7 @@ def _shard_coverage(endpoint: str, targets: int) -> str:
 
 
 def table(
-    results: list[Result], latency: float, concurrency: int = CONCURRENCY, workers: int = 1
+    results: list[Result], latency: float, concurrency: int = CONCURRENCY, workers: int | str = 1
 ) -> str:
     lines = [
         f"Stand-in latency {latency * 1000:g} ms per request, concurrency {concurrency}, "
@@ -165,15 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", help="targets per run (default 100,1000,2000; all: 300)")
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
-    parser.add_argument("--workers", type=int, default=1, help="poll_workers")
+    parser.add_argument("--workers", default="1", help="poll_workers: a number, or auto")
     parser.add_argument(
         "--collectors",
         default="collaborations",
         help="collaborations alone (comparable across releases), all, or a comma list",
     )
     parser.add_argument("--memberships", type=int, default=5, help="per target, with all")
-    parser.add_argument("--interval", default="30s", help="every collector's, with all")
-    parser.add_argument("--load-seconds", type=float, default=60.0, help="scraping, with all")
+    parser.add_argument(
+        "--interval", default="30s", help="every collector's, with all; default: each its own"
+    )
+    parser.add_argument("--load-seconds", type=float, default=90.0, help="scraping, with all")
     parser.add_argument("--scrape-every", type=float, default=5.0, help="with all")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one size
     args = parser.parse_args(argv)
@@ -187,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = [_child(args, size) for size in sizes]
     if every:
         org = [OrgResult(**row) for row in rows]
-        print(org_table(org, args.latency, args.interval))
+        print(org_table(org, args.latency))
         return 0 if all(g == w for r in org for g, w in r.round_calls.values()) else 1
     results = [Result(**row) for row in rows]
     print(table(results, args.latency, args.concurrency, args.workers))
@@ -200,16 +203,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one(args: argparse.Namespace) -> Result | OrgResult:
     if args.collectors != "collaborations":
+        load = Load(args.interval, args.load_seconds, args.scrape_every, chosen(args.collectors))
         return measure_all(
-            args.one,
-            args.latency,
-            args.concurrency,
-            args.workers,
-            args.memberships,
-            args.interval,
-            args.load_seconds,
-            args.scrape_every,
-            chosen(args.collectors),
+            args.one, args.latency, args.concurrency, args.workers, args.memberships, load
         )
     return measure(args.one, args.latency, args.concurrency, args.workers)
 

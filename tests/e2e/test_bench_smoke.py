@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -90,16 +91,26 @@ def test_scale_every_collector_smoke() -> None:
     out = run_bench(
         "bench.scale",
         *("--collectors", "all", "--sizes", "20", "--latency", "0.01"),
-        *("--interval", "10s", "--load-seconds", "6", "--scrape-every", "2"),
+        *("--interval", "2s", "--load-seconds", "8", "--scrape-every", "2"),
     )
     row = next(line for line in out.splitlines() if line.startswith("| 20 | 100 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert int(cells[3]) >= 3  # scrapes made while the polls ran
+    assert int(cells[3]) >= 3  # scrapes made while the polls run
     assert cells[-1] == "yes"  # every collector's calls in a round equal its formula
-    rounds = {
-        line.split("|")[1].strip(): line.split("|")[2].strip()
+    assert float(cells[10]) > 0  # the formula's calls a second, to compare against
+    assert cells[12] == "3-5"  # two intervals of the slowest, half the fastest away
+    assert re.fullmatch(r"\d+ of \d+", cells[13])  # schedule lag, from the lag metric
+    assert float(cells[16]) > 0  # CPU per call against stock, measured
+    per_collector = {
+        line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
         for line in out.splitlines()
-        if line.startswith("| ") and line.count("|") == 3
+        if line.startswith("| ") and line.count("|") == 6 and not line.startswith("| collector")
     }
-    assert rounds["privacy_budgets"] == "200 (200)"  # two budget types per membership
-    assert rounds["ml_audiences"] == "60 (60)"  # three listings per target
+    assert set(per_collector) == {spec.name for spec in REGISTRY}
+    assert per_collector["privacy_budgets"][1] == "200 (200)"  # two budget types
+    assert per_collector["ml_audiences"][1] == "60 (60)"  # three listings per target
+    series = {name: int(found[3]) for name, found in per_collector.items()}
+    assert all(series.values())  # read from cleanrooms_exporter_series
+    assert sum(series.values()) < int(cells[2])  # the exporter's own series come on top
+    lags = [found[4] for found in per_collector.values()]
+    assert any(re.fullmatch(r"\d+ of [1-9]\d*, worst ≤ \S+", lag) for lag in lags)

@@ -141,6 +141,10 @@ class _Sink:
                 k: {f: cast(float, v) for f, v in found.items()} for k, found in groups.items()
             }
             return self.carry.advance(key, source, counts)
+        if how == "drop" or family.type == "info":
+            # Only relabelled (one membership per collaboration): should two ever meet,
+            # the first stays; an info's labels cannot be added up.
+            return {k: next(iter(found.values())) for k, found in groups.items()}
         return {
             k: reduce(lambda a, b: folding.combine(how, a, b), found.values())
             for k, found in groups.items()

@@ -216,3 +216,18 @@ def test_a_collector_s_detail_is_its_own() -> None:
     assert jobs
     assert all("membership_id" in labels for labels, _ in jobs)
     assert replace(SETTINGS).detail == ()
+
+
+def test_two_memberships_of_one_collaboration_never_break_the_scrape() -> None:
+    """Relabelled families assume one membership per collaboration; bad data keeps the first."""
+    world = World()
+    world.with_detail(memberships="collaboration", privacy_budgets="collaboration")
+    data = collector_data()
+    twin = replace(data["memberships"].memberships[0], id="m9")  # a second membership of c1
+    data["memberships"] = replace(
+        data["memberships"], memberships=(*data["memberships"].memberships, twin)
+    )
+    world.snapshot = snapshot(data)
+    text = world.same()
+    payments = samples(text, "cleanrooms_membership_payment_info")
+    assert [labels["collaboration_id"] for labels, _ in payments] == ["c1", "c2"]

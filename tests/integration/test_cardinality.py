@@ -20,7 +20,7 @@ def lines_of(body: bytes, name: str) -> list[str]:
     return [line for line in body.decode().splitlines() if line.startswith(name + "{")]
 
 
-def test_a_reload_folds_and_filters_and_the_folded_counter_starts_from_the_sum(
+def test_a_reload_folds_and_filters_what_the_file_says(
     fake: FakeCleanRooms, seeder: Seeder, new_account: Callable[[], str], tmp_path: Path
 ) -> None:
     account = new_account()

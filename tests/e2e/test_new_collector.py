@@ -137,10 +137,22 @@ FILES = {
     "tests/unit/collectors/test_training_datasets.py": UNIT,
     "tests/integration/collectors/test_training_datasets.py": INTEGRATION,
 }
-COPIED = ("exporter", "tests", "tools", "docs", "deploy", "README.md", "config.example.yaml")
+# The generator reads the dashboards and rules too: what the series budget's uses are.
+COPIED = (
+    "exporter",
+    "tests",
+    "tools",
+    "docs",
+    "deploy",
+    "prometheus",
+    "grafana",
+    "README.md",
+    "config.example.yaml",
+)
 GENERATED = {
     "README.md",
     "docs/collectors.md",
+    "docs/metrics.md",
     "config.example.yaml",
     "deploy/helm/cleanrooms-exporter/values.yaml",
 }

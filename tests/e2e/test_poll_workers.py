@@ -275,6 +275,8 @@ def test_the_workers_schedule_lags_add_up_and_survive_a_restart(
     fake: FakeCleanRooms, run_exporter: Callable[..., App], new_account: Callable[[], str]
 ) -> None:
     accounts = [new_account() for _ in range(4)]
+    while {worker_of(a, 2) for a in accounts} != {0, 1}:  # each worker must own one
+        accounts.append(new_account())
     body = accounts_block(accounts) + "poll_interval: 200ms\npoll_workers: 2\n"
     app = run_exporter(fake.url, body)
     pool = app.pool

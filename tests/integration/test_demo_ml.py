@@ -8,6 +8,7 @@ show in /metrics (counted once) and on the status page.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -16,6 +17,7 @@ import pytest
 from exporter.app import App
 from exporter.demo.embedded import DemoWorld, demo_config, start_world
 from exporter.web.attention import findings
+from tests.conftest import require_tool
 from tests.faultproxy import wait_for
 
 
@@ -24,6 +26,29 @@ def world() -> Iterator[DemoWorld]:
     running = start_world(throttle_ratio=0.0, seed=11)
     yield running
     running.stop()
+
+
+# promtool reads "_hours" as a unit of time that should be seconds; CRPU-hours are AWS's
+# billing unit, and these names are the analyses' metric contract: the only lint allowed.
+KNOWN_LINT = frozenset(
+    f'cleanrooms_protected_{kind}_billed_crpu_hours_total use base unit "seconds" instead of '
+    '"hours"'
+    for kind in ("query", "job")
+)
+
+
+def promtool_check(app: App) -> None:
+    """The exporter's own /metrics bytes pass ``promtool check metrics``."""
+    body, _ = app.renderer.render("text/plain", hold_polls=False)
+    result = subprocess.run(
+        [require_tool("promtool"), "check", "metrics"],
+        input=body,
+        capture_output=True,
+        check=False,
+    )
+    said = set((result.stdout + result.stderr).decode().splitlines())
+    assert said - KNOWN_LINT == set()
+    assert result.returncode == (3 if said else 0)  # 3: lint problems, and only those
 
 
 def total(app: App, name: str, **match: str) -> float:
@@ -72,6 +97,7 @@ def test_a_partner_works_this_account_pays_and_exports_fail_once_each(world: Dem
         wait_for(lambda: total(app, errors, error_code="NoSuchBucket") == 10, timeout=30)
         reasons = "cleanrooms_ml_audience_export_jobs_failed_by_reason_total"
         assert total(app, reasons, reason="AccessDenied") == 5
+        promtool_check(app)  # the reasons' and error codes' series included
         found = [f.what for f in findings(app.poller.snapshot)]
         paid_for = [w for w in found if "paid by this account, failed" in w]
         assert len(paid_for) == 5
@@ -81,5 +107,16 @@ def test_a_partner_works_this_account_pays_and_exports_fail_once_each(world: Dem
         wait_for(lambda: total(app, "cleanrooms_collector_polls_total") >= polls + 30, timeout=60)
         for name, (match, times) in FAILURES.items():
             assert total(app, name, **match) == times
+    finally:
+        app.poller.stop()
+
+
+def test_the_whole_demos_metrics_pass_promtool(world: DemoWorld) -> None:
+    app = App(demo_config(world.endpoint_url, poll_interval=3600))
+    app.poller.start()
+    try:
+        assert app.poller.wait_ready(60)
+        assert total(app, "cleanrooms_collector_up", collector="analysis_log_exports") == 5
+        promtool_check(app)
     finally:
         app.poller.stop()

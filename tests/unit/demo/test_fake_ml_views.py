@@ -157,3 +157,34 @@ def test_a_shared_collaboration_answers_both_members_the_same(
     assert [m["mlModelTrainingPayerAccountId"] for m in listed["collaborationTrainedModels"]] == [
         other
     ]
+
+
+def test_each_answer_carries_its_models_timestamp_format(
+    fake: FakeCleanRooms, seeder: Seeder, caller: Caller
+) -> None:
+    import json
+    import urllib.request
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    collaboration = seeder.add(caller.account, REGION, "ACTIVE")
+    key = (caller.account, REGION, collaboration.membership_id)
+    fake.ml.add_trained_model(
+        (PARTNER, REGION, PARTNER_MEMBERSHIP), collaboration.id, "m", "ACTIVE", BASE
+    )
+    fake.log_exports.add(key, BASE)
+
+    def raw(signing: str, path: str) -> dict[str, Any]:
+        request = AWSRequest("GET", f"{fake.url}{path}")
+        SigV4Auth(caller.session.get_credentials(), signing, REGION).add_auth(request)
+        sent = urllib.request.Request(request.url, headers=dict(request.headers.items()))
+        with urllib.request.urlopen(sent, timeout=10) as answer:
+            return dict(json.loads(answer.read()))
+
+    ml = raw("cleanrooms-ml", f"/collaborations/{collaboration.id}/trained-models")
+    (model,) = ml["collaborationTrainedModels"]
+    assert model["createTime"] == "2023-11-14T22:13:20.000Z"  # Clean Rooms ML: ISO 8601
+    logs = raw("cleanrooms", f"/memberships/{key[2]}/analysislogexports")
+    (export,) = logs["analysisLogExports"]
+    assert export["createTime"] == BASE  # Clean Rooms: epoch seconds

@@ -162,7 +162,8 @@ def families_reference() -> str:
         "",
     ]
     for spec in REGISTRY:
-        lines += [f"### `{spec.name}`", "", spec.doc, ""]
+        calls = f"Calls per poll, per target: {spec.polling.calls.formula}."
+        lines += [f"### `{spec.name}`", "", spec.doc, "", calls, ""]
         lines += ["| metric | type | labels | help |", "|---|---|---|---|"]
         lines += [_family_row(spec, f) for f in spec.rendering.families]
         for age in spec.rendering.ages:

@@ -161,3 +161,13 @@ def test_models_not_active_are_not_listed_for_exports() -> None:
     data = poll(aws)
     assert aws.count(OPERATION) == 0
     assert data.per_collaboration["c1"].models == {}
+
+
+def test_every_page_of_models_and_of_each_models_exports() -> None:
+    aws = StubAws()
+    models(aws, *[f"m{n:03d}" for n in range(150)])
+    exports(aws, "m000", *[job(f"e{n}", "ACTIVE") for n in range(101)])
+    data = poll(aws, per_poll=2)
+    assert aws.count(MODELS) == 2  # ⌈150 / 100⌉
+    assert listed_models(aws) == ["m000", "m000", "m001"]  # two pages, then one (empty)
+    assert data.per_collaboration["c1"].backlog == 148

@@ -115,7 +115,7 @@ def test_the_whole_demos_metrics_pass_promtool(world: DemoWorld) -> None:
     app = App(demo_config(world.endpoint_url, poll_interval=3600))
     app.poller.start()
     try:
-        assert app.poller.wait_ready(60)
+        assert app.poller.wait_ready(120)  # every collector of every target: slower when loaded
         assert total(app, "cleanrooms_collector_up", collector="analysis_log_exports") == 5
         promtool_check(app)
     finally:

@@ -52,8 +52,10 @@ def request_params(operation: str) -> dict[str, Any]:
 
 
 def page(operation: str, items: int = 25) -> bytes:
-    """One page of ``items`` summaries, no ``nextToken``."""
+    """One page of ``items`` summaries, no ``nextToken``; for a Get, its one answer."""
     shape = _operation(operation).output_shape
+    if not any(m.type_name == "list" for m in shape.members.values()):
+        return json.dumps(_value(shape, "0", 0)).encode()  # GetAnalysisLogExport, say
     key = list_member(operation)
     summary = shape.members[key].member
     body = {key: [_value(summary, f"{i}", 0) for i in range(items)]}

@@ -48,7 +48,7 @@ class OrgResult:
     calls_per_s: float
     cpu_ms_per_call: float
     stock_ms: float
-    # collector -> [calls in one round, the formula's figure]
+    # collector (or collectors sharing an operation) -> [calls in one round, the formula's]
     round_calls: dict[str, list[int]] = field(default_factory=dict)
 
 
@@ -93,11 +93,34 @@ def config_text(
     )
 
 
-def owners() -> dict[str, str]:
-    """Operation -> the collector that calls it."""
+def rows() -> dict[str, str]:
+    """Collector -> the row its calls are counted in: its name, or, for collectors that call
+    an operation in common (ml_collaboration_trained_models and ml_model_exports both list a
+    collaboration's trained models), their names joined, as the stand-in cannot tell whose
+    call it answers. Each row's formula is the sum of its collectors'."""
     from exporter.collectors import REGISTRY
 
-    return {op: spec.name for spec in REGISTRY for op in spec.polling.operations}
+    merged: list[list[str]] = []
+    for spec in REGISTRY:
+        ops = set(spec.polling.operations)
+        sharing = [m for m in merged if any(ops & _operations(n) for n in m)]
+        group = [n for m in sharing for n in m] + [spec.name]
+        merged = [m for m in merged if m not in sharing] + [group]
+    return {name: " + ".join(group) for group in merged for name in group}
+
+
+def _operations(name: str) -> set[str]:
+    from exporter.collectors import BY_NAME
+
+    return set(BY_NAME[name].polling.operations)
+
+
+def owners() -> dict[str, str]:
+    """Operation -> the row (``rows``) of the collectors that call it."""
+    from exporter.collectors import REGISTRY
+
+    row = rows()
+    return {op: row[spec.name] for spec in REGISTRY for op in spec.polling.operations}
 
 
 def by_collector(calls: dict[str, int]) -> Counter[str]:
@@ -164,10 +187,14 @@ def cpu(workers: list[int | str]) -> float:
 
 
 def formula(targets: int, memberships: int, names: tuple[str, ...]) -> dict[str, int]:
-    """Calls of one round of each collector, by its spec's formula (every listing one page)."""
+    """Calls of one round of each row (``rows``), by its collectors' formulas (every listing
+    one page)."""
     from exporter.collectors import BY_NAME
 
-    return {name: BY_NAME[name].polling.calls.minimum(memberships) * targets for name in names}
+    row, found = rows(), Counter[str]()
+    for name in names:
+        found[row[name]] += BY_NAME[name].polling.calls.minimum(memberships) * targets
+    return dict(found)
 
 
 def first_round(app: Any, endpoint: str) -> dict[str, int]:

@@ -4,8 +4,9 @@
 
 Not a mock of the exporter: a real HTTP server on loopback that answers the
 calls the exporter makes (AssumeRole, GetCallerIdentity, ListAccounts,
-ListCollaborations, and one real-shaped page of 25 summaries for any other Clean
-Rooms or Clean Rooms ML list operation, from ``bench/bodies.py``) and counts them. GET /__stats
+ListCollaborations, one real-shaped page of 25 summaries for any other Clean Rooms or
+Clean Rooms ML list operation, and a real-shaped answer for a Get, from
+``bench/bodies.py``) and counts them. GET /__stats
 returns the counts as JSON; POST /__reset zeroes them. It prints its port on the
 first line of stdout.
 """

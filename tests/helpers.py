@@ -58,6 +58,23 @@ class Seeder:
             )
         return collaboration
 
+    def share(self, collaboration: Any, account_id: str, region: str) -> Any:
+        """``account_id`` joins ``collaboration`` (of another account) as a member: the same
+        collaboration id in its own backend, with a membership of its own."""
+        backend = cleanrooms_backends[account_id][region]
+        joined = self.add(account_id, region, "INVITED", creator=collaboration.creator_account_id)
+        del backend.collaborations[joined.id]
+        joined.id, joined.arn, joined.name = collaboration.id, collaboration.arn, collaboration.name
+        backend.collaborations[joined.id] = joined
+        backend.create_membership(
+            collaboration_identifier=joined.id,
+            query_log_status="DISABLED",
+            payment_configuration=None,
+            default_result_configuration=None,
+            tags=None,
+        )
+        return joined
+
     def membership(
         self, account_id: str, region: str, status: str = "ACTIVE", payer: bool = True
     ) -> Any:

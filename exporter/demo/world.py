@@ -65,7 +65,7 @@ class Simulation:
         fake: FakeCleanRooms | None = None,
     ) -> None:
         self._analyses = None if fake is None else AnalysesActivity(rng, clock, fake.analyses)
-        self._ml = None if fake is None else MlActivity(rng, clock, fake.ml, fake.tables)
+        self._ml = None if fake is None else MlActivity(rng, clock, fake)
         self._rng = rng
         self._clock = clock
         self._fake = fake

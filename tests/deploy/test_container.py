@@ -171,7 +171,14 @@ def test_reload_by_sighup_and_by_http_with_a_mounted_config(
     config.chmod(0o644)
     port = free_port()
     # Rewritten in place, the mounted file keeps its inode: the container sees each change.
-    options = ["--network=host", "-v", f"{config}:{CONFIG}:ro", "-e", "EXT_ID=an-external-id", *FAKE_KEYS]
+    options = [
+        "--network=host",
+        "-v",
+        f"{config}:{CONFIG}:ro",
+        "-e",
+        "EXT_ID=an-external-id",
+        *FAKE_KEYS,
+    ]
     args = [f"--config.file={CONFIG}", f"--web.listen-address=127.0.0.1:{port}"]
     container = containers.start(images.default, *args, options=[*options, *NO_METADATA])
     wait_ready(container, port)

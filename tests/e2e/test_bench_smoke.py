@@ -103,3 +103,9 @@ def test_scale_every_collector_smoke() -> None:
     }
     assert rounds["privacy_budgets"] == "200 (200)"  # two budget types per membership
     assert rounds["ml_audiences"] == "60 (60)"  # three listings per target
+    # Per ACTIVE membership, one listing each; the stand-in's trained models are not
+    # ACTIVE, so ml_model_exports lists no model's exports. The two share an operation,
+    # so their calls are counted together.
+    assert rounds["ml_collaboration_trained_models + ml_model_exports"] == "200 (200)"
+    assert rounds["analysis_log_exports"] == "100 (100)"
+    assert rounds["ml_audience_exports"] == "20 (20)"

@@ -194,6 +194,56 @@ CONTRACT.update(
     }
 )
 
+# Clean Rooms ML seen collaboration-wide (every member's work, by creator, payer and this
+# account's part), exports (audience per target, trained model per membership) and
+# analysis log exports.
+SHARED = MEMBERSHIP | {"creator_account_id", "payer_account_id", "account_role"}
+CONTRACT.update(
+    {
+        **{
+            f"cleanrooms_ml_collaboration_{kind}s": ("gauge", SHARED | {"status"})
+            for kind in ("trained_model", "inference_job", "input_channel")
+        },
+        **{
+            f"cleanrooms_ml_collaboration_{kind}s_failed_total": (
+                "counter",
+                MEMBERSHIP | {"account_role"},
+            )
+            for kind in ("trained_model", "inference_job", "input_channel")
+        },
+        **{
+            f"cleanrooms_ml_collaboration_{kind}_oldest_in_progress_age_seconds": (
+                "gauge",
+                SHARED,
+            )
+            for kind in ("trained_model", "inference_job", "input_channel")
+        },
+        "cleanrooms_ml_audience_export_jobs": ("gauge", TARGET | {"status"}),
+        "cleanrooms_ml_audience_export_jobs_failed_total": ("counter", TARGET),
+        "cleanrooms_ml_audience_export_jobs_failed_by_reason_total": (
+            "counter",
+            TARGET | {"reason"},
+        ),
+        "cleanrooms_ml_audience_export_job_oldest_in_progress_age_seconds": ("gauge", TARGET),
+        "cleanrooms_ml_model_export_jobs": ("gauge", MEMBERSHIP | {"account_role", "status"}),
+        "cleanrooms_ml_model_export_jobs_failed_total": ("counter", MEMBERSHIP | {"account_role"}),
+        "cleanrooms_ml_model_export_jobs_failed_by_reason_total": (
+            "counter",
+            MEMBERSHIP | {"reason"},
+        ),
+        "cleanrooms_ml_model_export_backlog": ("gauge", MEMBERSHIP),
+        "cleanrooms_analysis_log_exports": ("gauge", MEMBERSHIP | {"status"}),
+        "cleanrooms_analysis_log_exports_failed_total": ("counter", MEMBERSHIP),
+        "cleanrooms_analysis_log_export_oldest_in_progress_age_seconds": ("gauge", MEMBERSHIP),
+        "cleanrooms_analysis_log_export_errors_total": ("counter", MEMBERSHIP | {"error_code"}),
+        "cleanrooms_analysis_log_export_details_backlog": ("gauge", MEMBERSHIP),
+        "cleanrooms_analysis_log_export_details_dropped_total": (
+            "counter",
+            MEMBERSHIP | {"reason"},
+        ),
+    }
+)
+
 
 def exposed_series() -> dict[str, tuple[bool, frozenset[str]]]:
     """Series name -> (is a counter-like series, labels), expanding histograms."""

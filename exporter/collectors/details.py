@@ -19,7 +19,7 @@ from typing import Any
 
 from exporter.collectors.base import Client, Option
 from exporter.collectors.collaborations import MEMBERSHIP_LABELS
-from exporter.core.errors import ApiError
+from exporter.core.errors import REFUSED, ApiError
 from exporter.core.histogram import Histogram
 from exporter.core.series import Family, Samples, counter, gauge, label
 
@@ -39,8 +39,11 @@ REASONS = {
     "ThrottlingException": "throttled",
     "TooManyRequestsException": "throttled",
     "HTTP429": "throttled",
+    REFUSED: "invalid_request",
 }
 STOP_CODES = frozenset({"access_denied", "throttled"})  # the next Gets would fail alike
+# A request botocore refuses to send (an id off the model) is refused again: dropped at once.
+FINAL_CODES = frozenset({"invalid_request"})
 
 DETAILS = Option(
     "details", "bool", 1.0, "Fetch each finished analysis once for its cost, duration, error."
@@ -123,8 +126,9 @@ def fetch(
 ) -> Details:
     """At most ``per_poll`` Gets from the front of the backlog; ``durations`` is updated.
 
-    An analysis whose Get failed keeps its place for the next poll (until ``MAX_ATTEMPTS``);
-    a denial or a throttle ends this poll's Gets, as the next ones would meet the same.
+    An analysis whose Get failed keeps its place for the next poll (until ``MAX_ATTEMPTS``),
+    unless botocore refused to send it (dropped at once: it would be refused again); a
+    denial or a throttle ends this poll's Gets, as the next ones would meet the same.
     """
     kept: list[Waiting] = []
     state, tried = details, 0
@@ -134,7 +138,7 @@ def fetch(
             found = _get(client, get, membership_id, waiting.id)
         except (ApiError, _Invalid) as err:
             reason = _reason(err)
-            if waiting.attempts + 1 >= MAX_ATTEMPTS:
+            if waiting.attempts + 1 >= MAX_ATTEMPTS or reason in FINAL_CODES:
                 state = replace(state, dropped=_bump(state.dropped, reason))
             else:
                 kept.append(Waiting(waiting.id, waiting.attempts + 1, waiting.created))

@@ -32,6 +32,7 @@ MAX_BACKLOG = 10_000  # per membership; beyond it the oldest waiting analyses ar
 # Seconds. Clean Rooms analyses take from tens of seconds (a small SQL query) to hours (a
 # PySpark job over large tables); the bounds double from 10 s to 4 h.
 DURATION_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0)
+UNKNOWN = "unknown"  # retryable, when the error does not say
 REASONS = {
     "AccessDeniedException": "access_denied",
     "AccessDenied": "access_denied",
@@ -53,7 +54,7 @@ DETAILS_PER_POLL = Option(
 )
 
 
-def _empty() -> Mapping[str, Any]:
+def _empty() -> Mapping[Any, Any]:
     return MappingProxyType({})
 
 
@@ -72,7 +73,8 @@ class Details:
 
     backlog: tuple[Waiting, ...] = ()
     billed: Mapping[str, float] = field(default_factory=_empty)  # CRPU-hours by status
-    errors: Mapping[str, int] = field(default_factory=_empty)  # FAILED ones by error code
+    # FAILED ones by (error code, retryable: "true", "false" or "unknown").
+    errors: Mapping[tuple[str, str], int] = field(default_factory=_empty)
     dropped: Mapping[str, int] = field(default_factory=_empty)  # Gets given up, by reason
     # (createTime, CRPU-hours) of the ones fetched that were created within lookback: what
     # the status page sums per collaboration. Pruned with the finished ids, so bounded.
@@ -87,6 +89,9 @@ class Found:
     units: float | None
     seconds: float | None
     error_code: str | None
+    # error.retry.retryable as a label value: "true", "false", or "unknown" when AWS
+    # left it out (or sent something else).
+    retryable: str = UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -175,13 +180,21 @@ def parse(item: Any) -> Found | None:
     statistics = _mapping(item.get("statistics"))
     units = _number(_mapping(statistics.get("billedResourceUtilization")).get("units"))
     millis = _number(statistics.get("totalDurationInMillis"))
-    code = _mapping(item.get("error")).get("code")
+    error = _mapping(item.get("error"))
+    code = error.get("code")
     return Found(
         item["status"],
         units,
         millis / 1000.0 if millis is not None else None,
         code if isinstance(code, str) and code else None,
+        _retryable(_mapping(error.get("retry")).get("retryable")),
     )
+
+
+def _retryable(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return UNKNOWN
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -201,9 +214,10 @@ def _record(details: Details, found: Found, durations: Durations) -> Details:
         billed = _bump(billed, found.status, found.units)
     if found.status == "FAILED" and found.error_code is not None:
         code = found.error_code
-        if code not in errors and len(errors) >= MAX_ERROR_CODES + (OTHER_CODE in errors):
+        codes = {c for c, _ in errors}
+        if code not in codes and len(codes) >= MAX_ERROR_CODES + (OTHER_CODE in codes):
             code = OTHER_CODE
-        errors = _bump(errors, code)
+        errors = _bump(errors, (code, found.retryable))
     if found.seconds is not None:
         before = durations.get(found.status) or Histogram.empty(DURATION_BUCKETS)
         durations[found.status] = before.add(found.seconds)
@@ -216,7 +230,7 @@ def _reason(err: Exception) -> str:
     return "invalid_response"
 
 
-def _bump(counts: Mapping[str, Any], key: str, by: float = 1) -> Mapping[str, Any]:
+def _bump(counts: Mapping[Any, Any], key: Any, by: float = 1) -> Mapping[Any, Any]:
     return MappingProxyType({**counts, key: counts.get(key, 0) + by})
 
 
@@ -270,9 +284,11 @@ class DetailFamilies:
             counter(
                 f"{prefix}_errors",
                 f"FAILED protected {noun} by error code (at most {MAX_ERROR_CODES} codes per "
-                f"membership, the rest as {OTHER_CODE}).",
+                f"membership, the rest as {OTHER_CODE}), and whether AWS marks the error "
+                "retryable (error.retry.retryable: true, false, or unknown when not sent).",
                 *MEMBERSHIP_LABELS,
                 "error_code",
+                "retryable",
             ),
         )
 
@@ -284,8 +300,8 @@ class DetailFamilies:
         """One membership's billed units, error codes, backlog and drops."""
         for status in sorted({*self.terminal, *found.billed}):
             out.add(self.billed, (*key, label(status)), found.billed.get(status, 0.0))
-        for code, number in sorted(found.errors.items()):
-            out.add(self.errors, (*key, label(code)), number)
+        for (code, retryable), number in sorted(found.errors.items()):
+            out.add(self.errors, (*key, label(code), retryable), number)
         out.add(BACKLOG, (*key, self.collector), len(found.backlog))
         for reason, number in sorted(found.dropped.items()):
             out.add(DROPPED, (*key, self.collector, reason), number)

@@ -23,7 +23,14 @@ SETTLED = HOUR  # queries older than this are left alone: the seeded long runner
 QUERY_OUTCOMES = (("SUCCESS", 0.8), ("FAILED", 0.1), ("TIMED_OUT", 0.05), ("CANCELLED", 0.05))
 JOB_OUTCOMES = (("SUCCESS", 0.85), ("FAILED", 0.1), ("CANCELLED", 0.05))
 AGGREGATIONS = {"COUNT": 40, "SUM": 30, "AVG": 20}
-ERROR_CODES = ("InsufficientCapacity", "InvalidQuery", "DataSourceUnavailable", "InternalError")
+# Each code with whether AWS marks it retryable (error.retry.retryable): capacity and
+# internal errors pass, a broken query or a missing source does not.
+ERROR_CODES = {
+    "InsufficientCapacity": True,
+    "InvalidQuery": False,
+    "DataSourceUnavailable": False,
+    "InternalError": True,
+}
 RUNTIMES = {QUERIES: (20.0, 1800.0), JOBS: (120.0, 5400.0)}  # seconds a finished one ran
 WORKERS = (4, 8, 16)  # CRPUs an analysis runs on: its cost is CRPUs x hours
 MEMBERSHIP_QUERY_LIMIT = 5  # AWS quota of queries running at once per membership
@@ -123,7 +130,7 @@ class AnalysesActivity:
         """Finish an analysis with what a Get of it tells: its cost, duration, error."""
         rng = self._rng
         seconds = rng.uniform(*RUNTIMES[kind])
-        error = rng.choice(ERROR_CODES) if outcome == "FAILED" else None
+        error = rng.choice(sorted(ERROR_CODES)) if outcome == "FAILED" else None
         units = round(seconds / HOUR * rng.choice(WORKERS), 4)
         self._store.set_status(
             kind,
@@ -133,6 +140,7 @@ class AnalysesActivity:
             units=units,
             duration_ms=int(seconds * 1000),
             error=error,
+            retryable=None if error is None else ERROR_CODES[error],
         )
 
     def _spend(self, key: Key) -> None:

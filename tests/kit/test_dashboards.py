@@ -150,8 +150,14 @@ CONTRACT.update(
         "cleanrooms_protected_job_billed_crpu_hours_total": ("counter", MEMBERSHIP | {"status"}),
         "cleanrooms_protected_query_duration_seconds": ("histogram", TARGET | {"status"}),
         "cleanrooms_protected_job_duration_seconds": ("histogram", TARGET | {"status"}),
-        "cleanrooms_protected_query_errors_total": ("counter", MEMBERSHIP | {"error_code"}),
-        "cleanrooms_protected_job_errors_total": ("counter", MEMBERSHIP | {"error_code"}),
+        "cleanrooms_protected_query_errors_total": (
+            "counter",
+            MEMBERSHIP | {"error_code", "retryable"},
+        ),
+        "cleanrooms_protected_job_errors_total": (
+            "counter",
+            MEMBERSHIP | {"error_code", "retryable"},
+        ),
         "cleanrooms_analysis_details_backlog": ("gauge", MEMBERSHIP | {"collector"}),
         "cleanrooms_analysis_details_dropped_total": (
             "counter",

@@ -101,14 +101,18 @@ class AnalysesStore(Store):
         units: float | None = None,
         duration_ms: int | None = None,
         error: str | None = None,
+        retryable: bool | None = None,
     ) -> None:
         """Move a query (``QUERIES``) or job (``JOBS``) to ``status``, with what a Get tells:
-        billed CRPU-hours, duration and (for FAILED) the error code."""
+        billed CRPU-hours, duration and (for FAILED) the error code, and whether AWS says
+        it is retryable (``error.retry.retryable``; left out when None)."""
         outcome: dict[str, Any] = {}
         if units is not None or duration_ms is not None:
             outcome["statistics"] = _statistics(units, duration_ms)
         if error is not None:
             outcome["error"] = {"code": error, "message": f"{error}: simulated"}
+            if retryable is not None:
+                outcome["error"]["retry"] = {"retryable": retryable}
         with self.lock:
             for summary in self.items[kind].get(key, []):
                 if summary["id"] == analysis_id:

@@ -51,15 +51,17 @@ def test_cost_and_durations_equal_the_seeded_statistics_one_get_each_none_for_th
         (running[3], "TIMED_OUT", 2.0, 7_300_000, None),
     ]
     for query, status, units, millis, error in outcomes:
+        retry = {"error": error, "retryable": True} if error else {}
         fake.analyses.set_status(
-            QUERIES, key, query, status, units=units, duration_ms=millis, error=error
+            QUERIES, key, query, status, units=units, duration_ms=millis, **retry
         )
     poll_again(exporter, a, "protected_queries")
     assert billed(exporter, where, "SUCCESS") == 1.75
     assert billed(exporter, where, "FAILED") == 0.125
     assert billed(exporter, where, "TIMED_OUT") == 2.0
     name = "cleanrooms_protected_query_errors_total"
-    assert value(exporter, name, **where, error_code="InsufficientCapacity") == 1
+    labels = {**where, "error_code": "InsufficientCapacity", "retryable": "true"}
+    assert value(exporter, name, **labels) == 1
     target = {"account_id": a, "region": "us-east-1"}
     histogram = "cleanrooms_protected_query_duration_seconds"
     assert value(exporter, f"{histogram}_sum", **target, status="SUCCESS") == 742.0
@@ -244,7 +246,7 @@ def test_a_get_botocore_refuses_to_send_is_dropped_at_once_and_the_poll_stands(
     assert value(exporter, "cleanrooms_analysis_details_dropped_total", **dropped) == 1
     # The good one was fetched after it: its error code and cost are in.
     errors = "cleanrooms_protected_query_errors_total"
-    assert value(exporter, errors, **where, error_code="InvalidQuery") == 1
+    assert value(exporter, errors, **where, error_code="InvalidQuery", retryable="unknown") == 1
     assert billed(exporter, where, "FAILED") == 0.5
     assert [c.path.rsplit("/", 1)[-1] for c in proxy.calls("GetProtectedQuery", a)] == [good]
     poll_again(exporter, a, "protected_queries")  # dropped at once: never tried again

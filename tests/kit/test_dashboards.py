@@ -136,6 +136,14 @@ CONTRACT.update(
         ),
         "cleanrooms_access_budget_limit": ("gauge", MEMBERSHIP | {"resource_arn", "budget_type"}),
         "cleanrooms_access_budget_aggregate_remaining": ("gauge", MEMBERSHIP | {"resource_arn"}),
+        "cleanrooms_access_budget_end_timestamp_seconds": (
+            "gauge",
+            MEMBERSHIP | {"resource_arn", "budget_type"},
+        ),
+        "cleanrooms_access_budget_auto_refresh": (
+            "gauge",
+            MEMBERSHIP | {"resource_arn", "budget_type"},
+        ),
     }
 )
 

@@ -30,6 +30,7 @@ DEMO_ACCOUNTS = (
 TRUSTED = (("444444444444", "Trusted Retail Partner"), ("555555555555", "Measurement Co"))
 UNTRUSTED = (("999999999999", "Unknown Data Broker"),)
 PARTNERS = (*TRUSTED, ("777777777777", "Media Network"), ("888888888888", "Loyalty Program"))
+ENGINES = ("CLEAN_ROOMS_SQL", "SPARK")  # every target has collaborations on each
 DAY = 86400.0
 HOUR = 3600.0
 # One change every few seconds, in this order: each kind within a minute.
@@ -132,7 +133,7 @@ class Simulation:
             query_log_status="DISABLED",
             members=[],
             data_encryption_metadata=None,
-            analytics_engine=None,
+            analytics_engine=ENGINES[self._counter % 2],
             tags=None,
         )
         collaboration.creator_account_id = creator[0]

@@ -33,6 +33,10 @@ TARGET = frozenset({"account_id", "region"})
 COLLECTOR = TARGET | {"collector"}
 CONTRACT: dict[str, tuple[str, frozenset[str]]] = {
     "cleanrooms_collaborations": ("gauge", TARGET | {"member_status"}),
+    "cleanrooms_collaborations_by_analytics_engine": (
+        "gauge",
+        TARGET | {"member_status", "analytics_engine"},
+    ),
     "cleanrooms_collaboration_info": (
         "gauge",
         TARGET
@@ -43,6 +47,7 @@ CONTRACT: dict[str, tuple[str, frozenset[str]]] = {
             "creator_display_name",
             "member_status",
             "membership_id",
+            "analytics_engine",
         },
     ),
     "cleanrooms_collaboration_created_timestamp_seconds": (

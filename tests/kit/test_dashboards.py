@@ -195,6 +195,14 @@ CONTRACT.update(
         "cleanrooms_ml_inference_jobs": ("gauge", MEMBERSHIP | {"status"}),
         "cleanrooms_ml_inference_jobs_failed_total": ("counter", MEMBERSHIP),
         "cleanrooms_ml_inference_job_oldest_in_progress_age_seconds": ("gauge", MEMBERSHIP),
+        "cleanrooms_ml_inference_job_publications": (
+            "gauge",
+            MEMBERSHIP | {"publication", "status"},
+        ),
+        "cleanrooms_ml_inference_job_publish_failures_total": (
+            "counter",
+            MEMBERSHIP | {"publication"},
+        ),
         "cleanrooms_ml_input_channels": ("gauge", MEMBERSHIP | {"status"}),
         "cleanrooms_ml_input_channels_failed_total": ("counter", MEMBERSHIP),
         "cleanrooms_ml_input_channel_oldest_in_progress_age_seconds": ("gauge", MEMBERSHIP),

@@ -222,6 +222,22 @@ CONTRACT.update(
 )
 
 
+# Schemas (tables as a collaboration sees them): by status and type, each NOT_READY reason,
+# the oldest NOT_READY, BatchGetSchema's errors.
+CONTRACT.update(
+    {
+        "cleanrooms_schemas": ("gauge", MEMBERSHIP | {"status"}),
+        "cleanrooms_schemas_by_type": ("gauge", MEMBERSHIP | {"type"}),
+        "cleanrooms_schema_not_ready_reason": (
+            "gauge",
+            MEMBERSHIP | {"schema_name", "analysis_rule_type", "reason_code"},
+        ),
+        "cleanrooms_schema_oldest_not_ready_age_seconds": ("gauge", MEMBERSHIP),
+        "cleanrooms_schema_get_errors": ("gauge", MEMBERSHIP | {"error_code"}),
+    }
+)
+
+
 def exposed_series() -> dict[str, tuple[bool, frozenset[str]]]:
     """Series name -> (is a counter-like series, labels), expanding histograms."""
     series: dict[str, tuple[bool, frozenset[str]]] = {}

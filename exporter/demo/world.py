@@ -80,6 +80,12 @@ class Simulation:
         """Every target: all statuses, invitations of many ages, its own counts and ages."""
         for account_id, region in self.targets():
             self._seed_target(account_id, region)
+        if self._fake is not None:  # the first account was granted more: source="applied"
+            prod = (DEMO_ACCOUNTS[0][0], "us-east-1")
+            self._fake.service_quotas.apply(prod, "Concurrent SQL queries per account", 10)
+            self._fake.service_quotas.apply(
+                prod, "Concurrent PySpark job vCPU usage per account", 2048
+            )
 
     def _seed_target(self, account_id: str, region: str) -> None:
         now, rng = self._clock(), self._rng

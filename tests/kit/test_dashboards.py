@@ -180,7 +180,8 @@ CONTRACT.update(
             "gauge",
             MEMBERSHIP | {"query_compute", "job_compute", "ml_training", "ml_inference"},
         ),
-        "cleanrooms_quota_limit": ("gauge", TARGET | {"quota"}),
+        "cleanrooms_quota_limit": ("gauge", TARGET | {"quota", "source"}),
+        "cleanrooms_service_quota": ("gauge", TARGET | {"quota_code", "quota_name"}),
     }
 )
 

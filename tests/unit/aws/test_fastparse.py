@@ -25,11 +25,18 @@ from exporter.collectors import REGISTRY
 MODEL = botocore.session.get_session().get_service_model("cleanrooms")
 MODELS = {
     service: botocore.session.get_session().get_service_model(service)
-    for service in ("cleanrooms", "cleanroomsml")
+    for service in {spec.polling.service for spec in REGISTRY}
 }
-# The collectors' operations (Clean Rooms and Clean Rooms ML), whatever collectors exist.
+# The collectors' rest-json operations (Clean Rooms and Clean Rooms ML), whatever
+# collectors exist: the compiled parser serves those; botocore parses the others (the
+# JSON protocol of Service Quotas).
 CALLED = sorted(
-    {f"{spec.polling.service}:{op}" for spec in REGISTRY for op in spec.polling.operations}
+    {
+        f"{spec.polling.service}:{op}"
+        for spec in REGISTRY
+        for op in spec.polling.operations
+        if MODELS[spec.polling.service].protocol == "rest-json"
+    }
 )
 
 

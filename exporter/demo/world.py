@@ -19,6 +19,7 @@ from typing import Any
 from exporter.demo.analyses_sim import AnalysesActivity
 from exporter.demo.fake.service import FakeCleanRooms
 from exporter.demo.ml_sim import MlActivity
+from exporter.demo.schemas_sim import SchemasActivity
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Simulation:
     ) -> None:
         self._analyses = None if fake is None else AnalysesActivity(rng, clock, fake.analyses)
         self._ml = None if fake is None else MlActivity(rng, clock, fake.ml, fake.tables)
+        self._schemas = None if fake is None else SchemasActivity(clock, fake.schemas)
         self._rng = rng
         self._clock = clock
         self._fake = fake
@@ -102,6 +104,8 @@ class Simulation:
             self._analyses.seed(account_id, region, self._active(account_id, region))
         if self._ml is not None:
             self._ml.seed(account_id, region, self._active(account_id, region))
+        if self._schemas is not None:
+            self._schemas.seed(account_id, region, self._active(account_id, region))
 
     def _active(self, account_id: str, region: str) -> list[Any]:
         """The target's ACTIVE collaborations with a membership, in creation order."""

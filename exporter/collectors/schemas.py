@@ -284,7 +284,7 @@ SPEC: CollectorSpec[SchemasData] = CollectorSpec(
         calls=Calls(
             "Σ over ACTIVE collaborations of ⌈S / 100⌉, at least 1, plus ⌈S / 25⌉ "
             "(S = the collaboration's schemas)",
-            per_active=1,
+            per_active=2,  # one page of up to 25 tables, and their Get
         ),
         default_interval=600.0,
         fans_out_from=collaborations.NAME,

@@ -29,6 +29,7 @@ class Seeder:
         display_name: str = "Partner",
         age: float = 3600.0,
         now: float | None = None,
+        engine: str | None = None,
     ) -> Any:
         self.created += 1
         backend = cleanrooms_backends[account_id][region]
@@ -40,7 +41,7 @@ class Seeder:
             query_log_status="DISABLED",
             members=[],
             data_encryption_metadata=None,
-            analytics_engine=None,
+            analytics_engine=engine,
             tags=None,
         )
         created = (now or time.time()) - age

@@ -14,7 +14,7 @@ from exporter.collectors.base import CollectorSpec, Option
 from exporter.core.series import TARGET_LABELS, Family
 from exporter.metrics.declared import polled
 
-SERVICE_NAMES = {"cleanroomsml": "Clean Rooms ML"}
+SERVICE_NAMES = {"cleanroomsml": "Clean Rooms ML", "service-quotas": "Service Quotas"}
 
 
 def _default(spec: CollectorSpec[Any]) -> str:

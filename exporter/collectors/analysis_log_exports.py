@@ -146,11 +146,19 @@ def samples(item: TargetData[LogExportsData], _: OutputSettings, out: Samples) -
     for collaboration_id, found in active_only(item, item.data.per_collaboration):
         where = (label(found.membership_id), label(collaboration_id))
         STATUS_FAMILIES.add(out, where, found.tally)
-        for code, number in sorted(found.details.errors.items()):
+        for code, number in sorted(_by_code(found.details.errors).items()):
             out.add(ERRORS, (*where, label(code)), number)
         out.add(BACKLOG, where, len(found.details.backlog))
         for reason, number in sorted(found.details.dropped.items()):
             out.add(DROPPED, (*where, reason), number)
+
+
+def _by_code(errors: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    """Error codes summed over retryable: a log export's error does not say."""
+    codes: dict[str, int] = {}
+    for (code, _), number in errors.items():
+        codes[code] = codes.get(code, 0) + number
+    return codes
 
 
 def findings(key: TargetKey, data: LogExportsData, now: float) -> list[Finding]:

@@ -4,7 +4,8 @@ Per target: an audience model trained nine days ago (older than a week: retrain 
 fresh one, a configured audience model, a generation job and its exports, one of which
 fails. Per ACTIVE membership (the first two): trained models, inference jobs and input
 channels, some in progress that finish or fail within minutes, one inference job hanging
-for hours; intermediate tables, one populated and kept, one that fails to populate, one a
+for hours, one that finishes but whose logs fail to publish (a custom model's missing
+logs); intermediate tables, one populated and kept, one that fails to populate, one a
 data provider disallowed, one that expires in two days; and analysis log exports, one of
 which fails. In the first, the collaboration's creator trains and infers while this
 account pays: the training fails, and an export of the partner's model to this account
@@ -42,6 +43,7 @@ class MlActivity:
         self._moving: list[tuple[str, str]] = []  # (ARN, what it becomes when it finishes)
         self._populating: list[tuple[Key, str]] = []
         self._failing: list[Callable[[float], None]] = []  # exports that fail, one by one
+        self._publishing: list[str] = []  # inference jobs that finish without their logs
 
     def seed(self, account_id: str, region: str, collaborations: Iterable[Any]) -> None:
         now = self._clock()
@@ -70,7 +72,8 @@ class MlActivity:
     def _seed_membership(self, key: Key, collaboration_id: str, first: bool) -> None:
         now, ml = self._clock(), self._ml
         ml.add_trained_model(key, collaboration_id, "propensity-v1", "ACTIVE", now - 20 * DAY)
-        ml.add_inference_job(key, collaboration_id, "scores-daily", "ACTIVE", now - DAY)
+        daily = ml.add_inference_job(key, collaboration_id, "scores-daily", "ACTIVE", now - DAY)
+        ml.set_publication(daily, metrics="PUBLISH_SUCCEEDED", logs="PUBLISH_SUCCEEDED")
         ml.add_input_channel(key, collaboration_id, "purchases", "ACTIVE", now - 20 * DAY)
         self._seed_tables(key, collaboration_id, now)
         if not first:
@@ -88,6 +91,11 @@ class MlActivity:
         )
         ml.add_inference_job(
             key, collaboration_id, "scores-backfill", "CREATE_IN_PROGRESS", now - 8 * HOUR
+        )
+        self._publishing.append(
+            ml.add_inference_job(
+                key, collaboration_id, "custom-scores", "CREATE_IN_PROGRESS", now - 120
+            )
         )
         channel = ml.add_input_channel(key, collaboration_id, "clicks", "CREATE_PENDING", now - 60)
         self._moving.append((channel, "CREATE_FAILED"))
@@ -160,6 +168,10 @@ class MlActivity:
             self._ml.set_status(arn, outcome, updated=self._clock())
         if self._failing and self._rng.random() < 0.2:
             self._failing.pop(0)(self._clock())
+        if self._publishing and self._rng.random() < 0.2:
+            job = self._publishing.pop(0)
+            self._ml.set_status(job, "ACTIVE", updated=self._clock())
+            self._ml.set_publication(job, metrics="PUBLISH_SUCCEEDED", logs="PUBLISH_FAILED")
         if self._populating and self._rng.random() < 0.2:
             key, table = self._populating.pop(0)
             self._tables.set_status(key, table, "POPULATE_FAILED", updated=self._clock())

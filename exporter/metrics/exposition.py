@@ -13,7 +13,7 @@ polls hold their next requests back (``core/gate.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -84,7 +84,7 @@ class _FormatCache:
     def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder
         self.accounts: dict[TargetKey, tuple[Target, bytes]] = {}
-        self.quotas: dict[TargetKey, tuple[Target, bytes]] = {}
+        self.quotas: dict[TargetKey, tuple[Target, Mapping[str, float] | None, bytes]] = {}
         self.api: dict[TargetKey, _ApiLines] = {}
         # Per kind of health (its prefix): the primary collector has both kinds.
         self.health: dict[str, dict[tuple[str, TargetKey], _HealthLines]] = {}
@@ -99,13 +99,15 @@ class _FormatCache:
         self.accounts[target.key] = (target, line)  # a racing scrape may do the same work
         return line
 
-    def quota(self, target: Target) -> bytes:
-        """The target's cleanrooms_quota_limit lines; they change with its configuration."""
+    def quota(self, target: Target, applied: Mapping[str, float] | None) -> bytes:
+        """The target's cleanrooms_quota_limit lines; they change with its configuration and
+        with the quotas Service Quotas applies to it."""
         cached = self.quotas.get(target.key)
-        if cached is not None and cached[0] == target:
-            return cached[1]
-        (lines,) = _samples_by_family(self.encoder, [builtin.quota_limits([target])])
-        self.quotas[target.key] = (target, lines)
+        if cached is not None and cached[0] == target and cached[1] == applied:
+            return cached[2]
+        family = builtin.quota_limits([target], {target.key: applied} if applied else None)
+        (lines,) = _samples_by_family(self.encoder, [family])
+        self.quotas[target.key] = (target, applied, lines)
         return lines
 
     def api_lines(
@@ -253,7 +255,8 @@ class _CachedSections(Sections[bytes]):
         return _section(self.cache.encoder, builtin.account_info([]), lines)
 
     def quotas(self, view: ScrapeView) -> list[bytes]:
-        quotas = [self.cache.quota(s.target) for s in view.states]
+        applied = view.applied_quotas()
+        quotas = [self.cache.quota(s.target, applied.get(s.target.key)) for s in view.states]
         return _section(self.cache.encoder, builtin.quota_limits([]), quotas)
 
     def health(

@@ -28,8 +28,10 @@ from exporter.collectors import (
     ml_trained_models,
     protected_jobs,
     protected_queries,
+    schemas,
 )
 from exporter.collectors.protected_analyses import FAILED
+from exporter.collectors.schema_status import NOT_READY
 from exporter.core.model import FAILED_WORK
 
 PRIMARY = "collaborations"
@@ -93,12 +95,18 @@ def failed_work(found: Iterable[Sample]) -> set[Place]:
 
 
 def unusable_tables(found: Iterable[Sample]) -> set[Place]:
+    """Memberships with intermediate tables no analysis can read, or tables NOT_READY."""
     return {
         _membership(s)
         for s in found
-        if s.name == intermediate_tables.KIND.counts_name
-        and s.labels["status"] in intermediate_tables.CANNOT_BE_QUERIED
-        and s.value > 0
+        if s.value > 0
+        and (
+            (
+                s.name == intermediate_tables.KIND.counts_name
+                and s.labels["status"] in intermediate_tables.CANNOT_BE_QUERIED
+            )
+            or (s.name == schemas.STATUS_FAMILIES.counts.name and s.labels["status"] == NOT_READY)
+        )
     }
 
 

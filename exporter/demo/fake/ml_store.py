@@ -281,6 +281,19 @@ class MlStore(Store):
             if updated is not None:
                 summary["updateTime"] = updated
 
+    def set_publication(
+        self, arn: str, *, metrics: str | None = None, logs: str | None = None
+    ) -> None:
+        """How an inference job's metrics and logs were published (PUBLISH_SUCCEEDED or
+        PUBLISH_FAILED, with a detail for a failure). Raises KeyError for an unknown ARN."""
+        with self.lock:
+            summary = self.by_arn[arn]
+            for member, status in (("metricsStatus", metrics), ("logsStatus", logs)):
+                if status is not None:
+                    summary[member] = status
+                    if status == "PUBLISH_FAILED":
+                        summary[f"{member}Details"] = "simulated: could not write to the bucket"
+
     def listed(self, kind: str, scope: Key | Target) -> list[dict[str, Any]]:
         """Copies of the summaries of a kind in a membership or account/region, newest first."""
         with self.lock:

@@ -16,7 +16,8 @@ import botocore.session
 IDENTIFIER = "00000000-0000-4000-8000-000000000000"  # any 36-character id passes validation
 
 
-SERVICES = ("cleanrooms", "cleanroomsml")  # botocore's names of the services polled
+# botocore's names of the services polled
+SERVICES = ("cleanrooms", "cleanroomsml", "service-quotas")
 
 
 @cache
@@ -46,14 +47,32 @@ def request_params(operation: str) -> dict[str, Any]:
     params: dict[str, Any] = {
         name: (shape.members[name].enum or [IDENTIFIER])[0] for name in shape.required_members
     }
-    if "maxResults" in shape.members:
-        params["maxResults"] = 100
+    for size in ("maxResults", "MaxResults"):  # Service Quotas capitalises its members
+        if size in shape.members:
+            params[size] = 100
+    if "names" in shape.members:  # BatchGetSchema: the names of a ListSchemas page
+        params["names"] = batch_names(25)
     return params
 
 
+def batch_names(count: int) -> list[str]:
+    """The table names ``page("ListSchemas", count)`` lists: what the next call gets."""
+    summaries = json.loads(page("ListSchemas", count))["schemaSummaries"]
+    return [s["name"] for s in summaries]
+
+
+def batch_get_schema(names: list[str]) -> bytes:
+    """BatchGetSchema's answer: a whole schema of each name, no errors."""
+    shape = _operation("BatchGetSchema").output_shape.members["schemas"].member
+    schemas = [{**_value(shape, f"{i}", 0), "name": name} for i, name in enumerate(names)]
+    return json.dumps({"schemas": schemas, "errors": []}).encode()
+
+
 def page(operation: str, items: int = 25) -> bytes:
-    """One page of ``items`` summaries, no ``nextToken``."""
+    """One page of ``items`` summaries, no ``nextToken``; for a Get, its one answer."""
     shape = _operation(operation).output_shape
+    if not any(m.type_name == "list" for m in shape.members.values()):
+        return json.dumps(_value(shape, "0", 0)).encode()  # GetAnalysisLogExport, say
     key = list_member(operation)
     summary = shape.members[key].member
     body = {key: [_value(summary, f"{i}", 0) for i in range(items)]}

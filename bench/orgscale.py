@@ -62,9 +62,9 @@ class OrgResult:
     interval: str = "30s"
     workers: str = "1"  # poll_workers: a number, or auto
     window: list[float] = field(default_factory=list)  # [start, end] s after the load began
-    # collector -> [calls in one round, the formula's figure]
+    # collector (or collectors sharing an operation) -> [calls in one round, the formula's]
     round_calls: dict[str, list[int]] = field(default_factory=dict)
-    # collector -> [calls a second in the window, the formula's]
+    # row (``rows``) -> [calls a second in the window, the formula's]
     rates: dict[str, list[float]] = field(default_factory=dict)
     series_by_collector: dict[str, int] = field(default_factory=dict)
     # collector -> [polls in the window, those later than a tenth of their interval, worst]
@@ -122,11 +122,34 @@ def config_text(
     )
 
 
-def owners() -> dict[str, str]:
-    """Operation -> the collector that calls it."""
+def rows() -> dict[str, str]:
+    """Collector -> the row its calls are counted in: its name, or, for collectors that call
+    an operation in common (ml_collaboration_trained_models and ml_model_exports both list a
+    collaboration's trained models), their names joined, as the stand-in cannot tell whose
+    call it answers. Each row's formula is the sum of its collectors'."""
     from exporter.collectors import REGISTRY
 
-    return {op: spec.name for spec in REGISTRY for op in spec.polling.operations}
+    merged: list[list[str]] = []
+    for spec in REGISTRY:
+        ops = set(spec.polling.operations)
+        sharing = [m for m in merged if any(ops & _operations(n) for n in m)]
+        group = [n for m in sharing for n in m] + [spec.name]
+        merged = [m for m in merged if m not in sharing] + [group]
+    return {name: " + ".join(group) for group in merged for name in group}
+
+
+def _operations(name: str) -> set[str]:
+    from exporter.collectors import BY_NAME
+
+    return set(BY_NAME[name].polling.operations)
+
+
+def owners() -> dict[str, str]:
+    """Operation -> the row (``rows``) of the collectors that call it."""
+    from exporter.collectors import REGISTRY
+
+    row = rows()
+    return {op: row[spec.name] for spec in REGISTRY for op in spec.polling.operations}
 
 
 def by_collector(calls: dict[str, int]) -> Counter[str]:
@@ -197,11 +220,23 @@ def cpu(workers: list[int | str]) -> float:
     return cpu_and_switches(["self", *workers])[0]
 
 
+def by_row(per_collector: dict[str, float]) -> dict[str, float]:
+    """Figures per collector summed per row (``rows``): collectors sharing an operation."""
+    row, found = rows(), Counter[str]()
+    for name, figure in per_collector.items():
+        found[row[name]] += figure  # type: ignore[assignment]
+    return dict(found)
+
+
 def formula(targets: int, memberships: int, names: tuple[str, ...]) -> dict[str, int]:
-    """Calls of one round of each collector, by its spec's formula (every listing one page)."""
+    """Calls of one round of each row (``rows``), by its collectors' formulas (every listing
+    one page)."""
     from exporter.collectors import BY_NAME
 
-    return {name: BY_NAME[name].polling.calls.minimum(memberships) * targets for name in names}
+    row, found = rows(), Counter[str]()
+    for name in names:
+        found[row[name]] += BY_NAME[name].polling.calls.minimum(memberships) * targets
+    return dict(found)
 
 
 def first_round(app: Any, endpoint: str) -> dict[str, int]:
@@ -366,7 +401,9 @@ def result(
         interval=load.interval,
         window=list(loaded.window),
         round_calls={name: [round_calls[name], expected[name]] for name in expected},
-        rates={n: [loaded.in_window[n] / seconds, rates[n]] for n in load.names},
+        rates={
+            row: [loaded.in_window[row] / seconds, wanted] for row, wanted in by_row(rates).items()
+        },
         series_by_collector=loaded.series,
         lag={n: [f.polls, f.late, f.worst] for n, f in loaded.lag.items()},
     )
@@ -399,13 +436,20 @@ def org_table(results: list[OrgResult], latency: float) -> str:
         ]
         for name, (got, want) in r.round_calls.items():
             rate, wanted = r.rates.get(name, [0.0, 0.0])
-            polls, late, worst = r.lag.get(name, [0, 0, ""])
-            lag = f"{late} of {polls}, worst ≤ {worst}" if polls else "none"
+            members = name.split(" + ")  # collectors sharing an operation share a row
+            series = sum(r.series_by_collector.get(n, 0) for n in members)
             lines.append(
                 f"| {name} | {got} ({want}) | {rate:.1f} ({wanted:.1f}) "
-                f"| {r.series_by_collector.get(name, 0)} | {lag} |"
+                f"| {series} | {_lag_cell([r.lag[n] for n in members if n in r.lag])} |"
             )
     return "\n".join(lines)
+
+
+def _lag_cell(found: list[list[Any]]) -> str:
+    """Polls late of one row's collectors, and the highest bucket any of them reached."""
+    polls, late = sum(int(f[0]) for f in found), sum(int(f[1]) for f in found)
+    worst = max((str(f[2]) for f in found if f[0]), key=float, default="")
+    return f"{late} of {polls}, worst ≤ {worst}" if polls else "none"
 
 
 def _row(r: OrgResult) -> str:

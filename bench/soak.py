@@ -27,7 +27,8 @@ from tests.helpers import Seeder
 
 REGIONS = ["us-east-1", "eu-west-2"]
 INFO = re.compile(
-    r'^cleanrooms_collaboration_info\{account_id="(\d+)",collaboration_id="([^"]+)",'
+    r'^cleanrooms_collaboration_info\{account_id="(\d+)",(?:analytics_engine="[^"]*",)?'
+    r'collaboration_id="([^"]+)",'
     r'.*member_status="([A-Z]+)".*region="([a-z0-9-]+)"\} 1\.0$',
     re.M,
 )

@@ -4,8 +4,10 @@
 
 Not a mock of the exporter: a real HTTP server on loopback that answers the
 calls the exporter makes (AssumeRole, GetCallerIdentity, ListAccounts,
-ListCollaborations, and one real-shaped page of 25 summaries for any other Clean
-Rooms or Clean Rooms ML list operation, from ``bench/bodies.py``) and counts them. GET /__stats
+ListCollaborations, one real-shaped page of 25 summaries for any other Clean Rooms, Clean
+Rooms ML or Service Quotas list operation, BatchGetSchema's schemas, and a real-shaped
+answer for a Get, from
+``bench/bodies.py``) and counts them. GET /__stats
 returns the counts as JSON; POST /__reset zeroes them. It prints its port on the
 first line of stdout.
 """
@@ -22,7 +24,7 @@ import urllib.parse
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bench.bodies import page
+from bench.bodies import batch_get_schema, page
 from exporter.demo.fake.service import SERVICES, operation_for
 
 MANAGEMENT = "999999999999"
@@ -134,6 +136,16 @@ class Handler(BaseHTTPRequestHandler):
         if target.endswith(".ListAccounts"):
             self.count_and_wait("ListAccounts")
             self.list_accounts(json.loads(body or "{}"))
+            return
+        if target.endswith(".ListServiceQuotas"):
+            self.count_and_wait("ListServiceQuotas")
+            page_body = self.server.page_for("ListServiceQuotas")
+            self.reply(200, page_body, "application/x-amz-json-1.1")
+            return
+        if operation_for("POST", self.path, "cleanrooms") is not None:  # BatchGetSchema
+            self.count_and_wait("BatchGetSchema")
+            names = json.loads(body or "{}").get("names") or []
+            self.reply(200, batch_get_schema(names), "application/json")
             return
         form = urllib.parse.parse_qs(body)
         action = form.get("Action", [""])[0]

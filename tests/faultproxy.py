@@ -130,8 +130,10 @@ class _Handler(BaseHTTPRequestHandler):
         query = urllib.parse.parse_qs(split.query)
         form = urllib.parse.parse_qs(body)
         target = self.headers.get("X-Amz-Target", "")
-        if target:  # the JSON protocols (Organizations) name the operation in a header
-            return Seen(target.rsplit(".", 1)[-1], None, self.command, split.path, query, body)
+        if target:  # the JSON protocols (Organizations, Service Quotas) name it in a header
+            key = _AKID.search(self.headers.get("Authorization", ""))
+            account = self.server.key_accounts.get(key.group(1)) if key else None
+            return Seen(target.rsplit(".", 1)[-1], account, self.command, split.path, query, body)
         if "Action" in form:
             operation = form["Action"][0]
             match = re.search(r":iam::(\d{12}):", form.get("RoleArn", [""])[0])

@@ -29,6 +29,7 @@ class Seeder:
         display_name: str = "Partner",
         age: float = 3600.0,
         now: float | None = None,
+        engine: str | None = None,
     ) -> Any:
         self.created += 1
         backend = cleanrooms_backends[account_id][region]
@@ -40,7 +41,7 @@ class Seeder:
             query_log_status="DISABLED",
             members=[],
             data_encryption_metadata=None,
-            analytics_engine=None,
+            analytics_engine=engine,
             tags=None,
         )
         created = (now or time.time()) - age
@@ -57,6 +58,23 @@ class Seeder:
                 tags=None,
             )
         return collaboration
+
+    def share(self, collaboration: Any, account_id: str, region: str) -> Any:
+        """``account_id`` joins ``collaboration`` (of another account) as a member: the same
+        collaboration id in its own backend, with a membership of its own."""
+        backend = cleanrooms_backends[account_id][region]
+        joined = self.add(account_id, region, "INVITED", creator=collaboration.creator_account_id)
+        del backend.collaborations[joined.id]
+        joined.id, joined.arn, joined.name = collaboration.id, collaboration.arn, collaboration.name
+        backend.collaborations[joined.id] = joined
+        backend.create_membership(
+            collaboration_identifier=joined.id,
+            query_log_status="DISABLED",
+            payment_configuration=None,
+            default_result_configuration=None,
+            tags=None,
+        )
+        return joined
 
     def membership(
         self, account_id: str, region: str, status: str = "ACTIVE", payer: bool = True

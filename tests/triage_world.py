@@ -18,11 +18,11 @@ from types import MappingProxyType
 from typing import Any
 
 from exporter.collectors import intermediate_tables, ml_audiences, protected_jobs, protected_queries
+from exporter.collectors.budgets import Access, BudgetsData, MembershipBudgets, Period
 from exporter.collectors.collaborations import Collaboration, count_statuses
 from exporter.collectors.collaborations import PollData as Collaborations
 from exporter.collectors.details import Details
 from exporter.collectors.listings import Listed, ListingsData
-from exporter.collectors.privacy_budgets import Access, BudgetsData, MembershipBudgets, Period
 from exporter.collectors.protected_analyses import AnalysesData, AnalysisKind, MembershipAnalyses
 from exporter.collectors.status_counts import Item, Tally, tally
 from exporter.config.collectors import CollectorSchedule

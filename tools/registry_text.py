@@ -14,7 +14,7 @@ from exporter.collectors.base import CollectorSpec, Option
 from exporter.core.series import TARGET_LABELS, Family
 from exporter.metrics.declared import polled
 
-SERVICE_NAMES = {"cleanroomsml": "Clean Rooms ML"}
+SERVICE_NAMES = {"cleanroomsml": "Clean Rooms ML", "service-quotas": "Service Quotas"}
 
 
 def _default(spec: CollectorSpec[Any]) -> str:
@@ -65,7 +65,7 @@ def _wrapped(actions: list[str], width: int, prefix: str) -> list[str]:
 def iam_policy(indent: str = "") -> str:
     """The README's permission policy: the primary collector's action, then every other."""
     primary = [a for s in REGISTRY if s.polling.primary for a in s.iam_actions]
-    others = [a for s in REGISTRY if not s.polling.primary for a in s.iam_actions]
+    others = _optional_actions()
     (first,) = primary
     lines = [
         "```json",
@@ -83,10 +83,16 @@ def iam_policy(indent: str = "") -> str:
     return "\n".join(f"{indent}{line}" if line else line for line in lines)
 
 
+def _optional_actions() -> list[str]:
+    """Every other collector's actions in registry order, each once: collectors may share one
+    (ml_collaboration_trained_models and ml_model_exports list a collaboration's models)."""
+    found = [a for s in REGISTRY if not s.polling.primary for a in s.iam_actions]
+    return list(dict.fromkeys(found))
+
+
 def helm_actions() -> str:
     """The Helm values' comment listing every optional action."""
-    others = [a for s in REGISTRY if not s.polling.primary for a in s.iam_actions]
-    text = ", ".join(others)
+    text = ", ".join(_optional_actions())
     return "\n".join(wrap(text, 92, "#   "))
 
 
@@ -156,7 +162,8 @@ def families_reference() -> str:
         "",
     ]
     for spec in REGISTRY:
-        lines += [f"### `{spec.name}`", "", spec.doc, ""]
+        calls = f"Calls per poll, per target: {spec.polling.calls.formula}."
+        lines += [f"### `{spec.name}`", "", spec.doc, "", calls, ""]
         lines += ["| metric | type | labels | help |", "|---|---|---|---|"]
         lines += [_family_row(spec, f) for f in spec.rendering.families]
         for age in spec.rendering.ages:

@@ -16,7 +16,7 @@ from botocore.credentials import (
     Credentials,
     DeferredRefreshableCredentials,
 )
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.utils import parse_timestamp
 
 from exporter import __version__
@@ -32,6 +32,7 @@ from exporter.aws.fastparse import FastParserFactory
 from exporter.aws.ratelimit import TargetLimits
 from exporter.config import AccountConfig, AwsSettings
 from exporter.config.scale import OrganizationsDiscovery, RateLimit
+from exporter.core.errors import REFUSED, ApiError
 from exporter.core.gate import ScrapeGate
 from exporter.core.model import TargetKey
 from exporter.core.stats import ApiStats
@@ -69,7 +70,9 @@ def lenient_timestamp(value: Any) -> Any:
             # The API sends epoch seconds; this skips dateutil, a fifth of a poll's CPU.
             return datetime.fromtimestamp(value, UTC)
         return parse_timestamp(value)
-    except (ValueError, TypeError, OverflowError, OSError):
+    except (ValueError, TypeError, OverflowError, OSError, RuntimeError):
+        # RuntimeError: botocore's parser gives up on a string out of every time zone's
+        # range ("1e20") with it, after trying each one.
         return value
 
 
@@ -289,6 +292,9 @@ class TargetClient:
         """One AWS request, ``operation`` by its API name (``ListMembers``).
 
         An error answer raises ``ApiError``: the collectors that call this know no botocore.
+        So does a request botocore refuses to send (a parameter the model does not allow,
+        such as an id from an answer that is shorter than the model says): code ``REFUSED``,
+        nothing sent, nothing counted, and the caller skips that one item.
         """
         method = getattr(self._client, xform_name(operation))
         if self.pause is not None:
@@ -298,3 +304,5 @@ class TargetClient:
                 return method(**params)
             except ClientError as err:
                 raise as_api_error(err) from err
+            except ParamValidationError as err:
+                raise ApiError(operation, REFUSED, " ".join(str(err).split())) from err

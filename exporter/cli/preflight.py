@@ -17,6 +17,7 @@ from typing import Any
 from exporter.aws.clients import AwsClients
 from exporter.aws.error_codes import SDK_ERRORS, THROTTLING_CODES, sdk_error
 from exporter.collectors import BY_NAME, CollectorSpec
+from exporter.collectors.base import SERVICE_TITLES
 from exporter.config import AccountConfig, Config
 from exporter.config.scale import RateLimit
 from exporter.core.errors import ApiError
@@ -143,7 +144,8 @@ class _Target:
             return f" (no ACTIVE collaboration yet to call {operation} on)"
         params = spec.shown.probe.params(self.subjects.get(source) if source else None)
         try:
-            answer = self.client(spec.polling.service).call(operation, **params, maxResults=1)
+            page = {spec.shown.probe.page_size: 1}
+            answer = self.client(spec.polling.service).call(operation, **params, **page)
         except ApiError as err:
             return self._failed(spec, err)
         except SDK_ERRORS as err:
@@ -173,9 +175,7 @@ def _failure(
 ) -> str:
     subject = Subject(account, region)
     if spec is not None:
-        title = (
-            "AWS Clean Rooms ML" if spec.polling.service == "cleanroomsml" else "AWS Clean Rooms"
-        )
+        title = SERVICE_TITLES[spec.polling.service]
         subject = Subject(account, region, spec.iam_prefix, title)
     return f": {err.operation}: {err.code}: {hint(err, subject)}"
 

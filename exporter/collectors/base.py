@@ -27,8 +27,18 @@ from exporter.core.model import Finding, Spend, TargetKey
 from exporter.core.series import SCRAPE_TIME, Family, OutputSettings, Samples
 
 D = TypeVar("D")
-# The boto3 client name of each service a collector may call -> the prefix of its IAM actions.
-IAM_PREFIXES = {"cleanrooms": "cleanrooms", "cleanroomsml": "cleanrooms-ml"}
+# The boto3 client name of each service a collector may call -> the prefix of its IAM
+# actions, and its name as people read it.
+IAM_PREFIXES = {
+    "cleanrooms": "cleanrooms",
+    "cleanroomsml": "cleanrooms-ml",
+    "service-quotas": "servicequotas",
+}
+SERVICE_TITLES = {
+    "cleanrooms": "AWS Clean Rooms",
+    "cleanroomsml": "AWS Clean Rooms ML",
+    "service-quotas": "Service Quotas",
+}
 
 
 class Client(Protocol):
@@ -134,6 +144,9 @@ class Rendering(Generic[D]):
     families: tuple[Family, ...]
     samples: Callable[[TargetData[D], OutputSettings, Samples], None]
     ages: tuple[AgeSpec[D], ...] = ()
+    # AWS quotas as applied to the target, by the exporter's quota name, from a fresh poll's
+    # data: cleanrooms_quota_limit takes them (source="applied") over the defaults.
+    applied_quotas: Callable[[D], Mapping[str, float]] | None = None
 
     def enabled(self, settings: OutputSettings) -> tuple[Family, ...]:
         """The families exported under ``settings``, in order."""
@@ -160,6 +173,7 @@ class Probe:
 
     params: Callable[[Any], dict[str, Any]] = _no_params
     subject: Callable[[Mapping[str, Any]], Any] = _no_subject
+    page_size: str = "maxResults"  # the parameter set to 1 (Service Quotas: MaxResults)
 
 
 @dataclass(frozen=True)

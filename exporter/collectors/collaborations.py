@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from exporter.collectors.base import (
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 NAME = "collaborations"
 OPERATION = "ListCollaborations"
 MEMBER_STATUSES = ("INVITED", "ACTIVE", "LEFT", "REMOVED")
+ENGINES = ("CLEAN_ROOMS_SQL", "SPARK")  # the model's AnalyticsEngine values
+UNKNOWN_ENGINE = "unknown"
 # The labels of a fan-out collector's series of one membership, after the target's.
 MEMBERSHIP_LABELS = ("membership_id", "collaboration_id")
 T = TypeVar("T")
@@ -55,6 +57,7 @@ class Collaboration:
     membership_id: str
     create_time: float
     update_time: float
+    analytics_engine: str = ""  # SPARK or CLEAN_ROOMS_SQL; "" when the summary has none
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,8 @@ class PollData:
     collaborations: tuple[Collaboration, ...]
     counts: Mapping[str, int]
     oldest_invitation: float | None  # createTime of the oldest INVITED collaboration
+    # Per member status: counts by analytics engine (ENGINES always present).
+    engines: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     invalid_items: int = 0
     pages: int = 0
 
@@ -194,6 +199,7 @@ def build_poll_data(
     return PollData(
         collaborations=tuple(collaborations),
         counts=count_statuses(collaborations, member_status),
+        engines=count_engines(collaborations, member_status),
         oldest_invitation=min(
             (c.create_time for c in collaborations if c.member_status == "INVITED"), default=None
         ),
@@ -208,6 +214,22 @@ def count_statuses(
     """Counts by status; the known statuses (or the filtered one) are always present."""
     rules = StatusRules((member_status,) if member_status else MEMBER_STATUSES)
     return count(rules, (c.member_status for c in collaborations))
+
+
+def count_engines(
+    collaborations: Iterable[Collaboration], member_status: str | None
+) -> dict[str, dict[str, int]]:
+    """Per member status (as ``count_statuses`` has them), counts by analytics engine:
+    SPARK and CLEAN_ROOMS_SQL always present, ``unknown`` for a summary without one."""
+    found = list(collaborations)
+    rules = StatusRules(ENGINES)
+    return {
+        status: count(
+            rules,
+            (c.analytics_engine or UNKNOWN_ENGINE for c in found if c.member_status == status),
+        )
+        for status in count_statuses(found, member_status)
+    }
 
 
 def parse_summary(item: Any) -> Collaboration | None:
@@ -232,6 +254,7 @@ def parse_summary(item: Any) -> Collaboration | None:
     collaboration_id, name, creator, member_status = labels
     display = get("creatorDisplayName")
     membership = get("membershipId")
+    engine = get("analyticsEngine")
     return Collaboration(
         collaboration_id,
         name,
@@ -241,6 +264,7 @@ def parse_summary(item: Any) -> Collaboration | None:
         membership if isinstance(membership, str) else "",
         created,
         updated,
+        engine if isinstance(engine, str) else "",
     )
 
 
@@ -261,6 +285,13 @@ COUNTS = gauge(
     "member_status",
     values=(("member_status", MEMBER_STATUSES),),
 )
+BY_ENGINE = gauge(
+    "cleanrooms_collaborations_by_analytics_engine",
+    "Collaborations of this member by member status and analytics engine (SPARK, "
+    "CLEAN_ROOMS_SQL; unknown when the summary names none).",
+    "member_status",
+    "analytics_engine",
+)
 INFO = Family(
     "cleanrooms_collaboration",
     "info",
@@ -272,6 +303,7 @@ INFO = Family(
         "creator_display_name",
         "member_status",
         "membership_id",
+        "analytics_engine",
     ),
     when=_per_collaboration,
 )
@@ -296,6 +328,9 @@ def samples(item: TargetData[PollData], settings: OutputSettings, out: Samples) 
     data = item.data
     for status, number in data.counts.items():
         out.add(COUNTS, (label(status),), number)
+    for status, engines in data.engines.items():
+        for engine, number in engines.items():
+            out.add(BY_ENGINE, (label(status), label(engine)), number)
     if settings.trusted is not None:
         out.add(UNTRUSTED, (), _untrusted(data, frozenset(settings.trusted)))
     if not settings.per_collaboration_metrics:
@@ -321,6 +356,7 @@ def _info_labels(c: Collaboration) -> dict[str, str]:
         "creator_display_name": label(c.creator_display_name),
         "member_status": label(c.member_status),
         "membership_id": label(c.membership_id),
+        "analytics_engine": label(c.analytics_engine or UNKNOWN_ENGINE),
     }
 
 
@@ -346,7 +382,7 @@ SPEC: CollectorSpec[PollData] = CollectorSpec(
         no_data_code="NoCollaborationData",
     ),
     rendering=Rendering(
-        families=(COUNTS, UNTRUSTED, INFO, CREATED, UPDATED),
+        families=(COUNTS, BY_ENGINE, UNTRUSTED, INFO, CREATED, UPDATED),
         samples=samples,
         ages=(
             AgeSpec(

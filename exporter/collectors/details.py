@@ -19,7 +19,7 @@ from typing import Any
 
 from exporter.collectors.base import Client, Option
 from exporter.collectors.collaborations import MEMBERSHIP_LABELS
-from exporter.core.errors import ApiError
+from exporter.core.errors import REFUSED, ApiError
 from exporter.core.histogram import Histogram
 from exporter.core.series import Family, Samples, counter, gauge, label
 
@@ -34,6 +34,7 @@ MAX_BACKLOG = 10_000  # per membership; beyond it the oldest waiting analyses ar
 DURATION_BUCKETS = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0, 14400.0)
 # AWS reports billed CRPU-hours; the counters are in Prometheus' base unit, CRPU-seconds.
 SECONDS_PER_HOUR = 3600.0
+UNKNOWN = "unknown"  # retryable, when the error does not say
 REASONS = {
     "AccessDeniedException": "access_denied",
     "AccessDenied": "access_denied",
@@ -41,8 +42,11 @@ REASONS = {
     "ThrottlingException": "throttled",
     "TooManyRequestsException": "throttled",
     "HTTP429": "throttled",
+    REFUSED: "invalid_request",
 }
 STOP_CODES = frozenset({"access_denied", "throttled"})  # the next Gets would fail alike
+# A request botocore refuses to send (an id off the model) is refused again: dropped at once.
+FINAL_CODES = frozenset({"invalid_request"})
 
 DETAILS = Option(
     "details", "bool", 1.0, "Fetch each finished analysis once for its cost, duration, error."
@@ -52,7 +56,7 @@ DETAILS_PER_POLL = Option(
 )
 
 
-def _empty() -> Mapping[str, Any]:
+def _empty() -> Mapping[Any, Any]:
     return MappingProxyType({})
 
 
@@ -71,7 +75,8 @@ class Details:
 
     backlog: tuple[Waiting, ...] = ()
     billed: Mapping[str, float] = field(default_factory=_empty)  # CRPU-hours by status
-    errors: Mapping[str, int] = field(default_factory=_empty)  # FAILED ones by error code
+    # FAILED ones by (error code, retryable: "true", "false" or "unknown").
+    errors: Mapping[tuple[str, str], int] = field(default_factory=_empty)
     dropped: Mapping[str, int] = field(default_factory=_empty)  # Gets given up, by reason
     # (createTime, CRPU-hours) of the ones fetched that were created within lookback: what
     # the status page sums per collaboration. Pruned with the finished ids, so bounded.
@@ -86,6 +91,9 @@ class Found:
     units: float | None
     seconds: float | None
     error_code: str | None
+    # error.retry.retryable as a label value: "true", "false", or "unknown" when AWS
+    # left it out (or sent something else).
+    retryable: str = UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -125,8 +133,9 @@ def fetch(
 ) -> Details:
     """At most ``per_poll`` Gets from the front of the backlog; ``durations`` is updated.
 
-    An analysis whose Get failed keeps its place for the next poll (until ``MAX_ATTEMPTS``);
-    a denial or a throttle ends this poll's Gets, as the next ones would meet the same.
+    An analysis whose Get failed keeps its place for the next poll (until ``MAX_ATTEMPTS``),
+    unless botocore refused to send it (dropped at once: it would be refused again); a
+    denial or a throttle ends this poll's Gets, as the next ones would meet the same.
     """
     kept: list[Waiting] = []
     state, tried = details, 0
@@ -136,7 +145,7 @@ def fetch(
             found = _get(client, get, membership_id, waiting.id)
         except (ApiError, _Invalid) as err:
             reason = _reason(err)
-            if waiting.attempts + 1 >= MAX_ATTEMPTS:
+            if waiting.attempts + 1 >= MAX_ATTEMPTS or reason in FINAL_CODES:
                 state = replace(state, dropped=_bump(state.dropped, reason))
             else:
                 kept.append(Waiting(waiting.id, waiting.attempts + 1, waiting.created))
@@ -173,13 +182,21 @@ def parse(item: Any) -> Found | None:
     statistics = _mapping(item.get("statistics"))
     units = _number(_mapping(statistics.get("billedResourceUtilization")).get("units"))
     millis = _number(statistics.get("totalDurationInMillis"))
-    code = _mapping(item.get("error")).get("code")
+    error = _mapping(item.get("error"))
+    code = error.get("code")
     return Found(
         item["status"],
         units,
         millis / 1000.0 if millis is not None else None,
         code if isinstance(code, str) and code else None,
+        _retryable(_mapping(error.get("retry")).get("retryable")),
     )
+
+
+def _retryable(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return UNKNOWN
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
@@ -199,9 +216,10 @@ def _record(details: Details, found: Found, durations: Durations) -> Details:
         billed = _bump(billed, found.status, found.units)
     if found.status == "FAILED" and found.error_code is not None:
         code = found.error_code
-        if code not in errors and len(errors) >= MAX_ERROR_CODES + (OTHER_CODE in errors):
+        codes = {c for c, _ in errors}
+        if code not in codes and len(codes) >= MAX_ERROR_CODES + (OTHER_CODE in codes):
             code = OTHER_CODE
-        errors = _bump(errors, code)
+        errors = _bump(errors, (code, found.retryable))
     if found.seconds is not None:
         before = durations.get(found.status) or Histogram.empty(DURATION_BUCKETS)
         durations[found.status] = before.add(found.seconds)
@@ -214,7 +232,7 @@ def _reason(err: Exception) -> str:
     return "invalid_response"
 
 
-def _bump(counts: Mapping[str, Any], key: str, by: float = 1) -> Mapping[str, Any]:
+def _bump(counts: Mapping[Any, Any], key: Any, by: float = 1) -> Mapping[Any, Any]:
     return MappingProxyType({**counts, key: counts.get(key, 0) + by})
 
 
@@ -269,9 +287,11 @@ class DetailFamilies:
             counter(
                 f"{prefix}_errors",
                 f"FAILED protected {noun} by error code (at most {MAX_ERROR_CODES} codes per "
-                f"membership, the rest as {OTHER_CODE}).",
+                f"membership, the rest as {OTHER_CODE}), and whether AWS marks the error "
+                "retryable (error.retry.retryable: true, false, or unknown when not sent).",
                 *MEMBERSHIP_LABELS,
                 "error_code",
+                "retryable",
             ),
         )
 
@@ -284,8 +304,8 @@ class DetailFamilies:
         for status in sorted({*self.terminal, *found.billed}):
             hours = found.billed.get(status, 0.0)
             out.add(self.billed, (*key, label(status)), hours * SECONDS_PER_HOUR)
-        for code, number in sorted(found.errors.items()):
-            out.add(self.errors, (*key, label(code)), number)
+        for (code, retryable), number in sorted(found.errors.items()):
+            out.add(self.errors, (*key, label(code), retryable), number)
         out.add(BACKLOG, (*key, self.collector), len(found.backlog))
         for reason, number in sorted(found.dropped.items()):
             out.add(DROPPED, (*key, self.collector, reason), number)

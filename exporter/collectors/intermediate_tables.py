@@ -29,6 +29,7 @@ from exporter.collectors.base import (
 )
 from exporter.collectors.collaborations import MEMBERSHIP_LABELS, active_only
 from exporter.collectors.status_counts import Item, StatusRules
+from exporter.core import model
 from exporter.core.model import AT_LIMIT, FAILED_WORK, FAILING, RUNNING_LOW, Finding, TargetKey
 from exporter.core.series import OutputSettings, Samples, gauge, label
 
@@ -58,7 +59,7 @@ KIND = listings.ListedKind(
 )
 # Statuses of a table that no analysis can read: the status page lists them as UNUSABLE.
 CANNOT_BE_QUERIED = ("DISALLOWED_BY_DATA_PROVIDER", "BASE_TABLE_REMOVED")
-UNUSABLE = "Tables that cannot be queried"  # the status page's kinds of finding
+UNUSABLE = model.UNUSABLE  # the status page's kinds of finding
 EXPIRES = "Table data expiring"
 STATUS_FAMILIES = listings.membership_families(KIND)
 EXPIRY = gauge(

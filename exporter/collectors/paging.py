@@ -12,6 +12,17 @@ PAGE_SIZE = 100  # the API maximum of every Clean Rooms list operation: fewest c
 MAX_PAGES = 1000
 
 
+@dataclass(frozen=True)
+class Tokens:
+    """How an API names its page size and next-page token (Service Quotas capitalises them)."""
+
+    size: str = "maxResults"
+    token: str = "nextToken"  # noqa: S105 (a parameter's name, not a secret)
+
+
+REST = Tokens()
+
+
 class FetchError(Exception):
     """The API answered, but not with something a correct poll can be built from."""
 
@@ -22,14 +33,20 @@ class FetchError(Exception):
 
 
 def pages(
-    client: Any, operation: str, list_key: str, params: Mapping[str, Any], max_pages: int
+    client: Any,
+    operation: str,
+    list_key: str,
+    params: Mapping[str, Any],
+    max_pages: int,
+    *,
+    tokens: Tokens = REST,
 ) -> Iterator[list[Any]]:
     """Each page's items in turn, at ``maxResults=100``: stops after the last page.
 
     Raises ``FetchError`` on a page without ``list_key``, a broken or repeated token, or
     more than ``max_pages`` pages; a caller that stops early makes no further call.
     """
-    request: dict[str, Any] = {**params, "maxResults": PAGE_SIZE}
+    request: dict[str, Any] = {**params, tokens.size: PAGE_SIZE}
     seen_tokens: set[str] = set()
     for page in range(1, max_pages + 1):
         response = _call(client, operation, request)
@@ -37,10 +54,10 @@ def pages(
         if not isinstance(page_items, list):
             raise FetchError("InvalidResponse", f"response has no {list_key}", operation)
         yield page_items
-        token = _next_token(response, seen_tokens, page, operation)
+        token = _next_token(response, seen_tokens, page, operation, tokens.token)
         if token is None:
             return
-        request["nextToken"] = token
+        request[tokens.token] = token
     raise FetchError("TooManyPages", f"more than {max_pages} pages; giving up", operation)
 
 
@@ -50,6 +67,8 @@ def list_all(
     list_key: str,
     params: Mapping[str, Any],
     max_pages: int = MAX_PAGES,
+    *,
+    tokens: Tokens = REST,
 ) -> tuple[list[Any], int]:
     """Every item of ``operation`` and the number of pages: ceil(n/100) calls, at least one.
 
@@ -57,7 +76,7 @@ def list_all(
     """
     items: list[Any] = []
     count = 0
-    for page_items in pages(client, operation, list_key, params, max_pages):
+    for page_items in pages(client, operation, list_key, params, max_pages, tokens=tokens):
         items.extend(page_items)
         count += 1
     return items, count
@@ -107,16 +126,16 @@ def list_recent(
 
 
 def _next_token(
-    response: Mapping[str, Any], seen_tokens: set[str], page: int, operation: str
+    response: Mapping[str, Any], seen_tokens: set[str], page: int, operation: str, key: str
 ) -> str | None:
     """The token of the next page, None after the last; a broken token is an error."""
-    token = response.get("nextToken")
+    token = response.get(key)
     if not token:
         return None
     if not isinstance(token, str):
-        raise FetchError("InvalidResponse", "nextToken is not a string", operation)
+        raise FetchError("InvalidResponse", f"{key} is not a string", operation)
     if token in seen_tokens:
-        raise FetchError("RepeatedNextToken", f"nextToken repeated on page {page}", operation)
+        raise FetchError("RepeatedNextToken", f"{key} repeated on page {page}", operation)
     seen_tokens.add(token)
     return token
 

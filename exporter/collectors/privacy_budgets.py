@@ -14,10 +14,8 @@ A membership without a budget of a type has no series of that type; that is not 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
 
 from exporter.collectors import collaborations
 from exporter.collectors.base import (
@@ -29,7 +27,15 @@ from exporter.collectors.base import (
     Rendering,
     Shown,
     TargetData,
-    epoch_seconds,
+)
+from exporter.collectors.budgets import (
+    ACCESS_BUDGET,
+    DIFFERENTIAL_PRIVACY,
+    OPERATION,
+    BudgetsData,
+    MembershipBudgets,
+    Period,
+    build,
 )
 from exporter.collectors.collaborations import (
     MEMBERSHIP_LABELS,
@@ -42,64 +48,6 @@ from exporter.core.model import ACTION, AT_LIMIT, EXHAUSTED, RUNNING_LOW, Findin
 from exporter.core.series import OutputSettings, Samples, gauge, label
 
 log = logging.getLogger(__name__)
-
-OPERATION = "ListPrivacyBudgets"
-DIFFERENTIAL_PRIVACY = "DIFFERENTIAL_PRIVACY"
-ACCESS_BUDGET = "ACCESS_BUDGET"
-
-
-@dataclass(frozen=True, slots=True)
-class Aggregation:
-    """Queries of one aggregation type a differential-privacy budget allows and has left."""
-
-    type: str
-    max_count: int
-    remaining: int
-
-
-@dataclass(frozen=True, slots=True)
-class Differential:
-    """A membership's differential-privacy budget."""
-
-    epsilon: int
-    aggregations: tuple[Aggregation, ...]
-    updated: float
-
-
-@dataclass(frozen=True, slots=True)
-class Period:
-    """One period of an access budget: its limit and what is left of it."""
-
-    budget_type: str
-    limit: int
-    remaining: int
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    """The access budget of one resource (a configured table association or table)."""
-
-    resource_arn: str
-    periods: tuple[Period, ...]
-    aggregate_remaining: int
-    updated: float
-
-
-@dataclass(frozen=True, slots=True)
-class MembershipBudgets:
-    """One membership's budgets; None or empty when it has none of a type."""
-
-    membership_id: str
-    differential: Differential | None
-    access: tuple[Access, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetsData:
-    """One target's budgets per ACTIVE collaboration id."""
-
-    memberships: Mapping[str, MembershipBudgets]
-    invalid_items: int = 0
 
 
 def poll(context: PollContext) -> BudgetsData:
@@ -126,98 +74,6 @@ def poll(context: PollContext) -> BudgetsData:
     if invalid:
         log.warning("skipped %d malformed privacy budget summaries", invalid)
     return BudgetsData(MappingProxyType(memberships), invalid)
-
-
-def build(membership_id: str, listed: Mapping[str, Iterable[Any]]) -> tuple[MembershipBudgets, int]:
-    """Parse both listings. The type filter is applied again (a proxy may ignore it).
-
-    Clean Rooms keeps one differential-privacy budget per membership and one access
-    budget per resource; should a listing hold more, the most recently updated wins.
-    """
-    invalid = 0
-    differential: Differential | None = None
-    for item in listed.get(DIFFERENTIAL_PRIVACY, ()):
-        if _of_type(item, DIFFERENTIAL_PRIVACY) is None:
-            continue
-        parsed = parse_differential(item)
-        if parsed is None:
-            invalid += 1
-        elif differential is None or parsed.updated > differential.updated:
-            differential = parsed
-    access: dict[str, Access] = {}
-    for item in listed.get(ACCESS_BUDGET, ()):
-        if _of_type(item, ACCESS_BUDGET) is None:
-            continue
-        found = parse_access(item)
-        if found is None:
-            invalid += 1
-        elif found.resource_arn not in access or found.updated > access[found.resource_arn].updated:
-            access[found.resource_arn] = found
-    ordered = tuple(access[arn] for arn in sorted(access))
-    return MembershipBudgets(membership_id, differential, ordered), invalid
-
-
-def _of_type(item: Any, budget_type: str) -> Any:
-    """The item if it is (or might be: malformed) of ``budget_type``, else None."""
-    if isinstance(item, Mapping) and isinstance(item.get("type"), str):
-        return item if item["type"] == budget_type else None
-    return item  # no usable type: malformed, counted by the parser
-
-
-def _budget(item: Any, member: str) -> tuple[Mapping[str, Any], float] | None:
-    if not isinstance(item, Mapping) or not isinstance(item.get("budget"), Mapping):
-        return None
-    body = item["budget"].get(member)
-    updated = epoch_seconds(item.get("updateTime"))
-    if not isinstance(body, Mapping) or updated is None:
-        return None
-    return body, updated
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
-
-
-def parse_differential(item: Any) -> Differential | None:
-    """A DIFFERENTIAL_PRIVACY summary, or None if anything it needs is missing or wrong."""
-    found = _budget(item, "differentialPrivacy")
-    if found is None:
-        return None
-    body, updated = found
-    epsilon, raw = _count(body.get("epsilon")), body.get("aggregations")
-    if epsilon is None or not isinstance(raw, list):
-        return None
-    aggregations: dict[str, Aggregation] = {}
-    for entry in raw:
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("type"), str):
-            return None
-        max_count, remaining = _count(entry.get("maxCount")), _count(entry.get("remainingCount"))
-        if max_count is None or remaining is None:
-            return None
-        aggregations[entry["type"]] = Aggregation(entry["type"], max_count, remaining)
-    ordered = tuple(aggregations[t] for t in sorted(aggregations))
-    return Differential(epsilon, ordered, updated)
-
-
-def parse_access(item: Any) -> Access | None:
-    """An ACCESS_BUDGET summary, or None if anything it needs is missing or wrong."""
-    found = _budget(item, "accessBudget")
-    if found is None:
-        return None
-    body, updated = found
-    arn, details = body.get("resourceArn"), body.get("details")
-    aggregate = _count(body.get("aggregateRemainingBudget"))
-    if not isinstance(arn, str) or not arn or not isinstance(details, list) or aggregate is None:
-        return None
-    periods: dict[str, Period] = {}
-    for entry in details:
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("budgetType"), str):
-            return None
-        limit, remaining = _count(entry.get("budget")), _count(entry.get("remainingBudget"))
-        if limit is None or remaining is None:
-            return None
-        periods[entry["budgetType"]] = Period(entry["budgetType"], limit, remaining)
-    return Access(arn, tuple(periods[t] for t in sorted(periods)), aggregate, updated)
 
 
 REMAINING_QUERIES = gauge(
@@ -256,6 +112,22 @@ ACCESS_LIMIT = gauge(
     "budget_type",
     fold="drop",
 )
+ACCESS_END = gauge(
+    "cleanrooms_access_budget_end_timestamp_seconds",
+    "When each period of a resource's access budget ends (endTime), Unix seconds; a "
+    "period AWS gives no end has no series.",
+    *MEMBERSHIP_LABELS,
+    "resource_arn",
+    "budget_type",
+)
+ACCESS_AUTO_REFRESH = gauge(
+    "cleanrooms_access_budget_auto_refresh",
+    "1 if the period's budget refreshes by itself when the period ends (autoRefresh "
+    "ENABLED), 0 if not (DISABLED); no series when AWS does not say.",
+    *MEMBERSHIP_LABELS,
+    "resource_arn",
+    "budget_type",
+)
 ACCESS_AGGREGATE = gauge(
     "cleanrooms_access_budget_aggregate_remaining",
     "Access budget left of each resource over all its periods (aggregateRemainingBudget).",
@@ -272,6 +144,8 @@ FAMILIES = (
     ACCESS_REMAINING,
     ACCESS_LIMIT,
     ACCESS_AGGREGATE,
+    ACCESS_END,
+    ACCESS_AUTO_REFRESH,
 )
 
 
@@ -288,8 +162,16 @@ def samples(item: TargetData[BudgetsData], _: OutputSettings, out: Samples) -> N
             resource = (*key, label(access.resource_arn))
             out.add(ACCESS_AGGREGATE, resource, access.aggregate_remaining)
             for period in access.periods:
-                out.add(ACCESS_REMAINING, (*resource, label(period.budget_type)), period.remaining)
-                out.add(ACCESS_LIMIT, (*resource, label(period.budget_type)), period.limit)
+                _period_samples(out, (*resource, label(period.budget_type)), period)
+
+
+def _period_samples(out: Samples, labels: tuple[str, ...], period: Period) -> None:
+    out.add(ACCESS_REMAINING, labels, period.remaining)
+    out.add(ACCESS_LIMIT, labels, period.limit)
+    if period.end is not None:
+        out.add(ACCESS_END, labels, period.end)
+    if period.auto_refresh is not None:
+        out.add(ACCESS_AUTO_REFRESH, labels, 1.0 if period.auto_refresh else 0.0)
 
 
 LOW = 0.10  # a budget with less than 10 % left is low, as CleanRoomsPrivacyBudgetLow says
@@ -329,7 +211,7 @@ def _budget_problems(budgets: MembershipBudgets) -> list[tuple[int, list[str], t
             if urgency is not None:
                 found[urgency][0].append(
                     f"access {period.budget_type} of {access.resource_arn}: "
-                    f"{period.remaining} of {period.limit} left"
+                    f"{period.remaining} of {period.limit} left{_refreshes(period)}"
                 )
                 found[urgency][1].append(access.resource_arn)
     return [
@@ -337,6 +219,14 @@ def _budget_problems(budgets: MembershipBudgets) -> list[tuple[int, list[str], t
         for urgency, (parts, arns) in found.items()
         if parts
     ]
+
+
+def _refreshes(period: Period) -> str:
+    """When the period's budget comes back by itself, for the status page; "" if unknown."""
+    if period.end is None or period.auto_refresh is None:
+        return ""
+    when = datetime.fromtimestamp(period.end, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f", refreshes {when}" if period.auto_refresh else f", ends {when}, no refresh"
 
 
 def _urgency(remaining: int, limit: int) -> int | None:

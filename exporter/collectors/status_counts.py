@@ -20,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from exporter.collectors.base import AgeSpec, TargetData, epoch_seconds
 from exporter.core.series import Family, Samples, label
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+K = TypeVar("K", bound=tuple[str, ...])
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,37 @@ def tally(
         MappingProxyType(seen),
         window_start,
     )
+
+
+def fresh(rules: StatusRules) -> Tally:
+    """A tally that has seen nothing yet, past the baseline: what a group that first shows up
+    after the first poll starts from, so that an item first seen failed in it is counted."""
+    zero = MappingProxyType(dict.fromkeys(rules.once, 0))
+    return Tally(MappingProxyType(count(rules, ())), None, 0, zero, _EMPTY)
+
+
+def tally_groups(
+    rules: StatusRules,
+    grouped: Mapping[K, Iterable[Item]],
+    old: Mapping[K, Tally] | None,
+) -> dict[K, Tally]:
+    """One whole listing tallied per group (creator and payer, say), each from its own old one.
+
+    With ``old`` None (the first poll) every group is a baseline. After it, a group new
+    since the last poll starts ``fresh`` (its failures count), and a group no longer listed
+    keeps its counted-once counter, at zero counts: a counter never falls.
+    """
+    keys = sorted({*grouped, *(old or {})})
+    if old is None:
+        return {key: tally(rules, grouped.get(key, ()), None) for key in keys}
+    return {key: tally(rules, grouped.get(key, ()), old.get(key) or fresh(rules)) for key in keys}
+
+
+def newly_counted(old: Tally | None, new: Tally) -> list[str]:
+    """Ids that ``new`` (a whole listing's tally, carried from ``old``) counted once, sorted."""
+    if old is None:
+        return []  # the baseline counts nothing
+    return sorted(i for i in new.seen if i not in old.seen)
 
 
 def _remembered(

@@ -1,10 +1,15 @@
-"""AWS Clean Rooms quotas that bound concurrency: documented defaults, and the config's overrides.
+"""AWS Clean Rooms quotas that bound concurrency: documented defaults, applied values, overrides.
 
 From the Clean Rooms user guide's quotas: at most 5 protected queries and 1 protected job
 ongoing per membership (fixed); 5 concurrent SQL queries and 5 concurrent PySpark jobs per
-account in us-east-1, 2 elsewhere, and 100 memberships per account (all three adjustable
-through Service Quotas, so the config may override them: top-level ``quotas:`` for every
-account, ``accounts[].quotas`` for one).
+account in us-east-1, 2 elsewhere; 512 concurrent vCPUs for SQL queries, and for PySpark
+jobs 1,024 in us-east-1 and 512 elsewhere; 100 memberships per account (all five
+adjustable through Service Quotas, so the config may override them: top-level ``quotas:``
+for every account, ``accounts[].quotas`` for one).
+
+Which value a target's quota takes, and its ``source``: the configuration's (``config``),
+else the one Service Quotas applies to the account (``applied``, when the
+``service_quotas`` collector has fresh data), else the documented default (``default``).
 """
 
 from __future__ import annotations
@@ -16,24 +21,50 @@ FIXED = {"membership_concurrent_queries": 5, "membership_concurrent_jobs": 1}
 ADJUSTABLE = (
     "account_concurrent_sql_queries",
     "account_concurrent_pyspark_jobs",
+    "account_concurrent_sql_vcpus",
+    "account_concurrent_pyspark_vcpus",
     "account_memberships",
 )
 QUOTAS = (*FIXED, *ADJUSTABLE)
-BIG_REGION = "us-east-1"  # the one region whose concurrency defaults are 5, not 2
+BIG_REGION = "us-east-1"  # the one region with higher concurrency defaults
+CONFIG, APPLIED, DEFAULT = "config", "applied", "default"  # where a limit comes from
 
 Overrides = tuple[tuple[str, int], ...]
 
 
-def limits(region: str, overrides: Overrides = ()) -> dict[str, int]:
-    """Every quota's limit for one (account, region): the default, or the override."""
-    concurrency = 5 if region == BIG_REGION else 2
-    found = {
+def defaults(region: str) -> dict[str, int]:
+    """Every quota's documented default in ``region``."""
+    big = region == BIG_REGION
+    return {
         **FIXED,
-        "account_concurrent_sql_queries": concurrency,
-        "account_concurrent_pyspark_jobs": concurrency,
+        "account_concurrent_sql_queries": 5 if big else 2,
+        "account_concurrent_pyspark_jobs": 5 if big else 2,
+        "account_concurrent_sql_vcpus": 512,
+        "account_concurrent_pyspark_vcpus": 1024 if big else 512,
         "account_memberships": 100,
     }
-    return found | dict(overrides)
+
+
+def limits(region: str, overrides: Overrides = ()) -> dict[str, int]:
+    """Every quota's limit for one (account, region): the default, or the override."""
+    return defaults(region) | dict(overrides)
+
+
+def sourced(
+    region: str, overrides: Overrides = (), applied: Mapping[str, float] | None = None
+) -> dict[str, tuple[float, str]]:
+    """Every quota's (limit, source): the configuration's, else applied, else the default.
+
+    Applied values of quotas the exporter does not know are left out; the fixed ones are
+    what AWS applies too, so they take it when Service Quotas lists them.
+    """
+    found: dict[str, tuple[float, str]] = {q: (v, DEFAULT) for q, v in defaults(region).items()}
+    for quota, value in (applied or {}).items():
+        if quota in found:
+            found[quota] = (value, APPLIED)
+    for quota, value in overrides:
+        found[quota] = (value, CONFIG)
+    return found
 
 
 class QuotaParser:

@@ -132,6 +132,8 @@ SEVERITIES = (ACTION, AT_LIMIT, INFO)
 # The kind that several collectors report (analyses, ML resources, intermediate tables):
 # the page lists and counts each kind as one group, whichever collector found it.
 FAILED_WORK = "Failed work"
+# Tables partners cannot query (intermediate tables, schemas that are not ready).
+UNUSABLE = "Tables that cannot be queried"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ a simulated cost (CRPU-hours) and duration, as GetProtectedQuery tells. One memb
 per target runs as many queries as its quota allows, so the concurrency alerts have
 something to show. Each successful query spends one query of a differential-privacy
 aggregation and one unit of an access budget; an exhausted budget refreshes a few
-minutes later. All of it lives in the fake's store.
+minutes later, except one per target, spent from the start, whose daily period refreshes
+at its end time (the next midnight UTC), as AWS's do. All of it lives in the fake's store.
 """
 
 from __future__ import annotations
@@ -18,12 +19,20 @@ from typing import Any
 from exporter.demo.fake.analyses_store import JOBS, QUERIES, AnalysesStore, Key, table_arn
 
 HOUR = 3600.0
+DAY = 24 * HOUR
 HISTORY = 2 * HOUR  # as far back as the demo's lookback
 SETTLED = HOUR  # queries older than this are left alone: the seeded long runner stays STARTED
 QUERY_OUTCOMES = (("SUCCESS", 0.8), ("FAILED", 0.1), ("TIMED_OUT", 0.05), ("CANCELLED", 0.05))
 JOB_OUTCOMES = (("SUCCESS", 0.85), ("FAILED", 0.1), ("CANCELLED", 0.05))
 AGGREGATIONS = {"COUNT": 40, "SUM": 30, "AVG": 20}
-ERROR_CODES = ("InsufficientCapacity", "InvalidQuery", "DataSourceUnavailable", "InternalError")
+# Each code with whether AWS marks it retryable (error.retry.retryable): capacity and
+# internal errors pass, a broken query or a missing source does not.
+ERROR_CODES = {
+    "InsufficientCapacity": True,
+    "InvalidQuery": False,
+    "DataSourceUnavailable": False,
+    "InternalError": True,
+}
 RUNTIMES = {QUERIES: (20.0, 1800.0), JOBS: (120.0, 5400.0)}  # seconds a finished one ran
 WORKERS = (4, 8, 16)  # CRPUs an analysis runs on: its cost is CRPUs x hours
 MEMBERSHIP_QUERY_LIMIT = 5  # AWS quota of queries running at once per membership
@@ -53,6 +62,7 @@ class AnalysesActivity:
                 self._store.add_query(key, now - 70 * 60, "STARTED")
                 self._at_limit.add(key)
                 self._keep_at_limit(key)
+                self._seed_spent_budget(key, collaboration.id, now)
             if rng.random() < 0.7:
                 self._seed_budgets(key, collaboration.id, now)
 
@@ -68,6 +78,13 @@ class AnalysesActivity:
             near_limit = rng.randint(3, 25)  # the demo's access budgets run close to empty
             periods = [("CALENDAR_DAY", daily, near_limit), ("LIFETIME", 50 * daily, 20 * daily)]
             self._store.add_access_budget(key, collaboration_id, arn, periods, when=now)
+
+    def _seed_spent_budget(self, key: Key, collaboration_id: str, now: float) -> None:
+        """An access budget spent for the day: it refreshes by itself at the next midnight."""
+        arn = table_arn(*key, "00000000-0000-4000-8000-0000000000ee")
+        midnight = (now // DAY + 1) * DAY
+        periods = [("CALENDAR_DAY", 100, 0, midnight, True), ("LIFETIME", 100_000, 50_000)]
+        self._store.add_access_budget(key, collaboration_id, arn, periods, when=now)
 
     def step(self, memberships: Iterable[tuple[Key, str]]) -> int:
         """One tick for every ACTIVE membership (key, collaboration id); queries finished."""
@@ -123,7 +140,7 @@ class AnalysesActivity:
         """Finish an analysis with what a Get of it tells: its cost, duration, error."""
         rng = self._rng
         seconds = rng.uniform(*RUNTIMES[kind])
-        error = rng.choice(ERROR_CODES) if outcome == "FAILED" else None
+        error = rng.choice(sorted(ERROR_CODES)) if outcome == "FAILED" else None
         units = round(seconds / HOUR * rng.choice(WORKERS), 4)
         self._store.set_status(
             kind,
@@ -133,6 +150,7 @@ class AnalysesActivity:
             units=units,
             duration_ms=int(seconds * 1000),
             error=error,
+            retryable=None if error is None else ERROR_CODES[error],
         )
 
     def _spend(self, key: Key) -> None:
@@ -157,6 +175,7 @@ class AnalysesActivity:
         """An exhausted budget refreshes after a few minutes (on average)."""
         if self._rng.random() >= 0.02:
             return
+        now = self._clock()
 
         def refresh(budget: dict[str, Any]) -> None:
             if "differentialPrivacy" in budget:
@@ -166,7 +185,10 @@ class AnalysesActivity:
                 return
             access = budget["accessBudget"]
             for row in access["details"]:
-                if row["budgetType"] == "CALENDAR_DAY" and row["remainingBudget"] == 0:
+                if "endTime" in row:  # refreshes when its period ends, as AWS's do
+                    if now >= row["endTime"]:
+                        row.update(remainingBudget=row["budget"], endTime=row["endTime"] + DAY)
+                elif row["budgetType"] == "CALENDAR_DAY" and row["remainingBudget"] == 0:
                     row["remainingBudget"] = self._rng.randint(3, 25)  # near the limit again
             access["aggregateRemainingBudget"] = min(
                 r["remainingBudget"] for r in access["details"]

@@ -73,8 +73,9 @@ def demo_config(endpoint_url: str, poll_interval: float = 15.0) -> Config:
         + tuple(a for a, _, _ in DEMO_ACCOUNTS),
         aws=AwsSettings(endpoint_url=endpoint_url, max_attempts=3),
         # Every collector polls every membership on the demo's short interval: more calls
-        # per target than the default 2 a second allow. The simulated AWS has no quota.
-        rate_limit=RateLimit(requests_per_second=10.0, burst=20),
+        # per target than the default 2 a second allow; at 20 a second the first round of
+        # every collector is done in seconds. The simulated AWS has no quota.
+        rate_limit=RateLimit(requests_per_second=20.0, burst=40),
         accounts=accounts,
         collectors=_every_collector(poll_interval),
     )

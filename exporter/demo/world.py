@@ -19,6 +19,7 @@ from typing import Any
 from exporter.demo.analyses_sim import AnalysesActivity
 from exporter.demo.fake.service import FakeCleanRooms
 from exporter.demo.ml_sim import MlActivity
+from exporter.demo.schemas_sim import SchemasActivity
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ DEMO_ACCOUNTS = (
 TRUSTED = (("444444444444", "Trusted Retail Partner"), ("555555555555", "Measurement Co"))
 UNTRUSTED = (("999999999999", "Unknown Data Broker"),)
 PARTNERS = (*TRUSTED, ("777777777777", "Media Network"), ("888888888888", "Loyalty Program"))
+ENGINES = ("CLEAN_ROOMS_SQL", "SPARK")  # every target has collaborations on each
 DAY = 86400.0
 HOUR = 3600.0
 # One change every few seconds, in this order: each kind within a minute.
@@ -65,7 +67,8 @@ class Simulation:
         fake: FakeCleanRooms | None = None,
     ) -> None:
         self._analyses = None if fake is None else AnalysesActivity(rng, clock, fake.analyses)
-        self._ml = None if fake is None else MlActivity(rng, clock, fake.ml, fake.tables)
+        self._ml = None if fake is None else MlActivity(rng, clock, fake)
+        self._schemas = None if fake is None else SchemasActivity(clock, fake.schemas)
         self._rng = rng
         self._clock = clock
         self._fake = fake
@@ -79,6 +82,12 @@ class Simulation:
         """Every target: all statuses, invitations of many ages, its own counts and ages."""
         for account_id, region in self.targets():
             self._seed_target(account_id, region)
+        if self._fake is not None:  # the first account was granted more: source="applied"
+            prod = (DEMO_ACCOUNTS[0][0], "us-east-1")
+            self._fake.service_quotas.apply(prod, "Concurrent SQL queries per account", 10)
+            self._fake.service_quotas.apply(
+                prod, "Concurrent PySpark job vCPU usage per account", 2048
+            )
 
     def _seed_target(self, account_id: str, region: str) -> None:
         now, rng = self._clock(), self._rng
@@ -95,6 +104,8 @@ class Simulation:
             self._analyses.seed(account_id, region, self._active(account_id, region))
         if self._ml is not None:
             self._ml.seed(account_id, region, self._active(account_id, region))
+        if self._schemas is not None:
+            self._schemas.seed(account_id, region, self._active(account_id, region))
 
     def _active(self, account_id: str, region: str) -> list[Any]:
         """The target's ACTIVE collaborations with a membership, in creation order."""
@@ -132,7 +143,7 @@ class Simulation:
             query_log_status="DISABLED",
             members=[],
             data_encryption_metadata=None,
-            analytics_engine=None,
+            analytics_engine=ENGINES[self._counter % 2],
             tags=None,
         )
         collaboration.creator_account_id = creator[0]

@@ -21,7 +21,7 @@ from prometheus_client.core import (
 )
 
 from exporter import __version__
-from exporter.config.quotas import limits
+from exporter.config.quotas import sourced
 from exporter.core.model import Target, TargetKey
 from exporter.core.series import COUNTED, POLLED, TARGET_LABELS, label
 from exporter.core.stats import ApiStatsView, TargetApiCounts
@@ -51,17 +51,23 @@ def account_info(targets: Iterable[Target]) -> Metric:
     return family
 
 
-def quota_limits(targets: Iterable[Target]) -> Metric:
-    """The concurrency and membership quotas that apply to each target."""
+Applied = Mapping[TargetKey, Mapping[str, float]]  # Service Quotas' values, per target
+
+
+def quota_limits(targets: Iterable[Target], applied: Applied | None = None) -> Metric:
+    """The concurrency, vCPU and membership quotas that apply to each target, and whence."""
     family = GaugeMetricFamily(
         "cleanrooms_quota_limit",
-        "AWS Clean Rooms quota of the target: AWS's documented default for its region, or "
-        "the configuration's override (quotas:). Set by the configuration, no API call.",
-        labels=[*TARGET_LABELS, "quota"],
+        "AWS Clean Rooms quota of the target and where its value comes from (source): the "
+        "configuration's override (quotas:), else the value Service Quotas applies (the "
+        "service_quotas collector, hourly), else AWS's documented default for the region.",
+        labels=[*TARGET_LABELS, "quota", "source"],
     )
+    found = applied or {}
     for target in targets:
-        for quota, limit in sorted(limits(target.region, target.quotas).items()):
-            family.add_metric([*target.key, quota], limit)
+        limits = sourced(target.region, target.quotas, found.get(target.key))
+        for quota, (limit, source) in sorted(limits.items()):
+            family.add_metric([*target.key, quota, source], limit)
     return family
 
 

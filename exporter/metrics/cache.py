@@ -9,6 +9,7 @@ to each value plus the new value (``lines.py``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +73,7 @@ class FormatCache:
     def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder
         self.accounts: dict[TargetKey, tuple[Target, bytes]] = {}
-        self.quotas: dict[TargetKey, tuple[Target, bytes]] = {}
+        self.quotas: dict[TargetKey, tuple[Target, Mapping[str, float] | None, bytes]] = {}
         self.api: dict[TargetKey, ApiLines] = {}
         # Per kind of health (its prefix): the primary collector has both kinds.
         self.health: dict[str, dict[tuple[str, TargetKey], HealthLines]] = {}
@@ -87,13 +88,15 @@ class FormatCache:
         self.accounts[target.key] = (target, line)  # a racing scrape may do the same work
         return line
 
-    def quota(self, target: Target) -> bytes:
-        """The target's cleanrooms_quota_limit lines; they change with its configuration."""
+    def quota(self, target: Target, applied: Mapping[str, float] | None) -> bytes:
+        """The target's cleanrooms_quota_limit lines; they change with its configuration and
+        with the quotas Service Quotas applies to it."""
         cached = self.quotas.get(target.key)
-        if cached is not None and cached[0] == target:
-            return cached[1]
-        (lines,) = samples_by_family(self.encoder, [builtin.quota_limits([target])])
-        self.quotas[target.key] = (target, lines)
+        if cached is not None and cached[0] == target and cached[1] == applied:
+            return cached[2]
+        family = builtin.quota_limits([target], {target.key: applied} if applied else None)
+        (lines,) = samples_by_family(self.encoder, [family])
+        self.quotas[target.key] = (target, applied, lines)
         return lines
 
     def api_lines(

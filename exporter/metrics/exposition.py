@@ -103,7 +103,8 @@ class _CachedSections(Sections[Block]):
         return [_block(self.cache.encoder, builtin.account_info([]), lines)]
 
     def quotas(self, view: ScrapeView) -> list[Block]:
-        quotas = [self.cache.quota(s.target) for s in view.states]
+        applied = view.applied_quotas()
+        quotas = [self.cache.quota(s.target, applied.get(s.target.key)) for s in view.states]
         return [_block(self.cache.encoder, builtin.quota_limits([]), quotas)]
 
     def health(

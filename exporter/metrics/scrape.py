@@ -110,6 +110,16 @@ class ScrapeView:
             if s.target.key in fresh
         ]
 
+    def applied_quotas(self) -> dict[TargetKey, Mapping[str, float]]:
+        """AWS quotas as applied to each target, from the collectors that read them (fresh)."""
+        found: dict[TargetKey, dict[str, float]] = {}
+        for spec in self.others:
+            read = spec.rendering.applied_quotas
+            if read is not None:
+                for item in self.fresh_inputs(spec):
+                    found.setdefault(item.key, {}).update(read(item.data))
+        return dict(found)
+
     def health_rows(self, primary_only: bool = False) -> list[health.HealthRow]:
         """(collector, state, stale) of every enabled collector, or of the primary alone."""
         return [
@@ -268,7 +278,7 @@ class SnapshotMetrics(Collector, Sections[Metric]):
         return [builtin.account_info(s.target for s in view.states)]
 
     def quotas(self, view: ScrapeView) -> list[Metric]:
-        return [builtin.quota_limits(s.target for s in view.states)]
+        return [builtin.quota_limits((s.target for s in view.states), view.applied_quotas())]
 
     def health(
         self, view: ScrapeView, kind: health.Health, rows: list[health.HealthRow]

@@ -79,6 +79,13 @@ LATE_SERIES = frozenset(
         "cleanrooms_ml_audience_models_failed_total",
         "cleanrooms_ml_audience_generation_jobs_failed_total",
         "cleanrooms_intermediate_tables_failed_total",
+        # The same for the collaboration-wide ML, export and analysis log export collectors.
+        "cleanrooms_ml_collaboration_trained_models_failed_total",
+        "cleanrooms_ml_collaboration_inference_jobs_failed_total",
+        "cleanrooms_ml_collaboration_input_channels_failed_total",
+        "cleanrooms_ml_model_export_jobs_failed_total",
+        "cleanrooms_ml_audience_export_jobs_failed_total",
+        "cleanrooms_analysis_log_exports_failed_total",
     }
 )
 LATE_TIMEOUT = 60.0

@@ -14,15 +14,24 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from exporter.collectors import (
+    analysis_log_exports,
+    export_jobs,
     intermediate_tables,
+    ml_audience_exports,
     ml_audiences,
+    ml_collaboration_inference_jobs,
+    ml_collaboration_input_channels,
+    ml_collaboration_trained_models,
     ml_inference_jobs,
     ml_input_channels,
+    ml_model_exports,
     ml_trained_models,
     protected_jobs,
     protected_queries,
+    schemas,
 )
 from exporter.collectors.protected_analyses import FAILED
+from exporter.collectors.schema_status import NOT_READY
 from exporter.core.model import FAILED_WORK
 
 PRIMARY = "collaborations"
@@ -37,9 +46,26 @@ _FAILED_BY_MEMBERSHIP = {
         m.KIND.counts_name: m.KIND.rules.once
         for m in (ml_trained_models, ml_inference_jobs, ml_input_channels)
     },
+    analysis_log_exports.KIND.counts_name: analysis_log_exports.KIND.rules.once,
 }
 # Per-target (account-wide) counts by status whose failed statuses are failed work.
-_FAILED_BY_TARGET = {k.counts_name: k.rules.once for k in ml_audiences.KINDS if k.rules.once}
+_FAILED_BY_TARGET = {
+    **{k.counts_name: k.rules.once for k in ml_audiences.KINDS if k.rules.once},
+    ml_audience_exports.STATUS_FAMILIES.counts.name: export_jobs.RULES.once,
+}
+# Collaboration-wide counts: failed work only in the parts of it this account has a stake
+# in (another member's work it pays for; exports it started or receives).
+_FAILED_BY_ROLE = {
+    **{
+        m.KIND.counts_name: (m.KIND.rules.once, ("payer",))
+        for m in (
+            ml_collaboration_trained_models,
+            ml_collaboration_inference_jobs,
+            ml_collaboration_input_channels,
+        )
+    },
+    ml_model_exports.COUNTS.name: (export_jobs.RULES.once, ("creator", "receiver")),
+}
 
 
 def samples(metrics: str) -> list[Sample]:
@@ -61,16 +87,26 @@ def failed_work(found: Iterable[Sample]) -> set[Place]:
             places.add(_membership(s))
         if s.value > 0 and s.labels.get("status") in _FAILED_BY_TARGET.get(s.name, ()):
             places.add(_target(s))
+        statuses, roles = _FAILED_BY_ROLE.get(s.name, ((), ()))
+        staked = s.labels.get("account_role") in roles
+        if s.value > 0 and staked and s.labels.get("status") in statuses:
+            places.add(_membership(s))
     return places
 
 
 def unusable_tables(found: Iterable[Sample]) -> set[Place]:
+    """Memberships with intermediate tables no analysis can read, or tables NOT_READY."""
     return {
         _membership(s)
         for s in found
-        if s.name == intermediate_tables.KIND.counts_name
-        and s.labels["status"] in intermediate_tables.CANNOT_BE_QUERIED
-        and s.value > 0
+        if s.value > 0
+        and (
+            (
+                s.name == intermediate_tables.KIND.counts_name
+                and s.labels["status"] in intermediate_tables.CANNOT_BE_QUERIED
+            )
+            or (s.name == schemas.STATUS_FAMILIES.counts.name and s.labels["status"] == NOT_READY)
+        )
     }
 
 

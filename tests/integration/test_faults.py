@@ -354,11 +354,13 @@ def test_bad_items_are_skipped_and_counted_the_rest_kept(
         collab("bad-time", createTime="yesterday"),
         collab("wrong-type-name", name=42),
         collab("time-is-object", updateTime={"at": 1}),
+        # Out of every time zone's range: botocore's parser raises RuntimeError for it.
+        collab("time-overflows", createTime="1e20"),
     ]
     proxy.rules.append(always(page(items), "ListCollaborations", account))
     app = start_app(proxy.url, [account])
     assert sample(app, "cleanrooms_target_up", account) == 1
-    assert sample(app, "cleanrooms_target_invalid_collaborations", account) == 5
+    assert sample(app, "cleanrooms_target_invalid_collaborations", account) == 6
     counts = {
         status: sample(app, "cleanrooms_collaborations", account, member_status=status)
         for status in ("ACTIVE", "INVITED", "LEFT", "REMOVED", "PAUSED")

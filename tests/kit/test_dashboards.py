@@ -33,6 +33,10 @@ TARGET = frozenset({"account_id", "region"})
 COLLECTOR = TARGET | {"collector"}
 CONTRACT: dict[str, tuple[str, frozenset[str]]] = {
     "cleanrooms_collaborations": ("gauge", TARGET | {"member_status"}),
+    "cleanrooms_collaborations_by_analytics_engine": (
+        "gauge",
+        TARGET | {"member_status", "analytics_engine"},
+    ),
     "cleanrooms_collaboration_info": (
         "gauge",
         TARGET
@@ -43,6 +47,7 @@ CONTRACT: dict[str, tuple[str, frozenset[str]]] = {
             "creator_display_name",
             "member_status",
             "membership_id",
+            "analytics_engine",
         },
     ),
     "cleanrooms_collaboration_created_timestamp_seconds": (
@@ -138,6 +143,14 @@ CONTRACT.update(
         ),
         "cleanrooms_access_budget_limit": ("gauge", MEMBERSHIP | {"resource_arn", "budget_type"}),
         "cleanrooms_access_budget_aggregate_remaining": ("gauge", MEMBERSHIP | {"resource_arn"}),
+        "cleanrooms_access_budget_end_timestamp_seconds": (
+            "gauge",
+            MEMBERSHIP | {"resource_arn", "budget_type"},
+        ),
+        "cleanrooms_access_budget_auto_refresh": (
+            "gauge",
+            MEMBERSHIP | {"resource_arn", "budget_type"},
+        ),
     }
 )
 
@@ -152,8 +165,14 @@ CONTRACT.update(
         "cleanrooms_protected_job_billed_crpu_seconds_total": ("counter", MEMBERSHIP | {"status"}),
         "cleanrooms_protected_query_duration_seconds": ("histogram", TARGET | {"status"}),
         "cleanrooms_protected_job_duration_seconds": ("histogram", TARGET | {"status"}),
-        "cleanrooms_protected_query_errors_total": ("counter", MEMBERSHIP | {"error_code"}),
-        "cleanrooms_protected_job_errors_total": ("counter", MEMBERSHIP | {"error_code"}),
+        "cleanrooms_protected_query_errors_total": (
+            "counter",
+            MEMBERSHIP | {"error_code", "retryable"},
+        ),
+        "cleanrooms_protected_job_errors_total": (
+            "counter",
+            MEMBERSHIP | {"error_code", "retryable"},
+        ),
         "cleanrooms_analysis_details_backlog": ("gauge", MEMBERSHIP | {"collector"}),
         "cleanrooms_analysis_details_dropped_total": (
             "counter",
@@ -163,7 +182,8 @@ CONTRACT.update(
             "gauge",
             MEMBERSHIP | {"query_compute", "job_compute", "ml_training", "ml_inference"},
         ),
-        "cleanrooms_quota_limit": ("gauge", TARGET | {"quota"}),
+        "cleanrooms_quota_limit": ("gauge", TARGET | {"quota", "source"}),
+        "cleanrooms_service_quota": ("gauge", TARGET | {"quota_code", "quota_name"}),
     }
 )
 
@@ -178,6 +198,14 @@ CONTRACT.update(
         "cleanrooms_ml_inference_jobs": ("gauge", MEMBERSHIP | {"status"}),
         "cleanrooms_ml_inference_jobs_failed_total": ("counter", MEMBERSHIP),
         "cleanrooms_ml_inference_job_oldest_in_progress_age_seconds": ("gauge", MEMBERSHIP),
+        "cleanrooms_ml_inference_job_publications": (
+            "gauge",
+            MEMBERSHIP | {"publication", "status"},
+        ),
+        "cleanrooms_ml_inference_job_publish_failures_total": (
+            "counter",
+            MEMBERSHIP | {"publication"},
+        ),
         "cleanrooms_ml_input_channels": ("gauge", MEMBERSHIP | {"status"}),
         "cleanrooms_ml_input_channels_failed_total": ("counter", MEMBERSHIP),
         "cleanrooms_ml_input_channel_oldest_in_progress_age_seconds": ("gauge", MEMBERSHIP),
@@ -193,6 +221,72 @@ CONTRACT.update(
             "gauge",
             MEMBERSHIP | {"intermediate_table_id", "name"},
         ),
+    }
+)
+
+# Clean Rooms ML seen collaboration-wide (every member's work, by creator, payer and this
+# account's part), exports (audience per target, trained model per membership) and
+# analysis log exports.
+SHARED = MEMBERSHIP | {"creator_account_id", "payer_account_id", "account_role"}
+CONTRACT.update(
+    {
+        **{
+            f"cleanrooms_ml_collaboration_{kind}s": ("gauge", SHARED | {"status"})
+            for kind in ("trained_model", "inference_job", "input_channel")
+        },
+        **{
+            f"cleanrooms_ml_collaboration_{kind}s_failed_total": (
+                "counter",
+                MEMBERSHIP | {"account_role"},
+            )
+            for kind in ("trained_model", "inference_job", "input_channel")
+        },
+        **{
+            f"cleanrooms_ml_collaboration_{kind}_oldest_in_progress_age_seconds": (
+                "gauge",
+                SHARED,
+            )
+            for kind in ("trained_model", "inference_job", "input_channel")
+        },
+        "cleanrooms_ml_audience_export_jobs": ("gauge", TARGET | {"status"}),
+        "cleanrooms_ml_audience_export_jobs_failed_total": ("counter", TARGET),
+        "cleanrooms_ml_audience_export_jobs_failed_by_reason_total": (
+            "counter",
+            TARGET | {"reason"},
+        ),
+        "cleanrooms_ml_audience_export_job_oldest_in_progress_age_seconds": ("gauge", TARGET),
+        "cleanrooms_ml_model_export_jobs": ("gauge", MEMBERSHIP | {"account_role", "status"}),
+        "cleanrooms_ml_model_export_jobs_failed_total": ("counter", MEMBERSHIP | {"account_role"}),
+        "cleanrooms_ml_model_export_jobs_failed_by_reason_total": (
+            "counter",
+            MEMBERSHIP | {"reason"},
+        ),
+        "cleanrooms_ml_model_export_backlog": ("gauge", MEMBERSHIP),
+        "cleanrooms_analysis_log_exports": ("gauge", MEMBERSHIP | {"status"}),
+        "cleanrooms_analysis_log_exports_failed_total": ("counter", MEMBERSHIP),
+        "cleanrooms_analysis_log_export_oldest_in_progress_age_seconds": ("gauge", MEMBERSHIP),
+        "cleanrooms_analysis_log_export_errors_total": ("counter", MEMBERSHIP | {"error_code"}),
+        "cleanrooms_analysis_log_export_details_backlog": ("gauge", MEMBERSHIP),
+        "cleanrooms_analysis_log_export_details_dropped_total": (
+            "counter",
+            MEMBERSHIP | {"reason"},
+        ),
+    }
+)
+
+
+# Schemas (tables as a collaboration sees them): by status and type, each NOT_READY reason,
+# the oldest NOT_READY, BatchGetSchema's errors.
+CONTRACT.update(
+    {
+        "cleanrooms_schemas": ("gauge", MEMBERSHIP | {"status"}),
+        "cleanrooms_schemas_by_type": ("gauge", MEMBERSHIP | {"type"}),
+        "cleanrooms_schema_not_ready_reason": (
+            "gauge",
+            MEMBERSHIP | {"schema_name", "analysis_rule_type", "reason_code"},
+        ),
+        "cleanrooms_schema_oldest_not_ready_age_seconds": ("gauge", MEMBERSHIP),
+        "cleanrooms_schema_get_errors": ("gauge", MEMBERSHIP | {"error_code"}),
     }
 )
 

@@ -101,14 +101,18 @@ class AnalysesStore(Store):
         units: float | None = None,
         duration_ms: int | None = None,
         error: str | None = None,
+        retryable: bool | None = None,
     ) -> None:
         """Move a query (``QUERIES``) or job (``JOBS``) to ``status``, with what a Get tells:
-        billed CRPU-hours, duration and (for FAILED) the error code."""
+        billed CRPU-hours, duration and (for FAILED) the error code, and whether AWS says
+        it is retryable (``error.retry.retryable``; left out when None)."""
         outcome: dict[str, Any] = {}
         if units is not None or duration_ms is not None:
             outcome["statistics"] = _statistics(units, duration_ms)
         if error is not None:
             outcome["error"] = {"code": error, "message": f"{error}: simulated"}
+            if retryable is not None:
+                outcome["error"]["retry"] = {"retryable": retryable}
         with self.lock:
             for summary in self.items[kind].get(key, []):
                 if summary["id"] == analysis_id:
@@ -173,16 +177,14 @@ class AnalysesStore(Store):
         key: Key,
         collaboration_id: str,
         resource_arn: str,
-        periods: Iterable[tuple[str, int, int]],
+        periods: Iterable[tuple[Any, ...]],
         when: float = 0.0,
     ) -> str:
-        """An ACCESS_BUDGET of a resource: (budgetType, budget, remainingBudget) per period."""
+        """An ACCESS_BUDGET of a resource: per period (budgetType, budget, remainingBudget),
+        optionally followed by its endTime and autoRefresh (True: ENABLED)."""
         rows = list(periods)
-        details = [
-            {"startTime": when, "remainingBudget": left, "budget": limit, "budgetType": kind}
-            for kind, limit, left in rows
-        ]
-        aggregate = min((left for _, _, left in rows), default=0)
+        details = [_access_period(row, when) for row in rows]
+        aggregate = min((row[2] for row in rows), default=0)
         body = {
             "accessBudget": {
                 "resourceArn": resource_arn,
@@ -248,6 +250,16 @@ class AnalysesStore(Store):
                 if s["type"] == kind and resource in {None, _resource(s)}
             ]
         return paginate(found, request.query, BUDGETS)
+
+
+def _access_period(row: tuple[Any, ...], start: float) -> dict[str, Any]:
+    kind, limit, left, *rest = row
+    detail = {"startTime": start, "remainingBudget": left, "budget": limit, "budgetType": kind}
+    if rest:
+        detail["endTime"] = rest[0]
+    if len(rest) > 1:
+        detail["autoRefresh"] = "ENABLED" if rest[1] else "DISABLED"
+    return detail
 
 
 def _resource(summary: Mapping[str, Any]) -> str | None:

@@ -2,8 +2,12 @@
 
 moto has no Clean Rooms ML at all. Answers ListTrainedModels, ListTrainedModelInferenceJobs
 and ListMLInputChannels per membership (an unknown membership is ResourceNotFound, as in
-moto's memberships), and ListAudienceModels, ListConfiguredAudienceModels and
-ListAudienceGenerationJobs per account and region; newest first, paged like the API. The
+moto's memberships); their collaboration-wide versions (ListCollaborationTrainedModels,
+ListCollaborationTrainedModelInferenceJobs, ListCollaborationMLInputChannels: every member's,
+the same for every member, each naming its creator) per collaboration (unknown to the caller:
+ResourceNotFound); and ListAudienceModels, ListConfiguredAudienceModels and
+ListAudienceGenerationJobs per account and region; newest first, paged like the API. A
+partner's work is seeded under the partner's account and a membership id of its own. The
 server (``service``) sends timestamps as ISO 8601, as the ``cleanroomsml`` model says, and
 checks every answer against it.
 """
@@ -20,10 +24,12 @@ from exporter.demo.fake.api import (
     Request,
     Route,
     Store,
+    known_collaboration,
     known_membership,
     paginate,
     register,
 )
+from exporter.demo.fake.validate import service_model
 
 Key = tuple[str, str, str]  # (account_id, region, membership_id)
 Target = tuple[str, str]  # (account_id, region)
@@ -49,6 +55,15 @@ KINDS = (
 _FILTERS: dict[str, tuple[str, ...]] = {
     INFERENCE_JOBS: ("trainedModelArn", "trainedModelVersionIdentifier"),
     GENERATION_JOBS: ("configuredAudienceModelArn", "collaborationId"),
+}
+# The collaboration-wide operations: the kind each lists, and the member it answers under.
+COLLABORATION_WIDE = {
+    "ListCollaborationTrainedModels": (TRAINED_MODELS, "collaborationTrainedModels"),
+    "ListCollaborationTrainedModelInferenceJobs": (
+        INFERENCE_JOBS,
+        "collaborationTrainedModelInferenceJobs",
+    ),
+    "ListCollaborationMLInputChannels": (INPUT_CHANNELS, "collaborationMLInputChannelsList"),
 }
 
 
@@ -98,6 +113,12 @@ class MlStore(Store):
                 for op, kind in per_account.items()
             }
         )
+        routes.update(
+            {
+                ("cleanroomsml", op): partial(self._list_collaboration_wide, operation=op)
+                for op in COLLABORATION_WIDE
+            }
+        )
         return routes
 
     # --- per membership --------------------------------------------------------------
@@ -110,8 +131,9 @@ class MlStore(Store):
         status: str,
         created: float,
         updated: float | None = None,
+        payer: str | None = None,
     ) -> str:
-        """A trained model of the membership ``key``; returns its ARN."""
+        """A trained model of the membership ``key`` (its account pays unless ``payer``)."""
         arn = membership_ml_arn(key, "trained-model")
         summary = {
             "trainedModelArn": arn,
@@ -123,7 +145,7 @@ class MlStore(Store):
             "configuredModelAlgorithmAssociationArn": membership_ml_arn(
                 key, "configured-model-algorithm-association"
             ),
-            "mlModelTrainingPayerAccountId": key[0],
+            "mlModelTrainingPayerAccountId": payer or key[0],
         }
         return self._add(TRAINED_MODELS, key, arn, summary)
 
@@ -136,8 +158,10 @@ class MlStore(Store):
         created: float,
         updated: float | None = None,
         trained_model_arn: str | None = None,
+        payer: str | None = None,
     ) -> str:
-        """An inference job of the membership ``key`` (of a new model's ARN if none given)."""
+        """An inference job of the membership ``key`` (of a new model's ARN if none given;
+        its account pays unless ``payer``)."""
         arn = membership_ml_arn(key, "trained-model-inference-job")
         summary = {
             "trainedModelInferenceJobArn": arn,
@@ -148,7 +172,7 @@ class MlStore(Store):
             "status": status,
             **_times(created, updated),
             "outputConfiguration": {"members": [{"accountId": key[0]}]},
-            "mlModelInferencePayerAccountId": key[0],
+            "mlModelInferencePayerAccountId": payer or key[0],
         }
         return self._add(INFERENCE_JOBS, key, arn, summary)
 
@@ -160,8 +184,9 @@ class MlStore(Store):
         status: str,
         created: float,
         updated: float | None = None,
+        payer: str | None = None,
     ) -> str:
-        """An ML input channel of the membership ``key``; returns its ARN."""
+        """An ML input channel of the membership ``key`` (``payer`` pays its compute)."""
         arn = membership_ml_arn(key, "ml-input-channel")
         association = membership_ml_arn(key, "configured-model-algorithm-association")
         summary = {
@@ -173,6 +198,8 @@ class MlStore(Store):
             "status": status,
             **_times(created, updated),
         }
+        if payer is not None:
+            summary["payerConfiguration"] = {"computePayerAccountId": payer}
         return self._add(INPUT_CHANNELS, key, arn, summary)
 
     # --- per account and region ------------------------------------------------------
@@ -254,6 +281,19 @@ class MlStore(Store):
             if updated is not None:
                 summary["updateTime"] = updated
 
+    def set_publication(
+        self, arn: str, *, metrics: str | None = None, logs: str | None = None
+    ) -> None:
+        """How an inference job's metrics and logs were published (PUBLISH_SUCCEEDED or
+        PUBLISH_FAILED, with a detail for a failure). Raises KeyError for an unknown ARN."""
+        with self.lock:
+            summary = self.by_arn[arn]
+            for member, status in (("metricsStatus", metrics), ("logsStatus", logs)):
+                if status is not None:
+                    summary[member] = status
+                    if status == "PUBLISH_FAILED":
+                        summary[f"{member}Details"] = "simulated: could not write to the bucket"
+
     def listed(self, kind: str, scope: Key | Target) -> list[dict[str, Any]]:
         """Copies of the summaries of a kind in a membership or account/region, newest first."""
         with self.lock:
@@ -272,9 +312,38 @@ class MlStore(Store):
         key = (request.account_id, request.region, membership_id)
         return paginate(_filtered(self.listed(kind, key), kind, request), request.query, kind)
 
+    def collaboration_wide(self, kind: str, region: str, collaboration_id: str) -> list[Any]:
+        """Every member's summaries of a kind in a collaboration, each with its creator."""
+        with self.lock:
+            found = [
+                {**copy.deepcopy(summary), "creatorAccountId": scope[0]}
+                for scope, summaries in self.items[kind].items()
+                if len(scope) == 3 and scope[1] == region
+                for summary in summaries
+                if summary["collaborationIdentifier"] == collaboration_id
+            ]
+        return sorted(found, key=lambda s: s["createTime"], reverse=True)
+
+    def _list_collaboration_wide(self, request: Request, operation: str) -> dict[str, Any]:
+        collaboration_id = request.path["collaborationIdentifier"]
+        known_collaboration(request, collaboration_id)  # the caller is a member
+        kind, key = COLLABORATION_WIDE[operation]
+        members = _summary_members(operation, key)
+        found = [
+            {k: v for k, v in s.items() if k in members}
+            for s in self.collaboration_wide(kind, request.region, collaboration_id)
+        ]
+        return paginate(_filtered(found, kind, request), request.query, key)
+
     def _list_per_account(self, request: Request, kind: str) -> dict[str, Any]:
         target = (request.account_id, request.region)
         return paginate(_filtered(self.listed(kind, target), kind, request), request.query, kind)
+
+
+def _summary_members(operation: str, key: str) -> frozenset[str]:
+    """The members a summary of ``operation`` has in the model: the rest is dropped."""
+    output = service_model("cleanroomsml").operation_model(operation).output_shape
+    return frozenset(output.members[key].member.members)
 
 
 def _times(created: float, updated: float | None) -> dict[str, float]:

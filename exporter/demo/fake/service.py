@@ -33,13 +33,25 @@ from exporter.demo.fake.wire import encode
 # Credential=<access key>/<date>/<region>/<signing name>/aws4_request
 _SCOPE = re.compile(r"Credential=([A-Z0-9]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
 # The services the fake answers: signing name (as the scope names it) -> botocore's name.
-SERVICES = {"cleanrooms": "cleanrooms", "cleanrooms-ml": "cleanroomsml"}
+SERVICES = {
+    "cleanrooms": "cleanrooms",
+    "cleanrooms-ml": "cleanroomsml",
+    "servicequotas": "service-quotas",
+}
 _HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
 
+def is_json(service: str) -> bool:
+    """Whether the service speaks a JSON protocol (awsJson1_1: Service Quotas): every request
+    is a POST to ``/`` that names its operation in the X-Amz-Target header."""
+    return bool(service_model(service).protocol == "json")
+
+
 def route_table(service: str = "cleanrooms") -> list[tuple[str, re.Pattern[str], str]]:
-    """(HTTP method, path regex, operation) for every operation of the service model."""
+    """(HTTP method, path regex, operation) for every operation of a rest service's model."""
     model = service_model(service)
+    if is_json(service):
+        return []  # no paths to route by: operation_for_target does
     routes = []
     for name in model.operation_names:
         http = model.operation_model(name).http
@@ -62,6 +74,16 @@ def operation_for(
         if route_method == method and match:
             return name, {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
     return None
+
+
+def operation_for_target(target: str, service: str) -> str | None:
+    """The operation an X-Amz-Target header names (``ServiceQuotasV20190624.ListServiceQuotas``),
+    if it is one of the service's and the prefix is the model's."""
+    model = service_model(service)
+    prefix, _, name = target.rpartition(".")
+    if prefix != model.metadata.get("targetPrefix") or name not in model.operation_names:
+        return None
+    return name
 
 
 def store_classes() -> list[type[Store]]:
@@ -156,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         request = self._request(scope, service, body)
         if request is not None:
-            self._reply(*self.server.answer(request, service))
+            self._reply(*self.server.answer(request, service), service)
         elif service == "cleanroomsml":  # moto has no Clean Rooms ML: nothing to forward to
             self._reply(404, unknown_operation(self.command, self.path))
         else:
@@ -166,7 +188,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _request(self, scope: re.Match[str], service: str, body: bytes) -> Request | None:
         """The request, if it is for an operation of ``service`` the fake implements."""
-        found = operation_for(self.command, self.path, service)
+        found: tuple[str, dict[str, str]] | None
+        if is_json(service):
+            target = operation_for_target(self.headers.get("X-Amz-Target", ""), service)
+            found = None if target is None else (target, {})
+        else:
+            found = operation_for(self.command, self.path, service)
         if found is None or not self.server.answers(service, found[0]):
             return None
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
@@ -179,8 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
             _json_body(body),
         )
 
-    def _reply(self, status: int, payload: dict[str, Any]) -> None:
-        headers = _error_headers(payload["__type"]) if status >= 400 else _JSON
+    def _reply(self, status: int, payload: dict[str, Any], service: str = "cleanrooms") -> None:
+        kind = _AMZ_JSON if is_json(service) else _JSON
+        headers = {**kind, "x-amzn-ErrorType": payload["__type"]} if status >= 400 else kind
         send(self, status, json.dumps(payload).encode(), headers)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -188,6 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 _JSON = {"Content-Type": "application/json"}
+_AMZ_JSON = {"Content-Type": "application/x-amz-json-1.1"}
 
 
 def _json_body(body: bytes) -> dict[str, Any]:

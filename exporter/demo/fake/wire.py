@@ -1,9 +1,10 @@
 """Answers as the wire carries them: each timestamp in the format its service model says.
 
 Stores keep times as Unix seconds. Clean Rooms (rest-json, no format given) sends epoch
-seconds; Clean Rooms ML marks its timestamps ``iso8601`` and sends strings such as
-``2026-12-06T11:29:12.345Z``. ``encode`` walks an answer along its output shape and writes
-each timestamp as the model says, so the exporter parses what AWS really sends.
+seconds, as JSON-protocol services (Service Quotas) do; Clean Rooms ML marks its
+timestamps ``iso8601`` and sends strings such as ``2026-12-06T11:29:12.345Z``. ``encode``
+walks an answer along its output shape and writes each timestamp as the model says, so the
+exporter parses what AWS really sends.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -52,8 +53,9 @@ def test_cost_and_durations_equal_the_seeded_statistics_one_get_each_none_for_th
         (running[3], "TIMED_OUT", 2.0, 7_300_000, None),
     ]
     for query, status, units, millis, error in outcomes:
+        retry = {"error": error, "retryable": True} if error else {}
         fake.analyses.set_status(
-            QUERIES, key, query, status, units=units, duration_ms=millis, error=error
+            QUERIES, key, query, status, units=units, duration_ms=millis, **retry
         )
     poll_again(exporter, a, "protected_queries")
     assert billed(exporter, where, "SUCCESS") == 1.75 * HOUR
@@ -63,7 +65,8 @@ def test_cost_and_durations_equal_the_seeded_statistics_one_get_each_none_for_th
     (spend,) = (s for s in spending(exporter.snapshot()) if s.collaboration_id == collaboration.id)
     assert spend.crpu_hours == 1.75 + 0.125 + 2.0
     name = "cleanrooms_protected_query_errors_total"
-    assert value(exporter, name, **where, error_code="InsufficientCapacity") == 1
+    labels = {**where, "error_code": "InsufficientCapacity", "retryable": "true"}
+    assert value(exporter, name, **labels) == 1
     target = {"account_id": a, "region": "us-east-1"}
     histogram = "cleanrooms_protected_query_duration_seconds"
     assert value(exporter, f"{histogram}_sum", **target, status="SUCCESS") == 742.0
@@ -208,3 +211,49 @@ def test_details_off_makes_no_get(
     finished = "cleanrooms_protected_queries_finished_total"
     assert value(exporter, finished, **where_of(a, collaboration), status="SUCCESS") == 1
     assert proxy.calls("GetProtectedQuery", a) == []
+
+
+def test_a_get_botocore_refuses_to_send_is_dropped_at_once_and_the_poll_stands(
+    proxy: FaultProxy,
+    fake: FakeCleanRooms,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+    collaboration = seeder.add(a, "us-east-1", "ACTIVE")
+    key = (a, "us-east-1", collaboration.membership_id)
+    now = time.time()
+    good = fake.analyses.add_query(key, now - 60, "STARTED")
+    exporter = run_exporter(
+        proxy.url, config(a, "collectors: {protected_queries: {enabled: true}}")
+    )
+    fake.analyses.set_status(QUERIES, key, good, "FAILED", units=0.5, error="InvalidQuery")
+    # The listing names a query whose id is shorter than GetProtectedQuery's model allows
+    # (36 characters): botocore refuses to send its Get. It is the older, so tried first.
+    short = {**fake.analyses.analyses(QUERIES, key)[0], "id": "q-1", "createTime": now - 120}
+
+    def listing(seen: Seen) -> Reply | None:
+        if seen.operation != "ListProtectedQueries" or seen.account_id != a:
+            return None
+        summaries = [*fake.analyses.analyses(QUERIES, key), short]
+        body = json.dumps({"protectedQueries": summaries}).encode()
+        return Reply(200, body, {"Content-Type": "application/json"})
+
+    proxy.rules.append(listing)
+    poll_again(exporter, a, "protected_queries")
+    where = where_of(a, collaboration)
+    health = {"account_id": a, "region": "us-east-1", "collector": "protected_queries"}
+    assert value(exporter, "cleanrooms_collector_up", **health) == 1
+    finished = "cleanrooms_protected_queries_finished_total"
+    assert value(exporter, finished, **where, status="FAILED") == 2  # the listing counted both
+    dropped = {**where, "collector": "protected_queries", "reason": "invalid_request"}
+    assert value(exporter, "cleanrooms_analysis_details_dropped_total", **dropped) == 1
+    # The good one was fetched after it: its error code and cost are in.
+    errors = "cleanrooms_protected_query_errors_total"
+    assert value(exporter, errors, **where, error_code="InvalidQuery", retryable="unknown") == 1
+    assert billed(exporter, where, "FAILED") == 0.5
+    assert [c.path.rsplit("/", 1)[-1] for c in proxy.calls("GetProtectedQuery", a)] == [good]
+    poll_again(exporter, a, "protected_queries")  # dropped at once: never tried again
+    assert value(exporter, "cleanrooms_analysis_details_dropped_total", **dropped) == 1
+    assert len(proxy.calls("GetProtectedQuery", a)) == 1

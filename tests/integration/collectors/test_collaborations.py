@@ -74,3 +74,47 @@ def check_target(exporter: App, labels: dict[str, str], counts: dict[str, int]) 
     pages = 3 if sum(counts.values()) == 250 else 1
     requests = "cleanrooms_api_requests_total"
     assert value(exporter, requests, **labels, operation="ListCollaborations") == pages
+
+
+def test_collaborations_by_analytics_engine_from_moto(
+    proxy: FaultProxy,
+    run_exporter: Callable[..., App],
+    seeder: Seeder,
+    new_account: Callable[[], str],
+) -> None:
+    a = new_account()
+    spark = seeder.add(a, "us-east-1", "ACTIVE", engine="SPARK")
+    seeder.add(a, "us-east-1", "ACTIVE", engine="CLEAN_ROOMS_SQL")
+    seeder.add(a, "us-east-1", "INVITED", engine="SPARK")
+    seeder.add(a, "us-east-1", "ACTIVE")  # moto leaves analyticsEngine out
+    exporter = run_exporter(
+        proxy.url, f"accounts: [{{role_arn: '{role(a)}', regions: [us-east-1]}}]"
+    )
+    where = {"account_id": a, "region": "us-east-1"}
+    name = "cleanrooms_collaborations_by_analytics_engine"
+    counts = {
+        (status, engine): value(
+            exporter, name, **where, member_status=status, analytics_engine=engine
+        )
+        for status in ("ACTIVE", "INVITED")
+        for engine in ("SPARK", "CLEAN_ROOMS_SQL", "unknown")
+    }
+    assert counts == {
+        ("ACTIVE", "SPARK"): 1,
+        ("ACTIVE", "CLEAN_ROOMS_SQL"): 1,
+        ("ACTIVE", "unknown"): 1,
+        ("INVITED", "SPARK"): 1,
+        ("INVITED", "CLEAN_ROOMS_SQL"): 0,
+        ("INVITED", "unknown"): None,  # only where there is one
+    }
+    info = {
+        **where,
+        "collaboration_id": spark.id,
+        "collaboration_name": spark.name,
+        "creator_account_id": "444444444444",
+        "creator_display_name": "Partner",
+        "member_status": "ACTIVE",
+        "membership_id": spark.membership_id,
+        "analytics_engine": "SPARK",
+    }
+    assert value(exporter, "cleanrooms_collaboration_info", **info) == 1

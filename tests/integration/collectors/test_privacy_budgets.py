@@ -13,6 +13,7 @@ from tests.faultproxy import FaultProxy
 from tests.helpers import Seeder, config, value
 
 ON = "collectors: {privacy_budgets: {enabled: true}}\n"
+DAY_ENDS = 1_900_000_000.0  # the day period's endTime
 
 
 def seed_both(fake: FakeCleanRooms, a: str, region: str, both: Any) -> str:
@@ -23,9 +24,8 @@ def seed_both(fake: FakeCleanRooms, a: str, region: str, both: Any) -> str:
         key, both.id, {"COUNT": (300, 12), "SUM": (200, 0), "AVG": (100, 99)}, epsilon=3, when=now
     )
     orders = table_arn(a, region, both.membership_id, "0f0f0f0f-0000-4000-8000-000000000001")
-    fake.analyses.add_access_budget(
-        key, both.id, orders, [("CALENDAR_DAY", 1000, 40), ("LIFETIME", 50000, 30000)], when=now
-    )
+    periods = [("CALENDAR_DAY", 1000, 40, DAY_ENDS, True), ("LIFETIME", 50000, 30000)]
+    fake.analyses.add_access_budget(key, both.id, orders, periods, when=now)
     return orders
 
 
@@ -46,6 +46,16 @@ def seed_many_access_budgets(
             when=time.time(),
         )
     return many
+
+
+def assert_periods_end(exporter: App, resource: dict[str, str]) -> None:
+    """The day ends (and refreshes) at its endTime; the lifetime budget has neither."""
+    ends = "cleanrooms_access_budget_end_timestamp_seconds"
+    refresh = "cleanrooms_access_budget_auto_refresh"
+    assert value(exporter, ends, **resource, budget_type="CALENDAR_DAY") == DAY_ENDS
+    assert value(exporter, refresh, **resource, budget_type="CALENDAR_DAY") == 1
+    assert value(exporter, ends, **resource, budget_type="LIFETIME") is None
+    assert value(exporter, refresh, **resource, budget_type="LIFETIME") is None
 
 
 def test_budget_gauges_equal_the_summaries_and_two_calls_per_membership(
@@ -78,6 +88,7 @@ def test_budget_gauges_equal_the_summaries_and_two_calls_per_membership(
     assert value(exporter, limit, **resource, budget_type="CALENDAR_DAY") == 1000
     assert value(exporter, limit, **resource, budget_type="LIFETIME") == 50000
     assert value(exporter, "cleanrooms_access_budget_aggregate_remaining", **resource) == 30 + 10
+    assert_periods_end(exporter, resource)
     # None of a type is not an error: no series of that type, collector up.
     theirs = {
         **where,

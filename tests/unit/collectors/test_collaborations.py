@@ -61,4 +61,46 @@ def test_per_collaboration_series_can_be_switched_off() -> None:
     assert len(full["cleanrooms_collaboration"]) == 3
     assert full["cleanrooms_collaboration"][0].labels["collaboration_name"] == "n-c1"
     lean = by_name(OutputSettings(per_collaboration_metrics=False))
-    assert set(lean) == {"cleanrooms_collaborations"}
+    assert set(lean) == {
+        "cleanrooms_collaborations",
+        "cleanrooms_collaborations_by_analytics_engine",
+    }
+
+
+def test_collaborations_by_analytics_engine_per_member_status() -> None:
+    data = collaborations.build_poll_data(
+        [
+            {**summary("c1", "ACTIVE"), "analyticsEngine": "SPARK"},
+            {**summary("c2", "ACTIVE"), "analyticsEngine": "CLEAN_ROOMS_SQL"},
+            {**summary("c3", "ACTIVE"), "analyticsEngine": "SPARK"},
+            summary("c4", "INVITED"),  # names none
+        ],
+        1,
+        None,
+    )
+    assert data.engines["ACTIVE"] == {"CLEAN_ROOMS_SQL": 1, "SPARK": 2}
+    assert data.engines["INVITED"] == {"CLEAN_ROOMS_SQL": 0, "SPARK": 0, "unknown": 1}
+    assert data.engines["LEFT"] == {"CLEAN_ROOMS_SQL": 0, "SPARK": 0}
+    built = families(collaborations.SPEC, [TargetData(KEY, data)], OutputSettings())
+    samples = {f.name: f.samples for f in built}
+    engines = {
+        (s.labels["member_status"], s.labels["analytics_engine"]): s.value
+        for s in samples["cleanrooms_collaborations_by_analytics_engine"]
+    }
+    assert engines[("ACTIVE", "SPARK")] == 2
+    assert engines[("REMOVED", "CLEAN_ROOMS_SQL")] == 0
+    info = {s.labels["collaboration_id"]: s.labels for s in samples["cleanrooms_collaboration"]}
+    assert info["c1"]["analytics_engine"] == "SPARK"
+    assert info["c4"]["analytics_engine"] == "unknown"
+    # The other labels are as they were.
+    assert set(info["c1"]) == {
+        "account_id",
+        "region",
+        "collaboration_id",
+        "collaboration_name",
+        "creator_account_id",
+        "creator_display_name",
+        "member_status",
+        "membership_id",
+        "analytics_engine",
+    }

@@ -94,7 +94,7 @@ def test_a_gone_analysis_does_not_stop_the_others() -> None:
     client = Client({"q0": gone, "q1": done("FAILED", 0.1, 10, "Oops")})
     got, _ = fetch(client, details.queue(Details(), [("q0", 0.0), ("q1", 0.0)]))
     assert client.calls == ["q0", "q1"]
-    assert got.errors == {"Oops": 1}
+    assert got.errors == {("Oops", "unknown"): 1}
     assert got.backlog == (Waiting("q0", 1, 0.0),)
 
 
@@ -102,7 +102,36 @@ def test_error_codes_beyond_twenty_are_other() -> None:
     client = Client({f"q{i}": done("FAILED", 0.0, 10, f"C{i}") for i in range(25)})
     got, _ = fetch(client, details.queue(Details(), [(f"q{i}", 0.0) for i in range(25)]))
     assert len(got.errors) == 21
-    assert got.errors["other"] == 5
+    assert got.errors[("other", "unknown")] == 5
+
+
+def test_each_code_is_counted_with_whether_aws_says_it_is_retryable() -> None:
+    answers = {}
+    for name, retry in (("q0", {"retryable": True}), ("q1", {"retryable": False}), ("q2", {})):
+        answers[name] = done("FAILED", 0.0, 10, "Busy")
+        answers[name]["error"]["retry"] = retry
+    answers["q3"] = done("FAILED", 0.0, 10, "Busy")
+    answers["q3"]["error"]["retry"] = {"retryable": True}
+    answers["q4"] = done("FAILED", 0.0, 10, "Odd")
+    answers["q4"]["error"]["retry"] = {"retryable": "yes"}  # not a boolean: unknown
+    client = Client(answers)
+    got, _ = fetch(client, details.queue(Details(), [(f"q{i}", 0.0) for i in range(5)]))
+    assert got.errors == {
+        ("Busy", "true"): 2,
+        ("Busy", "false"): 1,
+        ("Busy", "unknown"): 1,
+        ("Odd", "unknown"): 1,
+    }
+
+
+def test_a_get_botocore_refused_to_send_is_dropped_at_once_and_the_next_goes_on() -> None:
+    refused = ApiError("GetProtectedQuery", "ParamValidationError", "too short")
+    client = Client({"q0": refused, "q1": done("SUCCESS", 1.0, 10)})
+    got, _ = fetch(client, details.queue(Details(), [("q0", 0.0), ("q1", 0.0)]))
+    assert client.calls == ["q0", "q1"]
+    assert got.dropped == {"invalid_request": 1}
+    assert got.backlog == ()
+    assert got.billed == {"SUCCESS": 1.0}
 
 
 def test_an_answer_without_an_analysis_is_dropped_as_invalid() -> None:

@@ -9,7 +9,15 @@ import botocore.session
 import pytest
 
 from exporter.collectors import REGISTRY, listings, ml_audiences, protected_analyses
-from exporter.collectors.status_counts import Item, StatusRules, parse_item, tally
+from exporter.collectors.status_counts import (
+    Item,
+    StatusRules,
+    fresh,
+    newly_counted,
+    parse_item,
+    tally,
+    tally_groups,
+)
 
 RULES = StatusRules(
     ("CREATE_IN_PROGRESS", "CREATE_FAILED", "ACTIVE"),
@@ -55,6 +63,23 @@ def test_the_oldest_in_progress_and_how_many() -> None:
     )
     assert (found.oldest_in_progress, found.in_progress) == (NOW - 600, 2)
     assert tally(RULES, [], None).oldest_in_progress is None
+
+
+def test_groups_first_seen_after_the_baseline_count_and_groups_that_go_keep_their_counter() -> None:
+    first = tally_groups(RULES, {("a",): [item("1", "CREATE_FAILED")]}, None)
+    assert first[("a",)].once_total == 0  # the baseline, per group
+    second = tally_groups(
+        RULES,
+        {("a",): [item("1", "CREATE_FAILED")], ("b",): [item("2", "CREATE_FAILED")]},
+        first,
+    )
+    assert (second[("a",)].once_total, second[("b",)].once_total) == (0, 1)
+    assert newly_counted(first[("a",)], second[("a",)]) == []
+    assert newly_counted(fresh(RULES), second[("b",)]) == ["2"]
+    gone = tally_groups(RULES, {("a",): [item("1", "CREATE_FAILED")]}, second)
+    assert gone[("b",)].once_total == 1  # no longer listed: the counter stays
+    assert gone[("b",)].counts == dict.fromkeys(RULES.statuses, 0)
+    assert newly_counted(None, first[("a",)]) == []  # nothing new at a baseline
 
 
 def test_a_windowed_listing_counts_only_what_the_last_window_covered() -> None:

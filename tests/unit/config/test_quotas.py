@@ -26,6 +26,8 @@ def test_documented_defaults_differ_in_us_east_1() -> None:
         "membership_concurrent_jobs": 1,
         "account_concurrent_sql_queries": 5,
         "account_concurrent_pyspark_jobs": 5,
+        "account_concurrent_sql_vcpus": 512,
+        "account_concurrent_pyspark_vcpus": 1024,
         "account_memberships": 100,
     }
     assert limits("eu-west-2")["account_concurrent_sql_queries"] == 2
@@ -53,7 +55,9 @@ def test_the_accounts_own_quotas_win_over_the_top_level_ones() -> None:
     assert found[("222222222222", "eu-west-2", "account_concurrent_pyspark_jobs")] == 2
     assert found[("111111111111", "us-east-1", "account_memberships")] == 150
     assert found[("222222222222", "us-east-1", "membership_concurrent_queries")] == 5
-    assert len(found) == 4 * 5
+    assert len(found) == 4 * 7
+    # None read from Service Quotas: each value is the configuration's or the default.
+    assert {s.labels["source"] for s in family.samples} == {"config", "default"}
 
 
 def test_fixed_unknown_and_bad_quotas_are_problems_with_their_path() -> None:
@@ -65,7 +69,8 @@ def test_fixed_unknown_and_bad_quotas_are_problems_with_their_path() -> None:
         parse_config(text, {})
     assert raised.value.problems == [
         "accounts[0].quotas.queries: unknown quota; adjustable: account_concurrent_sql_queries, "
-        "account_concurrent_pyspark_jobs, account_memberships",
+        "account_concurrent_pyspark_jobs, account_concurrent_sql_vcpus, "
+        "account_concurrent_pyspark_vcpus, account_memberships",
         "quotas.membership_concurrent_queries: not adjustable: AWS fixes it at 5",
         "quotas.account_concurrent_sql_queries: must be a positive integer, got 0",
     ]

@@ -9,7 +9,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from exporter.demo.fake.service import FakeCleanRooms, Request, operation_for
+from exporter.demo.fake.service import (
+    FakeCleanRooms,
+    Request,
+    operation_for,
+    operation_for_target,
+    route_table,
+)
 from exporter.demo.fake.validate import validate_output
 from tests.helpers import Seeder
 
@@ -126,3 +132,11 @@ def test_a_response_off_the_model_is_never_sent(fake: FakeCleanRooms) -> None:
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     assert any("is not one of" in v for v in fake.violations)
     fake.violations.clear()  # seen and asserted: the fixture's own check must not fail
+
+
+def test_json_protocol_requests_are_routed_by_their_target_header() -> None:
+    target = "ServiceQuotasV20190624.ListServiceQuotas"
+    assert operation_for_target(target, "service-quotas") == "ListServiceQuotas"
+    assert operation_for_target("Other.ListServiceQuotas", "service-quotas") is None
+    assert operation_for_target("ServiceQuotasV20190624.Nope", "service-quotas") is None
+    assert route_table("service-quotas") == []  # every operation is a POST to /

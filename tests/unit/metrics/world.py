@@ -19,13 +19,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from exporter.collectors import ml_audiences
-from exporter.collectors.change_requests import ChangeRequestsData, Pending
-from exporter.collectors.collaborations import build_poll_data
-from exporter.collectors.details import Details, Waiting
-from exporter.collectors.listings import Listed, ListingsData
-from exporter.collectors.members import MembersData
-from exporter.collectors.memberships import Membership, MembershipsData
-from exporter.collectors.privacy_budgets import (
+from exporter.collectors.budgets import (
     Access,
     Aggregation,
     BudgetsData,
@@ -33,6 +27,12 @@ from exporter.collectors.privacy_budgets import (
     MembershipBudgets,
     Period,
 )
+from exporter.collectors.change_requests import ChangeRequestsData, Pending
+from exporter.collectors.collaborations import build_poll_data
+from exporter.collectors.details import Details, Waiting
+from exporter.collectors.listings import Listed, ListingsData
+from exporter.collectors.members import MembersData
+from exporter.collectors.memberships import Membership, MembershipsData
 from exporter.collectors.protected_analyses import AnalysesData, MembershipAnalyses
 from exporter.collectors.status_counts import Item, Tally
 from exporter.config.collectors import CollectorSchedule
@@ -74,7 +74,7 @@ def analyses(finished: dict[str, dict[str, int]]) -> AnalysesData:
         found = Details(
             (Waiting(f"{mid}-w"),),
             MappingProxyType({"SUCCESS": 0.5}),
-            MappingProxyType({"ERR": 1}),
+            MappingProxyType({("ERR", "false"): 1}),
             MappingProxyType({}),
         )
         counts = tally({"STARTED": 1, "SUCCESS": 2}, finished.get(cid, {}), NOW - 600)

@@ -8,9 +8,7 @@ from types import MappingProxyType
 import pytest
 
 from exporter.collectors import protected_jobs, protected_queries
-from exporter.collectors.collaborations import Collaboration, PollData
-from exporter.collectors.listings import Listed, ListingsData
-from exporter.collectors.privacy_budgets import (
+from exporter.collectors.budgets import (
     Access,
     Aggregation,
     BudgetsData,
@@ -18,6 +16,8 @@ from exporter.collectors.privacy_budgets import (
     MembershipBudgets,
     Period,
 )
+from exporter.collectors.collaborations import Collaboration, PollData
+from exporter.collectors.listings import Listed, ListingsData
 from exporter.collectors.protected_analyses import AnalysesData, MembershipAnalyses
 from exporter.collectors.status_counts import Tally
 from exporter.core.model import (

@@ -263,26 +263,41 @@ class Load:
     every: float
     names: tuple[str, ...]
 
-    def window(self) -> tuple[float, float]:
-        """When, after the load began, calls and lags are counted.
-
-        Whole intervals of every collector (the longest one), half the shortest interval
-        away from the rounds that the load's start set off, so that drift and jitter move
-        no round in or out. A load too short for that counts from half the shortest
-        interval to its end.
-        """
+    def intervals(self) -> dict[str, float]:
+        """Each collector's interval in the run."""
         from exporter.collectors import BY_NAME
         from exporter.config.settings import Config
 
         every = Config().poll_interval
-        found = [
-            interval_seconds(self.interval, BY_NAME[n].polling.default_interval, every)
+        return {
+            n: interval_seconds(self.interval, BY_NAME[n].polling.default_interval, every)
             for n in self.names
-        ]
-        longest, shortest = max(found), min(found)
-        if 2 * longest + shortest / 2 > self.seconds:
+        }
+
+    def window(self) -> tuple[float, float]:
+        """When, after the load began, calls and lags are counted.
+
+        Whole intervals of every collector that fits twice in the load (the longest such),
+        half the shortest interval away from the rounds that the load's start set off, so
+        that drift and jitter move no round in or out. A load too short for any counts from
+        half the shortest interval to its end.
+        """
+        found = self.intervals().values()
+        shortest = min(found)
+        fitting = [i for i in found if 2 * i + shortest / 2 <= self.seconds]
+        if not fitting:
             return shortest / 2, self.seconds
-        return longest + shortest / 2, 2 * longest + shortest / 2
+        return max(fitting) + shortest / 2, 2 * max(fitting) + shortest / 2
+
+    def counted(self) -> set[str]:
+        """The collectors whose rounds the window holds whole: the rest have no formula."""
+        start, end = self.window()
+        length = end - start
+        return {
+            n
+            for n, i in self.intervals().items()
+            if i <= length and abs(length / i - round(length / i)) < 1e-6
+        }
 
 
 @dataclass
@@ -383,8 +398,14 @@ def result(
 ) -> OrgResult:
     library, stock = baselines
     expected = formula(targets, memberships, load.names)
-    rates = formula_per_second(targets, memberships, load.names, load.interval)
     seconds = loaded.window[1] - loaded.window[0]
+    counted = load.counted()
+    wanted = by_row(formula_per_second(targets, memberships, load.names, load.interval))
+    # A row whose interval the window does not hold whole has no figure to compare with.
+    whole = {r for r in wanted if all(n in counted for n in r.split(" + "))}
+    rates = {
+        r: [loaded.in_window[r] / seconds, w if r in whole else -1.0] for r, w in wanted.items()
+    }
     return OrgResult(
         targets=targets,
         memberships=targets * memberships,
@@ -394,16 +415,14 @@ def result(
         scrape_worst_ms=loaded.times[-1] * 1000,
         library_ms=library,
         peak_rss_mib=loaded.peak,
-        calls_per_s=sum(loaded.in_window.values()) / seconds,
-        formula_per_s=sum(rates.values()),
+        calls_per_s=sum(loaded.in_window[r] for r in whole) / seconds,
+        formula_per_s=sum(wanted[r] for r in whole),
         cpu_ms_per_call=loaded.cpu / max(loaded.calls, 1) * 1000,
         stock_ms=stock,
         interval=load.interval,
         window=list(loaded.window),
         round_calls={name: [round_calls[name], expected[name]] for name in expected},
-        rates={
-            row: [loaded.in_window[row] / seconds, wanted] for row, wanted in by_row(rates).items()
-        },
+        rates=rates,
         series_by_collector=loaded.series,
         lag={n: [f.polls, f.late, f.worst] for n, f in loaded.lag.items()},
     )
@@ -435,11 +454,12 @@ def org_table(results: list[OrgResult], latency: float) -> str:
             "|---|---|---|---:|---|",
         ]
         for name, (got, want) in r.round_calls.items():
-            rate, wanted = r.rates.get(name, [0.0, 0.0])
+            rate, wanted = r.rates.get(name, [0.0, -1.0])
+            formula_rate = f"{wanted:.1f}" if wanted >= 0 else "n/a: interval > window"
             members = name.split(" + ")  # collectors sharing an operation share a row
             series = sum(r.series_by_collector.get(n, 0) for n in members)
             lines.append(
-                f"| {name} | {got} ({want}) | {rate:.1f} ({wanted:.1f}) "
+                f"| {name} | {got} ({want}) | {rate:.1f} ({formula_rate}) "
                 f"| {series} | {_lag_cell([r.lag[n] for n in members if n in r.lag])} |"
             )
     return "\n".join(lines)

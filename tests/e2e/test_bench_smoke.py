@@ -122,3 +122,17 @@ def test_scale_every_collector_smoke() -> None:
     assert sum(series.values()) < int(cells[2])  # the exporter's own series come on top
     lags = [found[4] for found in per_collector.values()]
     assert any(re.fullmatch(r"\d+ of [1-9]\d*, worst ≤ \S+", lag) for lag in lags)
+
+
+def test_the_load_window_holds_whole_rounds_of_the_collectors_it_compares() -> None:
+    from bench.orgscale import Load, chosen
+
+    every = chosen("all")
+    assert Load("30s", 90, 5, every).window() == (45.0, 75.0)
+    assert Load("30s", 90, 5, every).counted() == set(every)
+    # Default intervals: a minute, five, ten and sixty minutes. 700 s of load hold two of
+    # five minutes; the ten-minute and hourly collectors have no whole round in it.
+    default = Load("default", 700, 5, every)
+    assert default.window() == (330.0, 630.0)
+    assert set(every) - default.counted() == {"schemas", "service_quotas"}
+    assert Load("30s", 20, 5, every).window() == (15.0, 20)  # too short: what there is

@@ -13,6 +13,7 @@ import logging
 import socket
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from prometheus_client.exposition import generate_latest
 
@@ -26,11 +27,13 @@ from exporter.config import Config, ConfigError, load_config
 from exporter.config.flags import with_collector_flags
 from exporter.config.parser import parse_interval
 from exporter.core.logs import setup_logging
-from exporter.demo import embedded as demo
 from exporter.polling.flags import with_shard_flags
 from exporter.web.flags import parse_listen_address, web_limits
 from exporter.web.guard import WebGuard
 from exporter.web.server import ListenError, listen
+
+if TYPE_CHECKING:
+    from exporter.demo.embedded import DemoWorld
 
 __all__ = ["main", "parse_args", "web_limits"]
 log = logging.getLogger("exporter")
@@ -92,14 +95,14 @@ def _run(
         print(f"cleanrooms-exporter: {err}", file=sys.stderr)
         return 2
     if world is not None:
-        demo.start_changes(world)
+        world.start_changes()
     if args.once:
         return _run_once(app)
     config_file = None if world else args.config_file
     return serve(app, address, web, guard, config_file, listener=listener, signals=signals)
 
 
-def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:
+def _load(args: argparse.Namespace) -> tuple[Config, DemoWorld | None]:
     if not args.demo:
         return _with_flags(load_config(args.config_file), args), None
     if args.config_file:
@@ -107,6 +110,9 @@ def _load(args: argparse.Namespace) -> tuple[Config, demo.DemoWorld | None]:
     if importlib.util.find_spec("moto") is None:
         raise ValueError(NO_DEMO_EXTRA)
     interval = parse_interval(args.demo_poll_interval, "--demo.poll-interval")
+    # Imported only for the demo: it loads the fake's service models, a slow start otherwise.
+    from exporter.demo import embedded as demo  # noqa: PLC0415
+
     demo.isolate_credentials()
     if not 0 <= args.demo_throttle_ratio <= 1:
         raise ValueError("--demo.throttle-ratio must be between 0 and 1")

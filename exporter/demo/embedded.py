@@ -51,6 +51,10 @@ class DemoWorld:
         self.fake.close()
         self.moto.stop()
 
+    def start_changes(self) -> None:
+        """Let the world change as it runs (``start_changes``)."""
+        start_changes(self)
+
 
 def demo_config(endpoint_url: str, poll_interval: float = 15.0) -> Config:
     """The configuration the demo runs with: role ARNs into the simulated accounts."""

@@ -22,6 +22,7 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Callable
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -61,7 +62,10 @@ def route_table(service: str = "cleanrooms") -> list[tuple[str, re.Pattern[str],
     return routes
 
 
-_ROUTES = {service: route_table(service) for service in SERVICES.values()}
+@cache
+def _routes(service: str) -> list[tuple[str, re.Pattern[str], str]]:
+    # Built on first use: loading the service models takes a tenth of a second.
+    return route_table(service)
 
 
 def operation_for(
@@ -69,7 +73,7 @@ def operation_for(
 ) -> tuple[str, dict[str, str]] | None:
     """The operation of ``service`` (botocore's name) a request is for, with its path parameters."""
     plain = urllib.parse.urlsplit(path).path
-    for route_method, regex, name in _ROUTES[service]:
+    for route_method, regex, name in _routes(service):
         match = regex.match(plain)
         if route_method == method and match:
             return name, {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}

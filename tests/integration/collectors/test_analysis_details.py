@@ -252,7 +252,7 @@ def test_a_get_botocore_refuses_to_send_is_dropped_at_once_and_the_poll_stands(
     # The good one was fetched after it: its error code and cost are in.
     errors = "cleanrooms_protected_query_errors_total"
     assert value(exporter, errors, **where, error_code="InvalidQuery", retryable="unknown") == 1
-    assert billed(exporter, where, "FAILED") == 0.5
+    assert billed(exporter, where, "FAILED") == 0.5 * HOUR
     assert [c.path.rsplit("/", 1)[-1] for c in proxy.calls("GetProtectedQuery", a)] == [good]
     poll_again(exporter, a, "protected_queries")  # dropped at once: never tried again
     assert value(exporter, "cleanrooms_analysis_details_dropped_total", **dropped) == 1

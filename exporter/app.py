@@ -173,7 +173,7 @@ class App:
             if self.wait_ready(1.0):
                 try:
                     for accept in WARM_FORMATS:
-                        self.renderer.render(accept, hold_polls=False)
+                        self.renderer.render_parts(accept, hold_polls=False)
                 except Exception:  # a scrape will render (and report) it again
                     log.exception("warming the /metrics cache failed")
                 self.warmed.set()

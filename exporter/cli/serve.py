@@ -80,7 +80,7 @@ def bind(
         state = ReloadState(config_file, app.reload_ok, app.reload_time, last_time, last_message)
         return PageContext(app.config.trusted_creator_accounts, state)
 
-    handlers = WebApp(app.renderer.render, app.snapshot, reload, app.ready, page_context)
+    handlers = WebApp(app.renderer.render_parts, app.snapshot, reload, app.ready, page_context)
     if ":" in address[0]:
         ExporterServer.address_family = socket.AF_INET6
     return ExporterServer(address, handlers, web, guard, listener)

@@ -26,6 +26,7 @@ from typing import Any
 
 from exporter.aws.clients import AwsClients
 from exporter.config import Config
+from exporter.core import memory
 from exporter.core.histogram import Histogram
 from exporter.core.logs import setup_logging
 from exporter.core.model import CollectorState, Snapshot, TargetKey
@@ -261,6 +262,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     fd, index, level, fmt = argv
+    memory.return_large_buffers()  # as the main process: its threads allocate alike
     setup_logging(level, fmt)
     for handler in logging.getLogger().handlers:  # a logger's own filter misses child loggers
         handler.addFilter(_WorkerField(index))

@@ -292,7 +292,9 @@ def test_a_1500_membership_page_stays_on_three_screens(browser: WebDriver) -> No
     context = PageContext(trusted_creators=world.trusted)
     collector = SnapshotMetrics(lambda: world.snapshot, ApiStats(), lambda: world.settings)
     app = WebApp(
-        ExpositionRenderer(collector).render, lambda: world.snapshot, page_context=lambda: context
+        ExpositionRenderer(collector).render_parts,
+        lambda: world.snapshot,
+        page_context=lambda: context,
     )
     server = ExporterServer(("127.0.0.1", 0), app)
     threading.Thread(target=server.serve_forever, daemon=True).start()

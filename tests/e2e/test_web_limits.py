@@ -65,7 +65,7 @@ def serve(
 ) -> Iterator[Served]:
     guard = WebGuard(limits)
     app = WebApp(
-        metrics or (lambda _accept, _names: (b"up 1\n", "text/plain")),
+        metrics or (lambda _accept, _names: ([b"up 1\n"], "text/plain")),
         Snapshot,
         reload,
         lambda: True,
@@ -144,9 +144,9 @@ def test_keep_alive_idles_out_without_counting_as_rejected() -> None:
 def test_max_requests_answers_503_at_once_and_probes_still_pass() -> None:
     release = threading.Event()
 
-    def slow_metrics(_accept: str, _names: object) -> tuple[bytes, str]:
+    def slow_metrics(_accept: str, _names: object) -> tuple[list[bytes], str]:
         release.wait(10)
-        return b"up 1\n", "text/plain"
+        return [b"up 1\n"], "text/plain"
 
     limits = WebLimits(max_requests=2)
     with serve(limits, metrics=slow_metrics) as served:
@@ -186,9 +186,9 @@ def test_at_the_connection_cap_the_longest_waiting_connection_makes_room() -> No
 def test_when_every_connection_is_inside_a_request_a_new_one_is_refused() -> None:
     release = threading.Event()
 
-    def slow_metrics(_accept: str, _names: object) -> tuple[bytes, str]:
+    def slow_metrics(_accept: str, _names: object) -> tuple[list[bytes], str]:
         release.wait(10)
-        return b"up 1\n", "text/plain"
+        return [b"up 1\n"], "text/plain"
 
     with serve(WebLimits(max_connections=2), metrics=slow_metrics) as served:
         busy = [threading.Thread(target=served.get, args=("/metrics",)) for _ in range(2)]
@@ -207,7 +207,7 @@ def test_when_every_connection_is_inside_a_request_a_new_one_is_refused() -> Non
 def test_a_client_that_does_not_read_its_response_is_cut_off() -> None:
     big = b"x" * (32 << 20)  # far more than the socket buffers hold
     with (
-        serve(metrics=lambda _accept, _names: (big, "text/plain")) as served,
+        serve(metrics=lambda _accept, _names: ([big], "text/plain")) as served,
         served.connect() as sock,
     ):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -289,7 +289,7 @@ def test_web_flags_reach_the_limits() -> None:
 def test_a_401_keeps_the_connection_usable_with_a_fresh_deadline() -> None:
     hashed = bcrypt.hashpw(b"secret", bcrypt.gensalt(rounds=4)).decode()
     guard = WebGuard(WebLimits(read_timeout=0.5, idle_timeout=5))
-    app = WebApp(lambda _accept, _names: (b"up 1\n", "text/plain"), Snapshot)
+    app = WebApp(lambda _accept, _names: ([b"up 1\n"], "text/plain"), Snapshot)
     web = WebConfig(users=MappingProxyType({"ops": hashed}))
     server = ExporterServer(("127.0.0.1", 0), app, web, guard)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})

@@ -21,7 +21,9 @@ from tests.unit.web.test_webconfig import Pki, pki  # noqa: F401 (the session's 
 @contextlib.contextmanager
 def serve(web_config: Path | None) -> Iterator[int]:
     web = load_web_config(web_config) if web_config else None
-    app = WebApp(lambda accept, names: (b"", "text/plain"), lambda: Snapshot(MappingProxyType({})))
+    app = WebApp(
+        lambda accept, names: ([b""], "text/plain"), lambda: Snapshot(MappingProxyType({}))
+    )
     server = ExporterServer(("127.0.0.1", 0), app, web)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

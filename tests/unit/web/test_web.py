@@ -60,7 +60,7 @@ def served() -> Iterator[tuple[ExporterServer, Holder]]:
     settings = ScrapeSettings(900, True, ())
     collector = SnapshotMetrics(lambda: holder.snapshot, ApiStats(), lambda: settings)
     registry.register(collector)
-    metrics = ExpositionRenderer(collector).render
+    metrics = ExpositionRenderer(collector).render_parts
     server = ExporterServer(("127.0.0.1", 0), WebApp(metrics, lambda: holder.snapshot))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -164,3 +164,30 @@ def test_post_body_is_consumed_so_keep_alive_stays_in_step(served) -> None:
     second = conn.getresponse()
     assert (second.status, second.read()) == (200, b"Healthy\n")
     conn.close()
+
+
+def test_a_body_of_many_parts_is_sent_whole_with_or_without_gzip() -> None:
+    parts = [f"line {i} {'x' * (i % 97)}\n".encode() for i in range(20_000)]  # ~1.2 MB
+    whole = b"".join(parts)
+    server = ExporterServer(
+        ("127.0.0.1", 0), WebApp(lambda _a, _n: (parts, "text/plain"), Snapshot)
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        plain_response, plain = get(server, "/metrics")
+        zipped_response, zipped = get(server, "/metrics", Accept_Encoding="gzip")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert plain == whole
+    assert int(plain_response.getheader("Content-Length")) == len(whole)
+    assert gzip.decompress(zipped) == whole
+    assert int(zipped_response.getheader("Content-Length")) == len(zipped) < len(whole) // 3
+
+
+def test_writes_gather_parts_without_splitting_one() -> None:
+    from exporter.web.server import batched
+
+    parts = [b"a" * 10, b"b" * 30, b"c" * 100, b"d" * 5]
+    assert list(batched(parts, 50)) == [b"a" * 10 + b"b" * 30, b"c" * 100, b"d" * 5]
+    assert list(batched([], 50)) == []

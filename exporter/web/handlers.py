@@ -14,7 +14,7 @@ from exporter import __version__
 from exporter.core.model import Snapshot
 from exporter.web.auth import AUTH_CHALLENGE, BasicAuth
 from exporter.web.guard import WebGuard
-from exporter.web.server import GuardedHandler, GuardedServer
+from exporter.web.server import WRITE_SIZE, GuardedHandler, GuardedServer, batched
 from exporter.web.statuspage import PageContext, render_status_page
 from exporter.web.tls import LazyTLSMixin, wrap_server_socket
 from exporter.web.tlsconfig import WebConfig, build_ssl_context
@@ -195,9 +195,9 @@ GZIP_LEVEL = 1  # fastest: scrapes are frequent and the text compresses well any
 
 
 def gzipped(parts: Sequence[bytes]) -> list[bytes]:
-    """``parts`` as one gzip stream, compressed part by part (a tenth of their size)."""
+    """``parts`` as one gzip stream, compressed ``WRITE_SIZE`` at a time (a tenth of their size)."""
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP)
-    out = [compressor.compress(part) for part in parts]
+    out = [compressor.compress(chunk) for chunk in batched(parts, WRITE_SIZE)]
     out.append(compressor.flush())
     return [chunk for chunk in out if chunk]
 

@@ -13,9 +13,11 @@ import logging
 import socket
 import ssl
 import sys
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import accumulate
 from typing import Any
 
 from exporter.core.logs import format_tb
@@ -260,7 +262,7 @@ class GuardedHandler(BaseHTTPRequestHandler):
         self.connection.settimeout(self.server.guard.limits.write_timeout)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(sum(len(p) for p in parts)))
+        self.send_header("Content-Length", str(sum(map(len, parts))))
         self.send_header("Cache-Control", "no-store")
         for name, value in headers.items():
             self.send_header(name.replace("_", "-"), value)
@@ -270,21 +272,27 @@ class GuardedHandler(BaseHTTPRequestHandler):
                 self.wfile.write(chunk)
 
 
-WRITE_SIZE = 1 << 16  # bytes a write gathers: few system calls, no copy of the whole body
+# Bytes a write (or a compression step) gathers. Each socket write and each zlib call
+# lets go of the interpreter lock, and with 64 poll threads busy, taking it back costs
+# tens of milliseconds. Measured at 300 targets with every collector polling every 30 s
+# (an 83 MB exposition; docs/performance.md): per cached block a scrape took 30 s; per
+# 8 MiB a median of 1.8 s; per 32 MiB 0.97 s, against 0.88 s for one joined copy, whose
+# extra copy cost 160 MiB of peak memory more.
+WRITE_SIZE = 32 << 20
 
 
 def batched(parts: Sequence[bytes], size: int) -> Iterator[bytes]:
-    """``parts`` gathered into writes of about ``size`` bytes (a large part goes alone)."""
-    pending: list[bytes] = []
-    length = 0
-    for part in parts:
-        if length and length + len(part) > size:
-            yield b"".join(pending)
-            pending, length = [], 0
-        pending.append(part)
-        length += len(part)
-    if pending:
-        yield b"".join(pending)
+    """``parts`` gathered into writes of about ``size`` bytes (a large part goes alone).
+
+    The cuts are found by bisection over the running lengths, and each write is one join:
+    a loop in Python over 80,000 blocks would be time-sliced against every poll thread.
+    """
+    ends = list(accumulate(map(len, parts)))
+    start, sent = 0, 0
+    while start < len(parts):
+        stop = max(bisect_right(ends, sent + size, lo=start), start + 1)
+        yield b"".join(parts[start:stop])
+        start, sent = stop, ends[stop - 1]
 
 
 _TEXT = "text/plain; charset=utf-8"

@@ -22,8 +22,8 @@ def test_the_app_fixes_it() -> None:
 def test_once_ready_the_app_renders_both_formats_before_any_scrape() -> None:
     app = App(parse_config("", {}))  # no targets: ready at once
     rendered: list[str] = []
-    render = app.renderer.render
-    app.renderer.render = lambda accept, **kw: rendered.append(accept) or render(accept, **kw)  # type: ignore[method-assign]
+    render = app.renderer.render_parts
+    app.renderer.render_parts = lambda accept, **kw: rendered.append(accept) or render(accept, **kw)  # type: ignore[method-assign]
     app.start()
     try:
         wait_for(lambda: len(rendered) == len(WARM_FORMATS), timeout=10)

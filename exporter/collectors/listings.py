@@ -121,11 +121,16 @@ def poll_memberships(kind: ListedKind, context: PollContext) -> ListingsData:
     return ListingsData(MappingProxyType(listed), invalid)
 
 
+def sentence(noun: str) -> str:
+    """``noun`` opening a sentence: its first letter upper case, "ML" left as it is."""
+    return noun[:1].upper() + noun[1:]
+
+
 def status_families(kind: ListedKind, labels: tuple[str, ...], whose: str) -> StatusFamilies:
     """Counts by status and the failed counter, per ``labels``; ``whose`` for the help texts."""
     counts = gauge(
         kind.counts_name,
-        f"{kind.noun.capitalize()} {whose} by status.",
+        f"{sentence(kind.noun)} {whose} by status.",
         *labels,
         "status",
         values=(("status", kind.rules.statuses),),
@@ -134,7 +139,7 @@ def status_families(kind: ListedKind, labels: tuple[str, ...], whose: str) -> St
         return StatusFamilies(counts)
     failed = counter(
         kind.failed_name,
-        f"{kind.noun.capitalize()} seen failed ({', '.join(kind.rules.once)}), each counted "
+        f"{sentence(kind.noun)} seen failed ({', '.join(kind.rules.once)}), each counted "
         "once; from 0 when the exporter starts watching a membership.",
         *labels,
     )

@@ -11,6 +11,7 @@ check. While it renders, polls hold their next requests back (``core/gate.py``).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from typing import Any
@@ -28,14 +29,30 @@ from exporter.metrics.lines import Encoder, split_lines
 from exporter.metrics.lines import render as _render
 from exporter.metrics.scrape import ScrapeView, Sections, SnapshotMetrics, tail_metrics
 
+# A format's cached lines are dropped once no scrape has asked for it this long: at
+# organisation scale they are over 100 MiB, and one `curl` of the text format beside a
+# Prometheus reading OpenMetrics would otherwise hold a second copy for good.
+FORMAT_IDLE_SECONDS = 600.0
+
 
 class ExpositionRenderer:
     """Renders the snapshot's metrics (its extra collectors included) for one Accept header."""
 
-    def __init__(self, metrics: SnapshotMetrics, gate: ScrapeGate | None = None) -> None:
+    def __init__(
+        self,
+        metrics: SnapshotMetrics,
+        gate: ScrapeGate | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._metrics = metrics
         self._gate = gate or ScrapeGate()  # closed while this renders: polls step aside
         self._formats: dict[str, FormatCache] = {}
+        self._used: dict[str, float] = {}  # each format's last rendering, by ``clock``
+        self._clock = clock
+
+    def cached_formats(self) -> list[str]:
+        """The content types whose lines are cached."""
+        return list(self._formats)
 
     def render(
         self, accept: str, names: Collection[str] | None = None, *, hold_polls: bool = True
@@ -51,6 +68,7 @@ class ExpositionRenderer:
         """``render``'s body as the cached blocks it is made of, to send one after another:
         at organisation scale a joined copy is tens of megabytes more at every scrape."""
         encoder, content_type = choose_encoder(accept)
+        self._forget_idle(content_type)
         cache = self._formats.get(content_type)
         if cache is None:
             cache = self._formats.setdefault(content_type, FormatCache(encoder))
@@ -65,6 +83,16 @@ class ExpositionRenderer:
         if content_type.startswith("application/openmetrics-text"):
             parts.append(_EOF)
         return parts, content_type
+
+    def _forget_idle(self, content_type: str) -> None:
+        """Note ``content_type``'s use, and drop the formats idle too long (a scrape's
+        rendering of one may still hold its cache: it finishes with it, uncached)."""
+        now = self._clock()
+        self._used[content_type] = now
+        for other, used in list(self._used.items()):
+            if now - used > FORMAT_IDLE_SECONDS:
+                self._formats.pop(other, None)
+                self._used.pop(other, None)
 
 
 def _prune(cache: FormatCache, view: ScrapeView) -> None:

@@ -175,3 +175,22 @@ def test_a_carriage_return_in_a_label_value_keeps_one_line_per_sample(accept: st
         blocks, shape = lines.reformat(encoder, [family], shape)
         assert shape is not None
         assert blocks == [lines.render(encoder, [family]).split(b"\n", 2)[2]]
+
+
+def test_a_format_nobody_scraped_for_ten_minutes_is_dropped_and_renders_the_same() -> None:
+    world = World()
+    clock = [0.0]
+    world.renderer = ExpositionRenderer(world.collector, clock=lambda: clock[0])
+    world.assert_same(TEXT)
+    world.assert_same(OPENMETRICS)
+    text_type, openmetrics_type = choose_encoder(TEXT)[1], choose_encoder(OPENMETRICS)[1]
+    assert world.renderer.cached_formats() == [text_type, openmetrics_type]
+    clock[0] = 300.0
+    world.assert_same(OPENMETRICS)
+    assert world.renderer.cached_formats() == [text_type, openmetrics_type]  # 300 s: kept
+    clock[0] = 600.5
+    world.assert_same(OPENMETRICS)
+    assert world.renderer.cached_formats() == [openmetrics_type]  # text idle 600.5 s
+    clock[0] = 1300.0
+    world.assert_same(TEXT)  # back, cold: the same bytes
+    assert world.renderer.cached_formats() == [text_type]  # OpenMetrics idle 699.5 s

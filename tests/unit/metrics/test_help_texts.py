@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from exporter.collectors import REGISTRY
 from exporter.core.series import COLLECTOR_POLLED, POLLED, SCRAPE_TIME, OutputSettings
 from exporter.metrics import declared, health
@@ -30,3 +32,10 @@ def test_families_of_poll_data_say_they_are_polled_in_the_background() -> None:
         doc = family.documentation
         assert doc.endswith((POLLED, COLLECTOR_POLLED, COUNTED)), family.name
         assert SCRAPE_TIME not in doc, family.name
+
+
+def test_help_texts_keep_the_acronyms_aws_writes() -> None:
+    texts = [f.documentation for spec in REGISTRY for f in declared.families(spec, [], EVERYTHING)]
+    lowered = [t for t in texts if re.search(r"\b(Ml|Sql|Crpu|Iam|Aws)\b", t)]
+    assert any(" ML " in t for t in texts)  # the ML collectors are in the registry
+    assert lowered == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from exporter.cli.signals import Signals, Stopped
+from exporter.cli.signals import Signals, Stopped, stopped_within
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -20,6 +20,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run(argv, signals)
     except Stopped as stopped:
-        # A plain line, as for other start-up failures: logging may not be set up yet.
-        print(f"cleanrooms-exporter: received {stopped} while starting; exiting", file=sys.stderr)
-        return stopped.exit_code
+        return _stopped(stopped)
+    except Exception as error:
+        wrapped = stopped_within(error)  # a stop inside one of Python's own hooks
+        if wrapped is None:
+            raise
+        return _stopped(wrapped)
+
+
+def _stopped(stopped: Stopped) -> int:
+    # A plain line, as for other start-up failures: logging may not be set up yet.
+    print(f"cleanrooms-exporter: received {stopped} while starting; exiting", file=sys.stderr)
+    return stopped.exit_code

@@ -33,6 +33,23 @@ class Stopped(BaseException):
         self.exit_code = exit_code
 
 
+def stopped_within(error: BaseException) -> Stopped | None:
+    """The ``Stopped`` that ``error`` wraps, if any.
+
+    A handler that raises while Python runs a hook of its own gets its exception wrapped:
+    a stop that lands in a dataclass field's ``__set_name__`` during an import arrives as
+    ``RuntimeError`` from ``Stopped`` (Python 3.11).
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, Stopped):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 class Signals:
     """The process's signal handlers: they raise ``Stopped`` while starting, then only queue.
 

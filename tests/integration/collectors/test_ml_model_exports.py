@@ -25,10 +25,12 @@ def test_calls_follow_the_formula_and_a_failed_export_to_this_account_counts_onc
     a = new_account()
     collaboration = seeder.add(a, "us-east-1", "ACTIVE")
     now = time.time()
-    models = [
+    # In the order the first poll lists them (by ARN): the export that fails later is on
+    # the first poll's first model, so its failure is news rather than the model's baseline.
+    models = sorted(
         fake.ml.add_trained_model(PARTNER, collaboration.id, f"m{n}", "ACTIVE", now - 600 - n)
         for n in range(3)
-    ]
+    )
     fake.ml.add_trained_model(PARTNER, collaboration.id, "training", "CREATE_IN_PROGRESS", now)
     export = fake.ml_exports.add_model_export(
         ("us-east-1", collaboration.id, models[0]),
@@ -57,8 +59,8 @@ def test_calls_follow_the_formula_and_a_failed_export_to_this_account_counts_onc
     listed = sorted(models)[:2]
     assert len(proxy.calls(OPERATION, a)) == sum(2 if m == models[1] else 1 for m in listed)
     counts = "cleanrooms_ml_model_export_jobs"
-    if models[1] in listed:
-        assert value(exporter, counts, **where, account_role="neither", status="ACTIVE") == 120
+    assert listed == models[:2]
+    assert value(exporter, counts, **where, account_role="neither", status="ACTIVE") == 120
     fake.ml_exports.set_status(export, "CREATE_FAILED", time.time(), reason="KmsKeyDisabled")
     for _ in range(3):  # the rotation comes back to the first model
         poll_again(exporter, a, "ml_model_exports")

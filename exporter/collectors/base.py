@@ -207,10 +207,6 @@ class CollectorSpec(Generic[D]):
     def iam_actions(self) -> tuple[str, ...]:
         return tuple(f"{self.iam_prefix}:{operation}" for operation in self.polling.operations)
 
-    @property
-    def fans_out(self) -> bool:
-        return self.polling.fans_out_from is not None
-
 
 def epoch_seconds(value: Any) -> float | None:
     """A parsed API timestamp as Unix seconds, or None when it is missing or malformed."""

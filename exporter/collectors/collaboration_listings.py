@@ -43,7 +43,7 @@ from exporter.collectors.collaborations import (
     active_only,
     each_membership,
 )
-from exporter.collectors.listings import ListedKind
+from exporter.collectors.listings import ListedKind, sentence
 from exporter.collectors.paging import list_all
 from exporter.collectors.status_counts import (
     Item,
@@ -156,7 +156,7 @@ class SharedFamilies:
 
 
 def shared_families(kind: ListedKind) -> SharedFamilies:
-    noun = kind.noun[0].upper() + kind.noun[1:]
+    noun = sentence(kind.noun)
     counts = gauge(
         kind.counts_name,
         f"{noun} of every member of each ACTIVE collaboration, by creator, payer (empty when "

@@ -45,6 +45,13 @@ def failed_state(
     # (backed-off) poll alike, and the metrics already say so.
     level = logging.DEBUG if again else logging.WARNING
     log.log(level, "poll failed: %s", error.message, extra=fields)
+    return counted_failure(old, error, duration)
+
+
+def counted_failure(
+    old: CollectorState[Any], error: PollError, duration: float
+) -> CollectorState[Any]:
+    """``old`` after one more failed attempt: down, with the error and one more in a row."""
     return replace(
         old,
         up=False,

@@ -111,13 +111,6 @@ class Poller:
                 if name in self._states:  # a collector disabled meanwhile starts nothing
                     self._states[name].update(found)
 
-    def set_collectors(self, jobs: Sequence[CollectorJob]) -> None:
-        """Replace the collectors (the primary among them): new ones are due at once."""
-        with self._lock:
-            self._set_jobs(jobs)
-            self._publish()
-        self._wake.set()
-
     def _set_jobs(self, jobs: Sequence[CollectorJob]) -> None:
         primaries = [job.name for job in jobs if job.primary]
         if len(primaries) != 1:

@@ -14,14 +14,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
 from exporter.aws.error_codes import SDK_ERRORS, sdk_error
 from exporter.config import AccountConfig
 from exporter.core.model import CollectorState, PollError, Target, TargetKey
-from exporter.polling.failures import backoff_delay
+from exporter.polling.failures import backoff_delay, counted_failure
 from exporter.polling.targets import MESSAGE_LIMIT, Unresolved
 
 log = logging.getLogger(__name__)
@@ -138,19 +137,7 @@ class AccountResolver:
             states = self._states.get(item.index)
             if states is None:
                 return  # dropped by a reload meanwhile
-            self._states[item.index] = [
-                replace(
-                    s,
-                    up=False,
-                    polled=True,
-                    polls=s.polls + 1,
-                    failures=s.failures + 1,
-                    consecutive_failures=s.consecutive_failures + 1,
-                    last_duration=duration,
-                    last_error=error,
-                )
-                for s in states
-            ]
+            self._states[item.index] = [counted_failure(s, error, duration) for s in states]
             streak = self._states[item.index][0].consecutive_failures
             self._due[item.index] = self._mono() + backoff_delay(self._interval, streak)
 
